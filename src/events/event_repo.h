@@ -1,0 +1,27 @@
+#pragma once
+
+#include <vector>
+
+#include "base/error.h"
+#include "events/event.h"
+#include "store/db.h"
+
+namespace regulars::events {
+
+// Appends an event inside the caller's transaction and returns it with its seq. Bumps
+// merchants.last_event_seq in the same transaction, which serialises event writers of one
+// merchant so that seq order is commit order.
+Result<Event> AppendEvent(store::Tx& tx, Id merchant_id, Micros now, NewEvent e);
+
+// Events of one merchant with seq > after_seq, oldest first, at most `limit`.
+Result<std::vector<Event>> ReadEvents(store::Tx& tx, Id merchant_id, int64_t after_seq,
+                                      int limit);
+
+// Events about one member, newest first, with seq < before_seq (0 = from the newest).
+Result<std::vector<Event>> MemberEvents(store::Tx& tx, Id merchant_id, Id member_id,
+                                        int64_t before_seq, int limit);
+
+// Re-points events of `from_member` at `to_member` (member merge keeps one timeline).
+Status MoveMemberEvents(store::Tx& tx, Id merchant_id, Id from_member, Id to_member);
+
+}  // namespace regulars::events

@@ -1,0 +1,373 @@
+// SQLite driver: WAL, foreign keys, busy timeout, synchronous=FULL by default, and group commit
+// through one writer thread (see db.h).
+
+#include <sqlite3.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "store/db.h"
+
+namespace regulars::store {
+namespace {
+
+int64_t NowMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+Error MapSqliteError(sqlite3* db, int rc, std::string_view sql) {
+  const char* msg = sqlite3_errmsg(db);
+  switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+      return MakeError(Code::kAlreadyExists, fmt::format("already exists ({})", msg));
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+      return MakeError(Code::kFailedPrecondition,
+                       fmt::format("refers to something that does not exist ({})", msg));
+    case SQLITE_CONSTRAINT_NOTNULL:
+    case SQLITE_CONSTRAINT_CHECK:
+      return MakeError(Code::kInvalidArgument, fmt::format("constraint failed ({})", msg));
+    default:
+      break;
+  }
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return MakeError(Code::kUnavailable, fmt::format("database is busy ({})", msg));
+    case SQLITE_FULL:
+    case SQLITE_IOERR:
+      return MakeError(Code::kUnavailable, fmt::format("database I/O failed ({})", msg));
+    default:
+      return MakeError(Code::kInternal,
+                       fmt::format("sqlite error {}: {} in: {}", rc, msg, sql.substr(0, 200)));
+  }
+}
+
+// A connection with a cache of prepared statements. Used by one thread at a time.
+class Conn {
+ public:
+  Conn() = default;
+  Conn(const Conn&) = delete;
+  ~Conn() {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    if (db_) sqlite3_close_v2(db_);
+  }
+
+  Status Open(const std::string& path, const Options& o, bool writer) {
+    int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+    if (rc != SQLITE_OK)
+      return Fail(Code::kUnavailable,
+                  fmt::format("cannot open sqlite database {}: {}", path,
+                              db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)));
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, o.busy_timeout_ms);
+    std::string pragmas = fmt::format(
+        "PRAGMA foreign_keys=ON; PRAGMA synchronous={}; PRAGMA temp_store=MEMORY;"
+        "PRAGMA cache_size=-65536;",
+        o.sqlite_synchronous);
+    if (writer) pragmas = "PRAGMA journal_mode=WAL; " + pragmas;
+    return Script(pragmas);
+  }
+
+  Status Script(std::string_view sql) {
+    char* err = nullptr;
+    std::string s(sql);
+    int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err);
+    if (rc != SQLITE_OK) {
+      Error e = MapSqliteError(db_, sqlite3_extended_errcode(db_), sql);
+      if (err) sqlite3_free(err);
+      return std::unexpected(std::move(e));
+    }
+    return {};
+  }
+
+  Result<sqlite3_stmt*> Prepare(std::string_view sql) {
+    std::string key(sql);
+    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+    if (cache_.size() > 512) {
+      for (auto& [s, stmt] : cache_) sqlite3_finalize(stmt);
+      cache_.clear();
+    }
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, key.c_str(), static_cast<int>(key.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) return std::unexpected(MapSqliteError(db_, rc, sql));
+    cache_.emplace(std::move(key), stmt);
+    return stmt;
+  }
+
+  sqlite3* db() const { return db_; }
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+class SqliteTx final : public Tx {
+ public:
+  explicit SqliteTx(Conn& conn) : conn_(conn) {}
+
+  Result<Rows> Query(std::string_view sql, const std::vector<Value>& params) override {
+    Rows out;
+    RG_TRY(Run(sql, params, &out));
+    return out;
+  }
+
+  Result<int64_t> Exec(std::string_view sql, const std::vector<Value>& params) override {
+    RG_TRY(Run(sql, params, nullptr));
+    return static_cast<int64_t>(sqlite3_changes64(conn_.db()));
+  }
+
+  Status ExecScript(std::string_view sql) override {
+    int64_t start = NowMicros();
+    auto s = conn_.Script(sql);
+    micros_ += NowMicros() - start;
+    return s;
+  }
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+  int64_t db_micros() const override { return micros_; }
+
+ private:
+  Status Run(std::string_view sql, const std::vector<Value>& params, Rows* out) {
+    int64_t start = NowMicros();
+    auto status = RunInner(sql, params, out);
+    micros_ += NowMicros() - start;
+    return status;
+  }
+
+  Status RunInner(std::string_view sql, const std::vector<Value>& params, Rows* out) {
+    RG_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, conn_.Prepare(sql));
+    struct Reset {
+      sqlite3_stmt* s;
+      ~Reset() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } reset{stmt};
+    if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(stmt))
+      return Fail(Code::kInternal, fmt::format("sql expects {} parameters, got {}: {}",
+                                               sqlite3_bind_parameter_count(stmt), params.size(),
+                                               sql.substr(0, 200)));
+    for (size_t i = 0; i < params.size(); ++i) {
+      int idx = static_cast<int>(i + 1);
+      const Value& v = params[i];
+      if (auto p = std::get_if<int64_t>(&v)) sqlite3_bind_int64(stmt, idx, *p);
+      else if (auto d = std::get_if<double>(&v)) sqlite3_bind_double(stmt, idx, *d);
+      else if (auto s = std::get_if<std::string>(&v))
+        sqlite3_bind_text(stmt, idx, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+      else sqlite3_bind_null(stmt, idx);
+    }
+    if (out) {
+      int n = sqlite3_column_count(stmt);
+      out->columns.reserve(n);
+      for (int c = 0; c < n; ++c) out->columns.emplace_back(sqlite3_column_name(stmt, c));
+    }
+    for (;;) {
+      int rc = sqlite3_step(stmt);
+      if (rc == SQLITE_DONE) return {};
+      if (rc != SQLITE_ROW)
+        return std::unexpected(MapSqliteError(conn_.db(), sqlite3_extended_errcode(conn_.db()), sql));
+      if (!out) continue;
+      int n = sqlite3_column_count(stmt);
+      std::vector<Value> values;
+      values.reserve(n);
+      for (int c = 0; c < n; ++c) {
+        switch (sqlite3_column_type(stmt, c)) {
+          case SQLITE_INTEGER: values.emplace_back(int64_t{sqlite3_column_int64(stmt, c)}); break;
+          case SQLITE_FLOAT: values.emplace_back(sqlite3_column_double(stmt, c)); break;
+          case SQLITE_NULL: values.emplace_back(std::monostate{}); break;
+          default: {
+            const char* txt = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
+            values.emplace_back(std::string(txt ? txt : "", sqlite3_column_bytes(stmt, c)));
+          }
+        }
+      }
+      out->rows.emplace_back(std::move(values));
+    }
+  }
+
+  Conn& conn_;
+  int64_t micros_ = 0;
+};
+
+class SqliteDatabase final : public Database {
+ public:
+  SqliteDatabase(std::string path, Options options)
+      : path_(std::move(path)), options_(std::move(options)) {}
+
+  ~SqliteDatabase() override {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (writer_thread_.joinable()) writer_thread_.join();
+  }
+
+  Status Start() {
+    std::error_code ec;
+    auto parent = std::filesystem::path(path_).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+    writer_ = std::make_unique<Conn>();
+    RG_TRY(writer_->Open(path_, options_, /*writer=*/true));
+    for (int i = 0; i < std::max(1, options_.pool_size); ++i) {
+      auto c = std::make_unique<Conn>();
+      RG_TRY(c->Open(path_, options_, /*writer=*/false));
+      readers_.push_back(std::move(c));
+      free_readers_.push_back(readers_.back().get());
+    }
+    writer_thread_ = std::thread([this] { WriterLoop(); });
+    return {};
+  }
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
+  std::string Describe() const override { return "sqlite:" + path_; }
+  int64_t TotalDbMicros() const override { return total_micros_.load(); }
+
+ protected:
+  Status WriteImpl(const std::function<Status(Tx&)>& fn) override {
+    Job job{&fn, {}};
+    auto fut = job.done.get_future();
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return Fail(Code::kUnavailable, "database is closing");
+      queue_.push_back(&job);
+    }
+    cv_.notify_one();
+    return fut.get();
+  }
+
+  Status ReadImpl(const std::function<Status(Tx&)>& fn) override {
+    Conn* conn;
+    {
+      std::unique_lock lock(reader_mu_);
+      reader_cv_.wait(lock, [&] { return !free_readers_.empty(); });
+      conn = free_readers_.back();
+      free_readers_.pop_back();
+    }
+    Status result;
+    {
+      SqliteTx tx(*conn);
+      result = conn->Script("BEGIN");
+      if (result) {
+        try {
+          result = fn(tx);
+        } catch (const std::exception& e) {
+          result = Fail(Code::kInternal, fmt::format("read failed: {}", e.what()));
+        }
+        (void)conn->Script("COMMIT");
+      }
+      total_micros_ += tx.db_micros();
+    }
+    {
+      std::lock_guard lock(reader_mu_);
+      free_readers_.push_back(conn);
+    }
+    reader_cv_.notify_one();
+    return result;
+  }
+
+ private:
+  struct Job {
+    const std::function<Status(Tx&)>* fn;
+    std::promise<Status> done;
+  };
+
+  void WriterLoop() {
+    std::vector<Job*> batch;
+    std::vector<Status> results;
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+        if (queue_.empty() && stopping_) return;
+        size_t n = std::min(queue_.size(), static_cast<size_t>(std::max(1, options_.max_batch)));
+        batch.assign(queue_.begin(), queue_.begin() + n);
+        queue_.erase(queue_.begin(), queue_.begin() + n);
+      }
+      RunBatch(batch, results);
+      for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
+    }
+  }
+
+  // Runs every job in one transaction, each inside its own savepoint.
+  void RunBatch(const std::vector<Job*>& batch, std::vector<Status>& results) {
+    results.assign(batch.size(), Status{});
+    SqliteTx tx(*writer_);
+    if (auto s = writer_->Script("BEGIN IMMEDIATE"); !s) {
+      for (auto& r : results) r = s;
+      return;
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (auto s = writer_->Script("SAVEPOINT rg_cmd"); !s) {
+        results[i] = s;
+        continue;
+      }
+      Status r;
+      try {
+        r = (*batch[i]->fn)(tx);
+      } catch (const std::exception& e) {
+        r = Fail(Code::kInternal, fmt::format("write failed: {}", e.what()));
+      }
+      if (sqlite3_get_autocommit(writer_->db())) {
+        // SQLite rolled the whole transaction back (I/O error, out of memory): every command of
+        // this batch so far is lost with it.
+        Status lost = Fail(Code::kUnavailable, "database transaction was rolled back; retry");
+        for (size_t j = 0; j < i; ++j)
+          if (results[j]) results[j] = lost;
+        results[i] = r ? lost : r;
+        (void)writer_->Script("BEGIN IMMEDIATE");
+        continue;
+      }
+      if (r) {
+        (void)writer_->Script("RELEASE rg_cmd");
+      } else {
+        (void)writer_->Script("ROLLBACK TO rg_cmd; RELEASE rg_cmd");
+      }
+      results[i] = std::move(r);
+    }
+    if (auto s = writer_->Script("COMMIT"); !s) {
+      (void)writer_->Script("ROLLBACK");
+      for (auto& r : results)
+        if (r) r = s;
+    }
+    total_micros_ += tx.db_micros();
+  }
+
+  std::string path_;
+  Options options_;
+  std::unique_ptr<Conn> writer_;
+  std::thread writer_thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job*> queue_;
+  bool stopping_ = false;
+
+  std::vector<std::unique_ptr<Conn>> readers_;
+  std::vector<Conn*> free_readers_;
+  std::mutex reader_mu_;
+  std::condition_variable reader_cv_;
+  std::atomic<int64_t> total_micros_{0};
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path, const Options& options) {
+  auto db = std::make_unique<SqliteDatabase>(path, options);
+  RG_TRY(db->Start());
+  return std::unique_ptr<Database>(std::move(db));
+}
+
+}  // namespace regulars::store

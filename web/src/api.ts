@@ -1,0 +1,270 @@
+// The console's HTTP client: one place for fetch, the CSRF header, idempotency
+// keys and error parsing. See docs/console-api.md for the contract.
+
+export type Role = 'owner' | 'manager' | 'cashier'
+export type Channel = 'sms' | 'email' | 'line'
+export const CHANNELS: readonly Channel[] = ['sms', 'email', 'line'] as const
+export const ROLES: readonly Role[] = ['owner', 'manager', 'cashier'] as const
+
+export interface Staff {
+  id: string
+  name: string
+  email: string
+  role: Role
+  branch_ids: string[]
+  active: boolean
+  created_at: string
+}
+
+export interface Merchant {
+  id: string
+  name: string
+  region: string
+  currency: string
+  timezone: string
+  language: string
+}
+
+export interface Session {
+  staff: Staff
+  merchant: Merchant
+  csrf_token: string
+}
+
+export interface ConsentRecord {
+  granted: boolean
+  changed_at: string
+  source: string | null
+  branch_id: string | null
+  staff_id: string | null
+}
+
+export interface Member {
+  id: string
+  phone: string | null
+  phone_display: string | null
+  name: string | null
+  email: string | null
+  birthday: string | null
+  gender: string | null
+  region: string | null
+  city: string | null
+  tags: string[]
+  attributes: Record<string, unknown>
+  notes: string | null
+  language: string | null
+  consent: Partial<Record<Channel, ConsentRecord | null>>
+  referral_code: string | null
+  erased: boolean
+  merged_into: string | null
+  created_at: string
+  updated_at: string
+}
+
+export interface MemberInput {
+  phone?: string
+  name?: string | null
+  email?: string | null
+  birthday?: string | null
+  gender?: string | null
+  region?: string | null
+  city?: string | null
+  tags?: string[]
+  notes?: string | null
+  language?: string | null
+  branch_id?: string
+  consent?: Partial<Record<Channel, boolean>>
+}
+
+export interface TimelineEntry {
+  id: string
+  type: string
+  occurred_at: string
+  summary: string
+  data: Record<string, unknown>
+}
+
+export interface Branch {
+  id: string
+  name: string
+  code: string | null
+  address: string | null
+  phone: string | null
+  active: boolean
+  created_at: string
+}
+
+export interface BranchInput {
+  name?: string
+  code?: string
+  address?: string
+  phone?: string
+  active?: boolean
+}
+
+export interface StaffInput {
+  name?: string
+  email?: string
+  role?: Role
+  password?: string
+  branch_ids?: string[]
+  active?: boolean
+}
+
+export interface Page<T> {
+  data: T[]
+  next_cursor: string | null
+}
+
+/** An error answered by the server (or a network failure, code "network"). */
+export class ApiError extends Error {
+  readonly status: number
+  readonly code: string
+  readonly field: string | null
+  readonly details: Record<string, unknown>
+
+  constructor(status: number, code: string, message: string, field?: string | null, details?: Record<string, unknown>) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+    this.code = code
+    this.field = field ?? null
+    this.details = details ?? {}
+  }
+
+  /** True when this error names `field` (or a sub-field such as `consent.sms`). */
+  isField(field: string): boolean {
+    if (!this.field) return false
+    return this.field === field || this.field.startsWith(field + '.') || this.field.startsWith(field + '[')
+  }
+}
+
+const CODE_BY_STATUS: Record<number, string> = {
+  400: 'invalid_argument',
+  401: 'unauthenticated',
+  403: 'permission_denied',
+  404: 'not_found',
+  409: 'failed_precondition',
+  422: 'idempotency_mismatch',
+  429: 'resource_exhausted',
+  500: 'internal',
+  503: 'unavailable',
+}
+
+let csrfToken: string | null = null
+let unauthenticatedHandler: (() => void) | null = null
+
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token
+}
+
+/** Called when an authenticated call answers 401 (the session ended). */
+export function onUnauthenticated(handler: () => void): void {
+  unauthenticatedHandler = handler
+}
+
+export function newIdempotencyKey(): string {
+  if (typeof crypto !== 'undefined' && typeof crypto.randomUUID === 'function') return crypto.randomUUID()
+  // Fallback for non-secure contexts (plain http on a LAN address).
+  const b = crypto.getRandomValues(new Uint8Array(16))
+  b[6] = (b[6]! & 0x0f) | 0x40
+  b[8] = (b[8]! & 0x3f) | 0x80
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}
+
+type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
+
+interface RequestOptions {
+  /** Reuse a key when retrying the same user action. */
+  idempotencyKey?: string
+  /** Do not trigger the global "session ended" handler on 401. */
+  quiet401?: boolean
+}
+
+async function parseError(res: Response): Promise<ApiError> {
+  let body: unknown = null
+  try {
+    body = await res.json()
+  } catch {
+    /* not JSON */
+  }
+  const e = (body as { error?: { code?: string; message?: string; field?: string; details?: Record<string, unknown> } } | null)?.error
+  const code = e?.code ?? CODE_BY_STATUS[res.status] ?? 'internal'
+  const message = e?.message ?? (res.statusText || `HTTP ${res.status}`)
+  return new ApiError(res.status, code, message, e?.field ?? null, e?.details ?? {})
+}
+
+export async function request<T>(method: Method, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' }
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken
+  if (method === 'POST') headers['Idempotency-Key'] = opts.idempotencyKey ?? newIdempotencyKey()
+
+  let res: Response
+  try {
+    res = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+    })
+  } catch (err) {
+    throw new ApiError(0, 'network', err instanceof Error ? err.message : String(err))
+  }
+  if (!res.ok) {
+    const err = await parseError(res)
+    if (res.status === 401 && !opts.quiet401 && unauthenticatedHandler) unauthenticatedHandler()
+    throw err
+  }
+  if (res.status === 204) return undefined as T
+  const text = await res.text()
+  return (text ? JSON.parse(text) : undefined) as T
+}
+
+function qs(params: Record<string, string | number | null | undefined>): string {
+  const p = new URLSearchParams()
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== null && v !== '') p.set(k, String(v))
+  const s = p.toString()
+  return s ? `?${s}` : ''
+}
+
+const enc = encodeURIComponent
+
+/** Fetches every page of a (small) list such as branches or staff. */
+async function all<T>(path: string): Promise<T[]> {
+  const out: T[] = []
+  let cursor: string | null = null
+  for (let i = 0; i < 50; i++) {
+    const page: Page<T> = await request<Page<T>>('GET', path + qs({ limit: 500, cursor }))
+    out.push(...page.data)
+    if (!page.next_cursor) break
+    cursor = page.next_cursor
+  }
+  return out
+}
+
+export const api = {
+  login: (email: string, password: string) =>
+    request<Session>('POST', '/api/v1/auth/login', { email, password }, { quiet401: true }),
+  me: () => request<Session>('GET', '/api/v1/auth/me', undefined, { quiet401: true }),
+  logout: () => request<void>('POST', '/api/v1/auth/logout', undefined, { quiet401: true }),
+
+  listMembers: (q: string, cursor: string | null, limit = 50) =>
+    request<Page<Member>>('GET', '/api/v1/members' + qs({ q: q.trim(), cursor, limit })),
+  getMember: (id: string) => request<Member>('GET', `/api/v1/members/${enc(id)}`),
+  createMember: (input: MemberInput, idempotencyKey?: string) =>
+    request<Member>('POST', '/api/v1/members', input, { idempotencyKey }),
+  updateMember: (id: string, input: MemberInput) => request<Member>('PATCH', `/api/v1/members/${enc(id)}`, input),
+  eraseMember: (id: string) => request<Member>('DELETE', `/api/v1/members/${enc(id)}`),
+  timeline: (id: string, cursor: string | null, limit = 20) =>
+    request<Page<TimelineEntry>>('GET', `/api/v1/members/${enc(id)}/timeline` + qs({ cursor, limit })),
+
+  listBranches: () => all<Branch>('/api/v1/branches'),
+  createBranch: (input: BranchInput) => request<Branch>('POST', '/api/v1/branches', input),
+  updateBranch: (id: string, input: BranchInput) => request<Branch>('PATCH', `/api/v1/branches/${enc(id)}`, input),
+
+  listStaff: () => all<Staff>('/api/v1/staff'),
+  createStaff: (input: StaffInput) => request<Staff>('POST', '/api/v1/staff', input),
+  updateStaff: (id: string, input: StaffInput) => request<Staff>('PATCH', `/api/v1/staff/${enc(id)}`, input),
+}

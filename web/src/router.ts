@@ -1,0 +1,44 @@
+import { createRouter, createWebHistory, type RouteLocationRaw } from 'vue-router'
+import { ensureSession, session } from './session'
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Reachable without logging in. */
+    public?: boolean
+    /** Only the owner role may open it. */
+    ownerOnly?: boolean
+    /** i18n key of the page title. */
+    title?: string
+  }
+}
+
+function home(): RouteLocationRaw {
+  return session.staff?.role === 'cashier' ? { name: 'counter' } : { name: 'members' }
+}
+
+export const router = createRouter({
+  history: createWebHistory('/'),
+  routes: [
+    { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue'), meta: { public: true, title: 'login.title' } },
+    { path: '/', name: 'home', redirect: () => home() },
+    { path: '/counter', name: 'counter', component: () => import('./pages/CounterPage.vue'), meta: { title: 'counter.title' } },
+    { path: '/members', name: 'members', component: () => import('./pages/MembersPage.vue'), meta: { title: 'members.title' } },
+    { path: '/members/:id', name: 'member', component: () => import('./pages/MemberPage.vue'), props: true, meta: { title: 'members.title' } },
+    { path: '/branches', name: 'branches', component: () => import('./pages/BranchesPage.vue'), meta: { ownerOnly: true, title: 'branches.title' } },
+    { path: '/staff', name: 'staff', component: () => import('./pages/StaffPage.vue'), meta: { ownerOnly: true, title: 'staff.title' } },
+    { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue'), meta: { public: true, title: 'notFound.title' } },
+  ],
+})
+
+router.beforeEach(async (to) => {
+  const loggedIn = await ensureSession()
+  if (to.name === 'login') {
+    if (!loggedIn) return true
+    const next = typeof to.query.next === 'string' && to.query.next.startsWith('/') ? to.query.next : null
+    return next ?? home()
+  }
+  if (to.meta.public) return true
+  if (!loggedIn) return { name: 'login', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
+  if (to.meta.ownerOnly && session.staff?.role !== 'owner') return home()
+  return true
+})
