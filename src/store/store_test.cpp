@@ -1,1 +1,601 @@
+// The database contract from db.h, run on every backend (SQLite always; PostgreSQL when
+// REGULARS_TEST_PG is set, e.g. through scripts/with-postgres.sh).
+
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <limits>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "store/db.h"
+#include "store/migrations.h"
+#include "store/testing.h"
+
+namespace regulars::store {
+namespace {
+
+std::string Show(const Value& v) {
+  if (std::holds_alternative<std::monostate>(v)) return "NULL";
+  if (auto p = std::get_if<int64_t>(&v)) return fmt::format("int {}", *p);
+  if (auto p = std::get_if<double>(&v)) return fmt::format("double {}", *p);
+  return fmt::format("text '{}'", std::get<std::string>(v));
+}
+
+constexpr std::string_view kItemsTable = R"sql(
+CREATE TABLE items (
+  merchant_id BIGINT NOT NULL,
+  id BIGINT NOT NULL,
+  i BIGINT,
+  d DOUBLE PRECISION,
+  s TEXT,
+  PRIMARY KEY (merchant_id, id)
+);
+CREATE UNIQUE INDEX items_s ON items (merchant_id, s);
+CREATE TABLE counters (
+  merchant_id BIGINT NOT NULL,
+  name TEXT NOT NULL,
+  n BIGINT NOT NULL,
+  PRIMARY KEY (merchant_id, name)
+);
+INSERT INTO counters (merchant_id, name, n) VALUES (1, 'writes', 0);
+)sql";
+
+class StoreTest : public BackendTest {
+ protected:
+  void SetUp() override {
+    BackendTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    auto s = db().Write([](Tx& tx) { return tx.ExecScript(kItemsTable); });
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  }
+
+  Status Insert(Tx& tx, int64_t id, Value i = Null(), Value d = Null(), Value s = Null()) {
+    RG_TRY(tx.Exec("INSERT INTO items (merchant_id, id, i, d, s) VALUES (1, ?, ?, ?, ?)",
+                   {id, i, d, s}));
+    return {};
+  }
+
+  // Ids of the rows in `items`, in order.
+  std::vector<int64_t> Ids() {
+    auto ids = db().ReadValue([](Tx& tx) -> Result<std::vector<int64_t>> {
+      RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT id FROM items ORDER BY id"));
+      std::vector<int64_t> out;
+      for (const Row& r : rows) out.push_back(r.Int(0));
+      return out;
+    });
+    EXPECT_TRUE(ids.has_value()) << ids.error().ToString();
+    return ids.value_or(std::vector<int64_t>{});
+  }
+};
+RG_INSTANTIATE_BACKENDS(StoreTest);
+
+// Every Value kind goes in as a parameter and comes back as the same kind and the same value,
+// both through a typed column and straight through `SELECT ?`.
+TEST_P(StoreTest, ValuesRoundTrip) {
+  struct Case {
+    std::string name;
+    std::string column;  // where it is stored
+    Value value;
+  };
+  const std::vector<Case> cases = {
+      {"null int", "i", Null()},
+      {"null double", "d", Null()},
+      {"null text", "s", Null()},
+      {"zero", "i", int64_t{0}},
+      {"negative", "i", int64_t{-42}},
+      {"int64 max", "i", std::numeric_limits<int64_t>::max()},
+      {"int64 min", "i", std::numeric_limits<int64_t>::min()},
+      {"micros timestamp", "i", int64_t{1'790'000'000'123'456}},
+      {"double tenth", "d", 0.1},
+      {"double third", "d", 1.0 / 3.0},
+      {"double negative", "d", -2.5},
+      {"double huge", "d", 1.7976931348623157e308},
+      {"double tiny", "d", 2.2250738585072014e-308},
+      {"double zero", "d", 0.0},
+      {"double integral", "d", 3.0},
+      {"empty text", "s", std::string()},
+      {"ascii text", "s", std::string("hello, world")},
+      {"quotes and marks", "s", std::string("it's a \"?\" -- /* not */ $1 $$")},
+      {"unicode text", "s", std::string("臺北市信義區 café 🎉 ñ")},
+      {"newlines", "s", std::string("line 1\nline 2\r\n\ttab")},
+      {"long text", "s", std::string(100'000, 'x')},
+  };
+  int64_t id = 0;
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    ++id;
+    auto got = db().WriteValue([&](Tx& tx) -> Result<Row> {
+      RG_TRY(tx.Exec(fmt::format("INSERT INTO items (merchant_id, id, {}) VALUES (1, ?, ?)",
+                                 c.column),
+                     {id, c.value}));
+      RG_ASSIGN_OR_RETURN(
+          Rows rows, tx.Query(fmt::format("SELECT {} FROM items WHERE merchant_id = 1 AND id = ?",
+                                          c.column),
+                              {id}));
+      if (rows.size() != 1) return Fail(Code::kInternal, "row not found");
+      return rows[0];
+    });
+    ASSERT_TRUE(got.has_value()) << got.error().ToString();
+    EXPECT_EQ(got->At(0), c.value) << "stored " << Show(c.value) << ", read " << Show(got->At(0));
+
+    auto direct = db().ReadValue([&](Tx& tx) -> Result<Row> {
+      RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT ?", {c.value}));
+      return rows[0];
+    });
+    ASSERT_TRUE(direct.has_value()) << direct.error().ToString();
+    EXPECT_EQ(direct->At(0), c.value)
+        << "sent " << Show(c.value) << ", got back " << Show(direct->At(0));
+  }
+}
+
+TEST_P(StoreTest, ResultTypesAreTheSameOnEveryBackend) {
+  auto row = db().ReadValue([](Tx& tx) -> Result<Row> {
+    RG_ASSIGN_OR_RETURN(
+        Rows rows, tx.Query("SELECT 1 = 1, 1 = 0, COUNT(*), CAST(7 AS INTEGER), 2.5, 'x', NULL, "
+                            "(SELECT SUM(n) FROM counters), (SELECT SUM(i) FROM items) "
+                            "FROM counters"));
+    return rows[0];
+  });
+  ASSERT_TRUE(row.has_value()) << row.error().ToString();
+  EXPECT_EQ(row->At(0), Value(int64_t{1}));
+  EXPECT_EQ(row->At(1), Value(int64_t{0}));
+  EXPECT_EQ(row->At(2), Value(int64_t{1}));
+  EXPECT_EQ(row->At(3), Value(int64_t{7}));
+  EXPECT_EQ(row->At(4), Value(2.5));
+  EXPECT_EQ(row->At(5), Value(std::string("x")));
+  EXPECT_EQ(row->At(6), Null());
+  EXPECT_EQ(row->At(7), Value(int64_t{0})) << Show(row->At(7));  // SUM(bigint): numeric on PG
+  EXPECT_EQ(row->At(8), Null());                                 // SUM over no rows
+}
+
+TEST_P(StoreTest, PlaceholdersAreNumberedOutsideQuotes) {
+  auto row = db().ReadValue([](Tx& tx) -> Result<Row> {
+    RG_ASSIGN_OR_RETURN(Rows rows,
+                        tx.Query("SELECT ?, '?', 'it''s ?', ? AS \"q?\", /* ? */ ? -- ?\n",
+                                 {int64_t{1}, std::string("two"), int64_t{3}}));
+    return rows[0];
+  });
+  ASSERT_TRUE(row.has_value()) << row.error().ToString();
+  ASSERT_EQ(row->size(), 5u);
+  EXPECT_EQ(row->At(0), Value(int64_t{1}));
+  EXPECT_EQ(row->Str(1), "?");
+  EXPECT_EQ(row->Str(2), "it's ?");
+  EXPECT_EQ(row->Str(3), "two");
+  EXPECT_EQ(row->At(4), Value(int64_t{3}));
+
+  // Placeholders in WHERE and in a string compared with one.
+  auto s = db().Write([&](Tx& tx) { return Insert(tx, 1, Null(), Null(), std::string("a?b")); });
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  auto n = db().ReadValue([](Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(
+        Rows rows, tx.Query("SELECT COUNT(*) FROM items WHERE s = 'a?b' AND merchant_id = ? AND "
+                            "s = ? AND id IN (?, ?)",
+                            {int64_t{1}, std::string("a?b"), int64_t{1}, int64_t{9}}));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(n.has_value()) << n.error().ToString();
+  EXPECT_EQ(*n, 1);
+}
+
+TEST_P(StoreTest, WrongParameterCountIsAnError) {
+  auto r = db().ReadValue([](Tx& tx) { return tx.Query("SELECT ?, ?", {int64_t{1}}); });
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, Code::kInternal) << r.error().ToString();
+}
+
+TEST_P(StoreTest, UniqueViolationIsAlreadyExistsAndRollsBack) {
+  ASSERT_TRUE(db().Write([&](Tx& tx) { return Insert(tx, 1); }).has_value());
+  auto s = db().Write([&](Tx& tx) -> Status {
+    RG_TRY(Insert(tx, 2));
+    RG_TRY(Insert(tx, 1));  // duplicate primary key
+    return {};
+  });
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, Code::kAlreadyExists) << s.error().ToString();
+  EXPECT_TRUE(s.error().message.starts_with("already exists (")) << s.error().message;
+  EXPECT_EQ(Ids(), std::vector<int64_t>{1}) << "row 2 must have been rolled back";
+
+  // A unique index other than the primary key.
+  ASSERT_TRUE(
+      db().Write([&](Tx& tx) { return Insert(tx, 3, Null(), Null(), std::string("x")); }));
+  auto dup = db().Write([&](Tx& tx) { return Insert(tx, 4, Null(), Null(), std::string("x")); });
+  ASSERT_FALSE(dup.has_value());
+  EXPECT_EQ(dup.error().code, Code::kAlreadyExists) << dup.error().ToString();
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{1, 3}));
+}
+
+TEST_P(StoreTest, ConstraintErrorsMapToCodes) {
+  struct Case {
+    std::string name;
+    std::string sql;
+    Code code;
+  };
+  const std::vector<Case> cases = {
+      {"not null", "INSERT INTO counters (merchant_id, name, n) VALUES (1, 'x', NULL)",
+       Code::kInvalidArgument},
+      {"foreign key", "INSERT INTO branches (merchant_id, id, name, created_at, updated_at) "
+                      "VALUES (999, 1, 'b', 0, 0)",
+       Code::kFailedPrecondition},
+      {"duplicate", "INSERT INTO counters (merchant_id, name, n) VALUES (1, 'writes', 0)",
+       Code::kAlreadyExists},
+      {"syntax error", "INSERT INTO nowhere VALUES (1)", Code::kInternal},
+  };
+  for (const Case& c : cases) {
+    auto s = db().Write([&](Tx& tx) -> Status {
+      RG_TRY(tx.Exec(c.sql));
+      return {};
+    });
+    ASSERT_FALSE(s.has_value()) << c.name;
+    EXPECT_EQ(s.error().code, c.code) << c.name << ": " << s.error().ToString();
+  }
+}
+
+TEST_P(StoreTest, CallbackErrorRollsBackAndIsReturnedUnchanged) {
+  auto s = db().Write([&](Tx& tx) -> Status {
+    RG_TRY(Insert(tx, 1));
+    return Fail(Code::kFailedPrecondition, "balance too low", "points");
+  });
+  ASSERT_FALSE(s.has_value());
+  EXPECT_EQ(s.error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(s.error().message, "balance too low");
+  EXPECT_EQ(s.error().field, "points");
+  EXPECT_TRUE(Ids().empty());
+
+  // An exception is a bug; it fails the command as internal and rolls back too.
+  auto t = db().Write([&](Tx& tx) -> Status {
+    RG_TRY(Insert(tx, 2));
+    throw std::runtime_error("boom");
+  });
+  ASSERT_FALSE(t.has_value());
+  EXPECT_EQ(t.error().code, Code::kInternal);
+  EXPECT_TRUE(Ids().empty());
+}
+
+// Many threads write at once; every 7th command inserts a row, bumps a shared counter and then
+// fails. On SQLite these commands share group-commit transactions, so this proves each failing
+// command's savepoint rolls back alone; on PostgreSQL it proves the pool and per-transaction
+// rollback. Exactly the successful commands' rows and counter increments must survive.
+TEST_P(StoreTest, ConcurrentWritesKeepExactlyTheSuccessfulOnes) {
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 200;
+  std::atomic<int> ok{0}, failed{0}, wrong_error{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kPerThread; ++k) {
+        int64_t id = t * kPerThread + k;
+        bool fail = id % 7 == 0;
+        auto s = db().Write([&](Tx& tx) -> Status {
+          RG_TRY(Insert(tx, id, id));
+          RG_TRY(tx.Exec("UPDATE counters SET n = n + 1 WHERE merchant_id = 1 AND name = ?",
+                         {std::string("writes")}));
+          if (fail) return Fail(Code::kFailedPrecondition, "every 7th fails");
+          return {};
+        });
+        if (s) ++ok;
+        else if (fail && s.error().code == Code::kFailedPrecondition) ++failed;
+        else ++wrong_error;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong_error.load(), 0);
+
+  std::vector<int64_t> expected;
+  for (int64_t id = 0; id < kThreads * kPerThread; ++id)
+    if (id % 7 != 0) expected.push_back(id);
+  EXPECT_EQ(ok.load(), static_cast<int>(expected.size()));
+  EXPECT_EQ(failed.load(), kThreads * kPerThread - static_cast<int>(expected.size()));
+  EXPECT_EQ(Ids(), expected);
+  auto n = db().ReadValue([](Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT n FROM counters WHERE name = 'writes'"));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(n.has_value()) << n.error().ToString();
+  EXPECT_EQ(*n, static_cast<int64_t>(expected.size()));
+}
+
+TEST_P(StoreTest, WriteValueAndReadValueReturnValues) {
+  auto changed = db().WriteValue([&](Tx& tx) -> Result<int64_t> {
+    RG_TRY(Insert(tx, 1, int64_t{10}));
+    RG_TRY(Insert(tx, 2, int64_t{20}));
+    return tx.Exec("UPDATE items SET i = i + 1 WHERE merchant_id = ?", {int64_t{1}});
+  });
+  ASSERT_TRUE(changed.has_value()) << changed.error().ToString();
+  EXPECT_EQ(*changed, 2);
+
+  auto none = db().WriteValue([&](Tx& tx) -> Result<int64_t> {
+    return tx.Exec("DELETE FROM items WHERE id = ?", {int64_t{99}});
+  });
+  ASSERT_TRUE(none.has_value());
+  EXPECT_EQ(*none, 0);
+
+  auto sum = db().ReadValue([](Tx& tx) -> Result<std::string> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT i FROM items ORDER BY id"));
+    return fmt::format("{}+{}", rows[0].Int(0), rows[1].Int(0));
+  });
+  ASSERT_TRUE(sum.has_value());
+  EXPECT_EQ(*sum, "11+21");
+
+  auto err = db().ReadValue([](Tx& tx) -> Result<int> {
+    return Fail(Code::kNotFound, "no such member");
+  });
+  ASSERT_FALSE(err.has_value());
+  EXPECT_EQ(err.error().code, Code::kNotFound);
+
+  auto werr = db().WriteValue([&](Tx& tx) -> Result<int> {
+    RG_TRY(Insert(tx, 3));
+    return Fail(Code::kNotFound, "no such member");
+  });
+  ASSERT_FALSE(werr.has_value());
+  EXPECT_EQ(werr.error().code, Code::kNotFound);
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{1, 2}));
+}
+
+TEST_P(StoreTest, ReadSeesCommittedDataOnAStableSnapshot) {
+  ASSERT_TRUE(db().Write([&](Tx& tx) { return Insert(tx, 1); }).has_value());
+  EXPECT_EQ(Ids(), std::vector<int64_t>{1});
+
+  // A write that commits while a Read is open is not visible inside that Read.
+  auto counts = db().ReadValue([&](Tx& tx) -> Result<std::pair<int64_t, int64_t>> {
+    RG_ASSIGN_OR_RETURN(Rows before, tx.Query("SELECT COUNT(*) FROM items"));
+    Status w;
+    std::thread writer([&] { w = db().Write([&](Tx& wtx) { return Insert(wtx, 2); }); });
+    writer.join();
+    if (!w) return std::unexpected(w.error());
+    RG_ASSIGN_OR_RETURN(Rows after, tx.Query("SELECT COUNT(*) FROM items"));
+    return std::pair{before[0].Int(0), after[0].Int(0)};
+  });
+  ASSERT_TRUE(counts.has_value()) << counts.error().ToString();
+  EXPECT_EQ(counts->first, 1);
+  EXPECT_EQ(counts->second, 1);
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{1, 2}));
+}
+
+TEST_P(StoreTest, DbTimeIsCounted) {
+  int64_t before = db().TotalDbMicros();
+  int64_t inside = -1;
+  ASSERT_TRUE(db().Write([&](Tx& tx) -> Status {
+    for (int i = 0; i < 20; ++i) RG_TRY(Insert(tx, i + 1));
+    inside = tx.db_micros();
+    return {};
+  }));
+  EXPECT_GT(inside, 0);
+  EXPECT_GE(db().TotalDbMicros() - before, inside);
+}
+
+TEST_P(StoreTest, DescribeNamesTheBackend) {
+  std::string d = db().Describe();
+  if (db().dialect() == Dialect::kSqlite) {
+    EXPECT_TRUE(d.starts_with("sqlite:")) << d;
+  } else {
+    EXPECT_TRUE(d.starts_with("postgresql://")) << d;
+  }
+}
+
+// PostgreSQL fails the whole transaction at the first failed statement; SQLite only that
+// statement. Either way a function that ignores an error must never commit half its work
+// silently on PostgreSQL.
+TEST_P(StoreTest, IgnoredStatementErrorNeverCommitsPartially) {
+  ASSERT_TRUE(db().Write([&](Tx& tx) { return Insert(tx, 1); }).has_value());
+  auto s = db().Write([&](Tx& tx) -> Status {
+    RG_TRY(Insert(tx, 2));
+    auto dup = Insert(tx, 1);
+    if (dup || dup.error().code != Code::kAlreadyExists)
+      return Fail(Code::kInternal, "expected already_exists");
+    // Carry on as if nothing happened.
+    (void)Insert(tx, 3);
+    return {};
+  });
+  if (db().dialect() == Dialect::kSqlite) {
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+    EXPECT_EQ(Ids(), (std::vector<int64_t>{1, 2, 3}));
+  } else {
+    ASSERT_FALSE(s.has_value());
+    EXPECT_EQ(s.error().code, Code::kAlreadyExists) << s.error().ToString();
+    EXPECT_EQ(Ids(), std::vector<int64_t>{1});
+  }
+}
+
+TEST_P(StoreTest, MigrationsAreIdempotent) {
+  ManualClock clock(1'790'000'000'000'000);
+  auto again = Migrate(db(), clock);
+  ASSERT_TRUE(again.has_value()) << again.error().ToString();
+  EXPECT_EQ(*again, 0);
+  auto version = SchemaVersion(db());
+  ASSERT_TRUE(version.has_value()) << version.error().ToString();
+  EXPECT_EQ(*version, AllMigrations().back().version);
+
+  auto fresh = OpenTestDatabase(GetParam(), /*migrate=*/false);
+  ASSERT_TRUE(fresh.has_value()) << fresh.error().ToString();
+  auto v0 = SchemaVersion(**fresh);
+  ASSERT_TRUE(v0.has_value()) << v0.error().ToString();
+  EXPECT_EQ(*v0, 0);
+  auto first = Migrate(**fresh, clock);
+  ASSERT_TRUE(first.has_value()) << first.error().ToString();
+  EXPECT_EQ(*first, static_cast<int>(AllMigrations().size()));
+  auto second = Migrate(**fresh, clock);
+  ASSERT_TRUE(second.has_value()) << second.error().ToString();
+  EXPECT_EQ(*second, 0);
+  auto v1 = SchemaVersion(**fresh);
+  ASSERT_TRUE(v1.has_value());
+  EXPECT_EQ(*v1, AllMigrations().back().version);
+}
+
+TEST(MigrationsTest, VersionsAscend) {
+  int last = 0;
+  for (const Migration& m : AllMigrations()) {
+    EXPECT_GT(m.version, last) << m.name;
+    last = m.version;
+  }
+}
+
+// ---- PostgreSQL-only behaviour: the pool and the retry loop. ----
+
+class PostgresTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (TestPostgresUrl().empty())
+      GTEST_SKIP() << "REGULARS_TEST_PG is not set; `make test` starts a PostgreSQL and sets it";
+  }
+  std::unique_ptr<Database> Open(int pool_size) {
+    Options o;
+    o.pool_size = pool_size;
+    auto db = OpenTestDatabase("postgres", /*migrate=*/false, o);
+    EXPECT_TRUE(db.has_value()) << db.error().ToString();
+    return db ? std::move(*db) : nullptr;
+  }
+};
+
+// Two commands lock two rows in opposite orders. PostgreSQL detects the deadlock and aborts one;
+// the driver must run that command again so both succeed.
+TEST_F(PostgresTest, DeadlockIsRetried) {
+  auto db = Open(4);
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->Write([](Tx& tx) {
+    return tx.ExecScript(
+        "CREATE TABLE acc (merchant_id BIGINT, id BIGINT, n BIGINT, PRIMARY KEY (merchant_id, "
+        "id)); INSERT INTO acc VALUES (1, 1, 0), (1, 2, 0); SET deadlock_timeout = '100ms'");
+  }));
+  std::mutex mu;
+  std::condition_variable cv;
+  int locked_first = 0;
+  std::atomic<int> runs{0};
+  auto worker = [&](int64_t first, int64_t second) {
+    return db->Write([&](Tx& tx) -> Status {
+      ++runs;
+      RG_TRY(tx.Exec("UPDATE acc SET n = n + 1 WHERE merchant_id = 1 AND id = ?", {first}));
+      {
+        std::unique_lock lock(mu);
+        ++locked_first;
+        cv.notify_all();
+        cv.wait_for(lock, std::chrono::seconds(5), [&] { return locked_first >= 2; });
+      }
+      RG_TRY(tx.Exec("UPDATE acc SET n = n + 1 WHERE merchant_id = 1 AND id = ?", {second}));
+      return {};
+    });
+  };
+  Status a, b;
+  std::thread ta([&] { a = worker(1, 2); });
+  std::thread tb([&] { b = worker(2, 1); });
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(a.has_value()) << a.error().ToString();
+  ASSERT_TRUE(b.has_value()) << b.error().ToString();
+  EXPECT_EQ(runs.load(), 3) << "one command should have run twice";
+  auto sum = db->ReadValue([](Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT SUM(n) FROM acc"));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(sum.has_value()) << sum.error().ToString();
+  EXPECT_EQ(*sum, 4);
+}
+
+// A pooled connection whose server process died while idle is replaced without the caller
+// noticing; one that dies mid-transaction fails that command as unavailable and is not reused.
+TEST_F(PostgresTest, BrokenConnectionsAreReplaced) {
+  auto db = Open(1);
+  auto admin = Open(1);
+  ASSERT_TRUE(db && admin);
+  auto pid = db->ReadValue([](Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT pg_backend_pid()"));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(pid.has_value()) << pid.error().ToString();
+  auto killed = admin->ReadValue([&](Tx& tx) -> Result<bool> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT pg_terminate_backend(?::int, 5000)", {*pid}));
+    return rows[0].Bool(0);
+  });
+  ASSERT_TRUE(killed.has_value()) << killed.error().ToString();
+  ASSERT_TRUE(*killed);
+
+  auto pid2 = db->ReadValue([](Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT pg_backend_pid()"));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(pid2.has_value()) << pid2.error().ToString();
+  EXPECT_NE(*pid2, *pid);
+
+  auto suicide = db->Write([](Tx& tx) -> Status {
+    RG_TRY(tx.Query("SELECT pg_terminate_backend(pg_backend_pid())"));
+    return {};
+  });
+  ASSERT_FALSE(suicide.has_value());
+  EXPECT_EQ(suicide.error().code, Code::kUnavailable) << suicide.error().ToString();
+  auto after = db->ReadValue([](Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT 1"));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(after.has_value()) << after.error().ToString();
+}
+
+TEST_F(PostgresTest, DescribeHidesThePassword) {
+  // Trust authentication ignores the password, so the URL still connects.
+  std::string url = TestPostgresUrl();
+  auto at = url.find('@');
+  ASSERT_NE(at, std::string::npos) << url;
+  Options o;
+  o.url = url.substr(0, at) + ":s3cret-pw" + url.substr(at);
+  o.pool_size = 1;
+  auto db = store::Open(o);
+  ASSERT_TRUE(db.has_value()) << db.error().ToString();
+  std::string d = (*db)->Describe();
+  EXPECT_EQ(d.find("s3cret"), std::string::npos) << d;
+  EXPECT_TRUE(d.starts_with("postgresql://postgres@127.0.0.1:")) << d;
+  EXPECT_TRUE(d.ends_with("/regulars_test")) << d;
+}
+
+TEST_F(PostgresTest, UnreachableServerIsUnavailable) {
+  Options o;
+  o.url = "postgresql://postgres@127.0.0.1:1/none?connect_timeout=2";
+  auto db = store::Open(o);
+  ASSERT_FALSE(db.has_value());
+  EXPECT_EQ(db.error().code, Code::kUnavailable) << db.error().ToString();
+}
+
+// Several processes may start at once against one database; the advisory lock in Migrate must
+// make all of them succeed and apply each migration exactly once.
+TEST_F(PostgresTest, ConcurrentMigrationsApplyOnce) {
+  auto first = Open(1);
+  ASSERT_TRUE(first);
+  std::string url = first->Describe();  // no search_path in it; reuse OpenTestDatabase's URL
+  (void)url;
+  // Open four more handles on the same schema by reusing the first handle's connection string
+  // through the test URL plus its search_path.
+  auto schema = first->ReadValue([](Tx& tx) -> Result<std::string> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT current_schema()"));
+    return rows[0].Str(0);
+  });
+  ASSERT_TRUE(schema.has_value()) << schema.error().ToString();
+  std::vector<std::unique_ptr<Database>> dbs;
+  for (int i = 0; i < 4; ++i) {
+    Options o;
+    o.pool_size = 1;
+    o.url = TestPostgresUrl() + "?options=-c%20search_path%3D" + *schema;
+    auto db = store::Open(o);
+    ASSERT_TRUE(db.has_value()) << db.error().ToString();
+    dbs.push_back(std::move(*db));
+  }
+  std::vector<Result<int>> results(dbs.size(), 0);
+  std::vector<std::thread> threads;
+  ManualClock clock(1'790'000'000'000'000);
+  for (size_t i = 0; i < dbs.size(); ++i)
+    threads.emplace_back([&, i] { results[i] = Migrate(*dbs[i], clock); });
+  for (auto& t : threads) t.join();
+  int applied = 0;
+  for (auto& r : results) {
+    ASSERT_TRUE(r.has_value()) << r.error().ToString();
+    applied += *r;
+  }
+  EXPECT_EQ(applied, static_cast<int>(AllMigrations().size()));
+}
+
+}  // namespace
+}  // namespace regulars::store

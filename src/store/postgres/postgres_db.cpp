@@ -26,6 +26,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -169,9 +170,16 @@ Value ConvertCell(const PGresult* res, int row, int col, Oid type) {
       std::from_chars(p, p + len, v);
       return v;
     }
-    case kFloat4Oid:
-    case kFloat8Oid:
     case kNumericOid: {
+      // SUM(bigint) and COUNT-like arithmetic come back as numeric; keep whole numbers integers
+      // (as SQLite does) and everything else a double.
+      int64_t i = 0;
+      auto [end, ec] = std::from_chars(p, p + len, i);
+      if (ec == std::errc() && end == p + len) return i;
+      [[fallthrough]];
+    }
+    case kFloat4Oid:
+    case kFloat8Oid: {
       double v = 0;
       auto [end, ec] = std::from_chars(p, p + len, v);
       if (ec != std::errc()) v = std::strtod(p, nullptr);  // out of range: +-HUGE_VAL
@@ -364,7 +372,9 @@ class PgTx final : public Tx {
       const char* state = res ? PQresultErrorField(res.get(), PG_DIAG_SQLSTATE) : nullptr;
       // "cached plan must not change result type": the table changed under a cached
       // statement. Forget the cache and let the retry loop run the function again.
-      if (state && std::string_view(state) == "0A000") {
+      const char* primary = res ? PQresultErrorField(res.get(), PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+      if (state && std::string_view(state) == "0A000" && primary &&
+          std::string_view(primary).starts_with("cached plan must not change result type")) {
         conn_.ForgetCache();
         return Failed(MakeError(Code::kAborted, "prepared statement went stale; retrying"));
       }
