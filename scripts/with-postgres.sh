@@ -10,9 +10,9 @@
 # with the command's exit code. Quiet on success; if the server does not start, the tail of its
 # log is printed.
 #
-# For speed the server runs with fsync=off: a crash of the machine can corrupt it, which does
-# not matter for a database that is thrown away after the run. Never use these settings for data
-# you keep.
+# For speed the server runs with fsync=off, synchronous_commit=off and full_page_writes=off: a
+# crash of the machine can corrupt it, which does not matter for a database that is thrown away
+# after the run. Never use these settings for data you keep.
 #
 # Needs Debian's postgresql-15 (scripts/install-deps.sh); override the binaries with PG_BIN.
 set -euo pipefail
@@ -66,7 +66,9 @@ mkdir -p "$sock"
 touch "$log"
 if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$tmp"; fi
 
+# Set once a start was attempted: an interrupted start may still leave a server running.
 started=0
+# shellcheck disable=SC2317  # invoked through the EXIT trap
 cleanup() {
   if ((started)); then
     as_pg "$PG_BIN/pg_ctl" -D "$data" -m immediate -w stop >/dev/null 2>&1 || true
@@ -81,7 +83,7 @@ fail_start() {
   echo "with-postgres: $1" >&2
   for f in "$setup_log" "$log"; do
     if [ -s "$f" ]; then
-      echo "--- last lines of $f ---" >&2
+      echo "--- last lines of ${f##*/} ---" >&2
       tail -n 20 "$f" >&2
     fi
   done
@@ -95,18 +97,20 @@ fi
 
 # Ports can be taken between picking and binding; try a few.
 port=
+running=0
 for _ in 1 2 3 4 5; do
   port=$(free_port)
+  started=1
   if as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$log" -w -t 30 -s \
     -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
     start >>"$setup_log" 2>&1; then
-    started=1
+    running=1
     break
   fi
   # A failed start can leave a half-started server; make sure it is gone before retrying.
   as_pg "$PG_BIN/pg_ctl" -D "$data" -m immediate -w stop >>"$setup_log" 2>&1 || true
 done
-((started)) || fail_start "server did not start"
+((running)) || fail_start "server did not start"
 
 if ! as_pg "$PG_BIN/psql" -h "$sock" -p "$port" -U postgres -d postgres -qAt -v ON_ERROR_STOP=1 \
   -c "CREATE DATABASE regulars_test" >>"$setup_log" 2>&1; then

@@ -5,6 +5,8 @@
 namespace regulars {
 
 void SetUpLogging(std::string_view level, LogFormat format) {
+  // Called again when a verb's config chooses another level or format: replace the logger.
+  spdlog::drop("regulars");
   auto logger = spdlog::stderr_color_mt("regulars");
   if (format == LogFormat::kJson) {
     logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})",

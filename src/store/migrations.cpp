@@ -200,6 +200,10 @@ Result<int> SchemaVersion(Database& db) {
 
 Result<int> Migrate(Database& db, const Clock& clock) {
   RG_TRY(db.Write([&](Tx& tx) -> Status {
+    // CREATE TABLE IF NOT EXISTS is not safe against a concurrent one on PostgreSQL (both pass
+    // the check, one fails on pg_type's unique index); serialize it like the migrations.
+    if (tx.dialect() == Dialect::kPostgres)
+      RG_TRY(tx.Query("SELECT pg_advisory_xact_lock(727274)"));
     return tx.ExecScript(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER NOT NULL PRIMARY KEY, "
         "name TEXT NOT NULL, applied_at BIGINT NOT NULL)");

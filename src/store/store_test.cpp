@@ -105,20 +105,20 @@ TEST_P(StoreTest, ValuesRoundTrip) {
       {"quotes and marks", "s", std::string("it's a \"?\" -- /* not */ $1 $$")},
       {"unicode text", "s", std::string("臺北市信義區 café 🎉 ñ")},
       {"newlines", "s", std::string("line 1\nline 2\r\n\ttab")},
-      {"long text", "s", std::string(100'000, 'x')},
+      {"long text", "s", fmt::format("{:->2000}", "end")},
   };
   int64_t id = 0;
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     ++id;
     auto got = db().WriteValue([&](Tx& tx) -> Result<Row> {
-      RG_TRY(tx.Exec(fmt::format("INSERT INTO items (merchant_id, id, {}) VALUES (1, ?, ?)",
-                                 c.column),
-                     {id, c.value}));
+      RG_TRY(
+          tx.Exec(fmt::format("INSERT INTO items (merchant_id, id, {}) VALUES (1, ?, ?)", c.column),
+                  {id, c.value}));
       RG_ASSIGN_OR_RETURN(
-          Rows rows, tx.Query(fmt::format("SELECT {} FROM items WHERE merchant_id = 1 AND id = ?",
-                                          c.column),
-                              {id}));
+          Rows rows,
+          tx.Query(fmt::format("SELECT {} FROM items WHERE merchant_id = 1 AND id = ?", c.column),
+                   {id}));
       if (rows.size() != 1) return Fail(Code::kInternal, "row not found");
       return rows[0];
     });
@@ -203,8 +203,7 @@ TEST_P(StoreTest, UniqueViolationIsAlreadyExistsAndRollsBack) {
   EXPECT_EQ(Ids(), std::vector<int64_t>{1}) << "row 2 must have been rolled back";
 
   // A unique index other than the primary key.
-  ASSERT_TRUE(
-      db().Write([&](Tx& tx) { return Insert(tx, 3, Null(), Null(), std::string("x")); }));
+  ASSERT_TRUE(db().Write([&](Tx& tx) { return Insert(tx, 3, Null(), Null(), std::string("x")); }));
   auto dup = db().Write([&](Tx& tx) { return Insert(tx, 4, Null(), Null(), std::string("x")); });
   ASSERT_FALSE(dup.has_value());
   EXPECT_EQ(dup.error().code, Code::kAlreadyExists) << dup.error().ToString();
@@ -220,8 +219,9 @@ TEST_P(StoreTest, ConstraintErrorsMapToCodes) {
   const std::vector<Case> cases = {
       {"not null", "INSERT INTO counters (merchant_id, name, n) VALUES (1, 'x', NULL)",
        Code::kInvalidArgument},
-      {"foreign key", "INSERT INTO branches (merchant_id, id, name, created_at, updated_at) "
-                      "VALUES (999, 1, 'b', 0, 0)",
+      {"foreign key",
+       "INSERT INTO branches (merchant_id, id, name, created_at, updated_at) "
+       "VALUES (999, 1, 'b', 0, 0)",
        Code::kFailedPrecondition},
       {"duplicate", "INSERT INTO counters (merchant_id, name, n) VALUES (1, 'writes', 0)",
        Code::kAlreadyExists},
@@ -279,9 +279,12 @@ TEST_P(StoreTest, ConcurrentWritesKeepExactlyTheSuccessfulOnes) {
           if (fail) return Fail(Code::kFailedPrecondition, "every 7th fails");
           return {};
         });
-        if (s) ++ok;
-        else if (fail && s.error().code == Code::kFailedPrecondition) ++failed;
-        else ++wrong_error;
+        if (s)
+          ++ok;
+        else if (fail && s.error().code == Code::kFailedPrecondition)
+          ++failed;
+        else
+          ++wrong_error;
       }
     });
   }
@@ -324,9 +327,8 @@ TEST_P(StoreTest, WriteValueAndReadValueReturnValues) {
   ASSERT_TRUE(sum.has_value());
   EXPECT_EQ(*sum, "11+21");
 
-  auto err = db().ReadValue([](Tx& tx) -> Result<int> {
-    return Fail(Code::kNotFound, "no such member");
-  });
+  auto err =
+      db().ReadValue([](Tx& tx) -> Result<int> { return Fail(Code::kNotFound, "no such member"); });
   ASSERT_FALSE(err.has_value());
   EXPECT_EQ(err.error().code, Code::kNotFound);
 
@@ -462,7 +464,7 @@ TEST_F(PostgresTest, DeadlockIsRetried) {
   ASSERT_TRUE(db->Write([](Tx& tx) {
     return tx.ExecScript(
         "CREATE TABLE acc (merchant_id BIGINT, id BIGINT, n BIGINT, PRIMARY KEY (merchant_id, "
-        "id)); INSERT INTO acc VALUES (1, 1, 0), (1, 2, 0); SET deadlock_timeout = '100ms'");
+        "id)); INSERT INTO acc VALUES (1, 1, 0), (1, 2, 0)");
   }));
   std::mutex mu;
   std::condition_variable cv;
@@ -565,10 +567,7 @@ TEST_F(PostgresTest, UnreachableServerIsUnavailable) {
 TEST_F(PostgresTest, ConcurrentMigrationsApplyOnce) {
   auto first = Open(1);
   ASSERT_TRUE(first);
-  std::string url = first->Describe();  // no search_path in it; reuse OpenTestDatabase's URL
-  (void)url;
-  // Open four more handles on the same schema by reusing the first handle's connection string
-  // through the test URL plus its search_path.
+  // Four more handles ("processes") on the same fresh schema.
   auto schema = first->ReadValue([](Tx& tx) -> Result<std::string> {
     RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT current_schema()"));
     return rows[0].Str(0);
@@ -578,7 +577,9 @@ TEST_F(PostgresTest, ConcurrentMigrationsApplyOnce) {
   for (int i = 0; i < 4; ++i) {
     Options o;
     o.pool_size = 1;
-    o.url = TestPostgresUrl() + "?options=-c%20search_path%3D" + *schema;
+    std::string base = TestPostgresUrl();
+    o.url = base + (base.find('?') == std::string::npos ? "?" : "&") +
+            "options=-c%20search_path%3D" + *schema;
     auto db = store::Open(o);
     ASSERT_TRUE(db.has_value()) << db.error().ToString();
     dbs.push_back(std::move(*db));

@@ -164,6 +164,11 @@ describe('console (English)', () => {
     const consentEntry = page.locator('[data-testid=timeline-entry][data-type=consent_changed]').first()
     await consentEntry.waitFor()
     assert.match(await consentEntry.innerText(), /Consent changed/)
+    assert.equal(
+      await consentEntry.getByTestId('timeline-summary').innerText(),
+      `SMS: ${!before ? 'Subscribed' : 'Not subscribed'} · via the console`,
+      'the summary is written from the event data',
+    )
     const tl = await (await page.request.get(`/api/v1/members/${target.id}/timeline?limit=5`)).json()
     assert.equal(tl.data[0].type, 'consent_changed', 'the newest timeline entry is the consent change')
   })
@@ -196,11 +201,12 @@ describe('console (English)', () => {
     assert.match(headers['idempotency-key'], /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
     assert.ok(headers['x-csrf-token'])
     assert.notEqual(headers['idempotency-key'], bad.request.headers()['idempotency-key'], 'a new key per action')
-    assert.deepEqual(JSON.parse(r.request.postData()), { phone, name: 'E2E 測試會員', birthday: '--05-31', consent: { sms: true } })
+    assert.deepEqual(JSON.parse(r.request.postData()), { phone, name: 'E2E 測試會員', birthday: '--05-31', consent: { sms: true }, consent_source: 'counter' })
     created = r.body
     assert.equal(created.name, 'E2E 測試會員')
     assert.equal(created.birthday, '--05-31')
     assert.equal(created.consent.sms?.granted, true)
+    assert.equal(created.consent.sms?.source, 'counter')
     assert.equal(created.phone, '+886' + phone.slice(1))
     await page.getByTestId('counter-success').waitFor()
     assert.equal(await page.getByTestId('created-name').innerText(), 'E2E 測試會員')

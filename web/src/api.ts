@@ -74,6 +74,8 @@ export interface MemberInput {
   language?: string | null
   branch_id?: string
   consent?: Partial<Record<Channel, boolean>>
+  /** How consent was collected (server default for the console: "console"). */
+  consent_source?: 'counter' | 'console' | 'api' | 'import' | 'member' | 'web' | 'paper'
 }
 
 export interface TimelineEntry {
@@ -96,9 +98,9 @@ export interface Branch {
 
 export interface BranchInput {
   name?: string
-  code?: string
-  address?: string
-  phone?: string
+  code?: string | null
+  address?: string | null
+  phone?: string | null
   active?: boolean
 }
 

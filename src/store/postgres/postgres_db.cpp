@@ -16,7 +16,9 @@
 //
 // Parameters are sent as text; int64 and double parameters are declared int8 / float8 and the
 // rest (text, NULL) are left for the server to infer from context, so a string can still fill a
-// BIGINT column and an integer can fill an INTEGER one.
+// BIGINT column and an integer can fill an INTEGER one. Result columns become int64_t (integer
+// and bool types, and numeric values without a fraction, e.g. SUM(bigint)), double (float and
+// other numeric values) or text, matching what SQLite returns for the same SQL.
 
 #include <libpq-fe.h>
 
@@ -84,7 +86,8 @@ Error MapPgError(PGconn* conn, const PGresult* res, std::string_view sql) {
   }
   if (msg.empty()) msg = TrimMessage(PQerrorMessage(conn));
 
-  if (state == "23505") return MakeError(Code::kAlreadyExists, fmt::format("already exists ({})", msg));
+  if (state == "23505")
+    return MakeError(Code::kAlreadyExists, fmt::format("already exists ({})", msg));
   if (state == "23503")
     return MakeError(Code::kFailedPrecondition,
                      fmt::format("refers to something that does not exist ({})", msg));
@@ -97,9 +100,9 @@ Error MapPgError(PGconn* conn, const PGresult* res, std::string_view sql) {
     return MakeError(Code::kUnavailable, fmt::format("database is unavailable ({})", msg));
   if (PQstatus(conn) != CONNECTION_OK)
     return MakeError(Code::kUnavailable, fmt::format("connection to PostgreSQL lost ({})", msg));
-  return MakeError(Code::kInternal, fmt::format("postgres error {}: {} in: {}",
-                                                state.empty() ? "?" : state, msg,
-                                                sql.substr(0, 200)));
+  return MakeError(Code::kInternal,
+                   fmt::format("postgres error {}: {} in: {}", state.empty() ? "?" : state, msg,
+                               sql.substr(0, 200)));
 }
 
 bool IsIdentChar(char c) {
@@ -212,7 +215,8 @@ class Conn {
       return Fail(Code::kUnavailable, fmt::format("cannot connect to PostgreSQL: {}",
                                                   TrimMessage(PQerrorMessage(pg_))));
     // Notices (e.g. "relation already exists, skipping") are not errors; keep stderr clean.
-    PQsetNoticeProcessor(pg_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        pg_, [](void*, const char*) {}, nullptr);
     return {};
   }
 
@@ -322,8 +326,7 @@ class PgTx final : public Tx {
     return std::unexpected(std::move(e));
   }
 
-  Status Run(std::string_view sql, const std::vector<Value>& params, Rows* out,
-             int64_t* changed) {
+  Status Run(std::string_view sql, const std::vector<Value>& params, Rows* out, int64_t* changed) {
     if (auto s = CheckNotFailed(); !s) return s;
     int64_t start = NowMicros();
     auto status = RunInner(sql, params, out, changed);
@@ -399,8 +402,7 @@ class PgTx final : public Tx {
       for (int r = 0; r < rows; ++r) {
         std::vector<Value> values;
         values.reserve(cols);
-        for (int c = 0; c < cols; ++c)
-          values.push_back(ConvertCell(res.get(), r, c, col_types[c]));
+        for (int c = 0; c < cols; ++c) values.push_back(ConvertCell(res.get(), r, c, col_types[c]));
         out->rows.emplace_back(std::move(values));
       }
     }
@@ -428,10 +430,14 @@ std::string DescribeConninfo(const std::string& conninfo) {
   for (PQconninfoOption* o = opts; o->keyword; ++o) {
     if (!o->val) continue;
     std::string_view k = o->keyword;
-    if (k == "user") user = o->val;
-    else if (k == "host" || (k == "hostaddr" && host.empty())) host = o->val;
-    else if (k == "port") port = o->val;
-    else if (k == "dbname") dbname = o->val;
+    if (k == "user")
+      user = o->val;
+    else if (k == "host" || (k == "hostaddr" && host.empty()))
+      host = o->val;
+    else if (k == "port")
+      port = o->val;
+    else if (k == "dbname")
+      dbname = o->val;
   }
   PQconninfoFree(opts);
   std::string out = "postgresql://";
@@ -470,8 +476,7 @@ class PostgresDatabase final : public Database {
   }
 
  private:
-  Status RunWithRetries(const std::function<Status(Tx&)>& fn, const char* begin,
-                        const char* what) {
+  Status RunWithRetries(const std::function<Status(Tx&)>& fn, const char* begin, const char* what) {
     Status result;
     for (int attempt = 1;; ++attempt) {
       bool retry = false;
@@ -505,8 +510,8 @@ class PostgresDatabase final : public Database {
         // The function carried on after a failed statement; PostgreSQL has already dropped
         // everything this transaction did.
         Error e = *tx.first_error();
-        e.message = fmt::format("transaction aborted by an earlier failed statement: {}",
-                                e.message);
+        e.message =
+            fmt::format("transaction aborted by an earlier failed statement: {}", e.message);
         result = std::unexpected(std::move(e));
       }
       if (result) {

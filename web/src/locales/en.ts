@@ -118,6 +118,18 @@ const en = {
     via: 'via {source}',
     atBranch: 'at {branch}',
     byStaff: 'by {staff}',
+    sources: {
+      counter: 'the counter',
+      console: 'the console',
+      api: 'the API',
+      import: 'an import',
+      member: 'the member',
+      web: 'the website',
+      paper: 'a paper form',
+    },
+    changedFields: 'Changed: {fields}',
+    consentSummary: '{channel}: {state}',
+    existingPhone: 'Open the member with this phone',
     timeline: 'Timeline',
     timelineEmpty: 'No activity yet.',
     types: {

@@ -120,6 +120,18 @@ const zhCN: Messages = {
     via: '来源：{source}',
     atBranch: '门店：{branch}',
     byStaff: '经办：{staff}',
+    sources: {
+      counter: '柜台',
+      console: '管理后台',
+      api: 'API',
+      import: '导入',
+      member: '会员本人',
+      web: '网站',
+      paper: '纸质表单',
+    },
+    changedFields: '更改：{fields}',
+    consentSummary: '{channel}：{state}',
+    existingPhone: '打开使用此手机号的会员',
     timeline: '动态记录',
     timelineEmpty: '暂无记录。',
     types: {

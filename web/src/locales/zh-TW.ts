@@ -120,6 +120,18 @@ const zhTW: Messages = {
     via: '來源：{source}',
     atBranch: '門市：{branch}',
     byStaff: '經辦：{staff}',
+    sources: {
+      counter: '櫃檯',
+      console: '管理後台',
+      api: 'API',
+      import: '匯入',
+      member: '會員本人',
+      web: '網站',
+      paper: '紙本表單',
+    },
+    changedFields: '變更：{fields}',
+    consentSummary: '{channel}：{state}',
+    existingPhone: '開啟使用此手機號碼的會員',
     timeline: '動態紀錄',
     timelineEmpty: '尚無任何紀錄。',
     types: {

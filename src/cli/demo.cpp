@@ -1,0 +1,146 @@
+#include "cli/demo.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <random>
+#include <set>
+
+#include "accounts/account_service.h"
+#include "base/crypto.h"
+#include "commerce/branch_service.h"
+#include "members/member_service.h"
+
+namespace regulars::cli {
+namespace {
+
+constexpr const char* kSurnames[] = {"陳", "林", "黃", "張", "李", "王", "吳", "劉", "蔡", "楊",
+                                     "許", "鄭", "謝", "郭", "洪", "曾", "邱", "廖", "賴", "周"};
+constexpr const char* kGiven[] = {"怡君", "雅婷", "家豪", "志明", "淑芬", "俊傑", "美玲", "宗翰",
+                                  "欣怡", "冠宇", "佳穎", "建宏", "詩涵", "承恩", "郁婷", "柏翰",
+                                  "小明", "婉婷", "哲瑋", "品妍", "子晴", "宇軒", "思妤", "彥廷"};
+constexpr const char* kEnglishFirst[] = {"Alice", "Brian", "Cindy", "David", "Emily", "Frank",
+                                         "Grace", "Henry", "Irene", "Jason", "Kevin", "Linda",
+                                         "Michael", "Nina", "Oscar", "Peggy", "Vivian", "Wendy"};
+constexpr const char* kEnglishLast[] = {"Chen", "Lin", "Huang", "Chang", "Lee", "Wang",
+                                        "Wu", "Liu", "Tsai", "Yang", "Hsu", "Cheng"};
+struct Place {
+  const char* region;
+  const char* cities[4];
+};
+constexpr Place kPlaces[] = {{"台北市", {"大安區", "信義區", "中山區", "士林區"}},
+                             {"新北市", {"板橋區", "新莊區", "中和區", "淡水區"}},
+                             {"台中市", {"西屯區", "北屯區", "南屯區", "西區"}},
+                             {"高雄市", {"左營區", "三民區", "苓雅區", "鳳山區"}}};
+constexpr const char* kTags[] = {"常客", "喜歡少糖", "學生", "上班族", "團購", "VIP"};
+
+}  // namespace
+
+Result<bool> SeedDemo(store::Database& db, const Clock& clock, int member_count, uint32_t seed) {
+  RG_ASSIGN_OR_RETURN(auto existing, db.ReadValue([](store::Tx& tx) {
+    return accounts::ListMerchants(tx);
+  }));
+  if (!existing.empty()) return false;
+  DemoLogins logins;
+  RG_ASSIGN_OR_RETURN(std::string owner_hash, HashPassword(logins.owner_password));
+  RG_ASSIGN_OR_RETURN(std::string manager_hash, HashPassword("demo-manager-pass"));
+  RG_ASSIGN_OR_RETURN(std::string cashier_hash, HashPassword(logins.cashier_password));
+  std::mt19937 rng(seed);
+  auto pick = [&](auto& arr) -> decltype(auto) {
+    return arr[std::uniform_int_distribution<size_t>(0, std::size(arr) - 1)(rng)];
+  };
+  auto chance = [&](double p) { return std::bernoulli_distribution(p)(rng); };
+
+  const Micros now = clock.Now();
+  accounts::Merchant merchant;
+  std::vector<Id> branch_ids;
+  RG_TRY(db.Write([&](store::Tx& tx) -> Status {
+    accounts::Merchant in;
+    in.name = "Demo Tea 示範茶飲";
+    RG_ASSIGN_OR_RETURN(merchant, accounts::CreateMerchant(tx, now, in));
+    accounts::Actor system = accounts::SystemActor(merchant.id, now);
+    const char* names[][3] = {{"台北信義店", "TPE-XY", "台北市信義區松高路 11 號"},
+                              {"台北公館店", "TPE-GG", "台北市中正區羅斯福路四段 52 號"},
+                              {"台中逢甲店", "TXG-FJ", "台中市西屯區文華路 100 號"},
+                              {"高雄巨蛋店", "KHH-JD", "高雄市左營區博愛二路 777 號"}};
+    for (auto& n : names) {
+      commerce::BranchPatch p;
+      p.name = n[0];
+      p.code = std::optional<std::string>(n[1]);
+      p.address = std::optional<std::string>(n[2]);
+      RG_ASSIGN_OR_RETURN(auto b, commerce::CreateBranch(tx, system, p));
+      branch_ids.push_back(b.id);
+    }
+    RG_TRY(accounts::CreateStaff(tx, system,
+                                 {"王店長 Owner", logins.owner_email, accounts::Role::kOwner,
+                                  owner_hash, {}}));
+    RG_TRY(accounts::CreateStaff(tx, system,
+                                 {"林經理 Manager", "manager@demo.regulars.test",
+                                  accounts::Role::kManager, manager_hash, {}}));
+    RG_TRY(accounts::CreateStaff(tx, system,
+                                 {"陳小美 Cashier", logins.cashier_email, accounts::Role::kCashier,
+                                  cashier_hash, {branch_ids[0]}}));
+    return {};
+  }));
+
+  // Members, registered over the past three years at the counters, in batches.
+  std::set<std::string> phones;
+  members::MerchantContext mc{merchant.region};
+  const int kBatch = 500;
+  for (int start = 0; start < member_count; start += kBatch) {
+    std::vector<members::MemberInput> batch;
+    for (int i = start; i < std::min(member_count, start + kBatch); ++i) {
+      members::MemberInput in;
+      std::string phone;
+      do {
+        phone = fmt::format("09{:08}", std::uniform_int_distribution<int>(10'000'000, 99'999'999)(rng));
+      } while (!phones.insert(phone).second);
+      in.phone = phone;
+      bool english = chance(0.15);
+      if (chance(0.92))
+        in.name = english ? std::optional<std::string>(fmt::format("{} {}", pick(kEnglishFirst), pick(kEnglishLast)))
+                          : std::optional<std::string>(std::string(pick(kSurnames)) + pick(kGiven));
+      if (chance(0.45)) {
+        std::string local = english ? std::string(pick(kEnglishFirst)) : "member";
+        std::transform(local.begin(), local.end(), local.begin(), ::tolower);
+        in.email = std::optional<std::string>(fmt::format("{}{}@example.com", local, i));
+      }
+      if (chance(0.7)) {
+        int month = std::uniform_int_distribution<int>(1, 12)(rng);
+        int day = std::uniform_int_distribution<int>(1, 28)(rng);
+        int year = std::uniform_int_distribution<int>(1965, 2008)(rng);
+        in.birthday = std::optional<std::string>(
+            chance(0.85) ? fmt::format("{:04}-{:02}-{:02}", year, month, day)
+                         : fmt::format("--{:02}-{:02}", month, day));
+      }
+      if (chance(0.8)) in.gender = std::optional<std::string>(chance(0.62) ? "female" : "male");
+      const Place& place = pick(kPlaces);
+      in.region = std::optional<std::string>(place.region);
+      in.city = std::optional<std::string>(pick(place.cities));
+      std::vector<std::string> tags;
+      if (chance(0.3)) tags.push_back(pick(kTags));
+      if (!tags.empty()) in.tags = tags;
+      in.language = std::optional<std::string>(english ? "en" : "zh-TW");
+      in.consent = {{members::Channel::kSms, chance(0.7)},
+                    {members::Channel::kEmail, chance(0.4)},
+                    {members::Channel::kLine, chance(0.55)}};
+      in.consent_source = "counter";
+      in.branch_id = branch_ids[std::uniform_int_distribution<size_t>(0, branch_ids.size() - 1)(rng)];
+      batch.push_back(std::move(in));
+    }
+    RG_TRY(db.Write([&](store::Tx& tx) -> Status {
+      for (size_t k = 0; k < batch.size(); ++k) {
+        // Spread registration over three years, oldest first.
+        int index = start + static_cast<int>(k);
+        Micros joined = now - (3 * 365 * kMicrosPerDay) * (member_count - index) / member_count;
+        accounts::Actor actor = accounts::SystemActor(merchant.id, joined);
+        RG_TRY(members::CreateMember(tx, actor, mc, batch[k]));
+      }
+      return {};
+    }));
+  }
+  spdlog::info("demo merchant created: merchant={} members={}", merchant.id, member_count);
+  return true;
+}
+
+}  // namespace regulars::cli

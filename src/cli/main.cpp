@@ -1,0 +1,236 @@
+// The `regulars` command: serve, merchant create, apikey create, migrate, version.
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <thread>
+
+#include "accounts/account_service.h"
+#include "base/crypto.h"
+#include "base/log.h"
+#include "cli/config.h"
+#include "cli/demo.h"
+#include "events/dispatcher.h"
+#include "http/server.h"
+#include "store/migrations.h"
+
+#ifndef REGULARS_VERSION
+#define REGULARS_VERSION "0.0.0"
+#endif
+
+namespace regulars::cli {
+namespace {
+
+struct Common {
+  std::string config_file;
+  std::string data_dir;
+  std::string database_url;
+  bool json = false;
+};
+
+int Die(const Error& e, bool json) {
+  if (json) {
+    nlohmann::json j = {{"error", {{"code", CodeName(e.code)}, {"message", e.message}}}};
+    if (!e.field.empty()) j["error"]["field"] = e.field;
+    std::cout << j.dump() << "\n";
+  } else {
+    std::cerr << "regulars: " << e.message << "\n";
+  }
+  return e.code == Code::kInvalidArgument ? 2 : 1;
+}
+
+Result<Config> ResolveConfig(const Common& c) {
+  Config cfg;
+  if (!c.config_file.empty()) {
+    RG_ASSIGN_OR_RETURN(cfg, LoadConfigFile(c.config_file));
+  }
+  if (!c.data_dir.empty()) cfg.data_dir = c.data_dir;
+  if (!c.database_url.empty()) cfg.database_url = c.database_url;
+  return cfg;
+}
+
+Result<std::unique_ptr<store::Database>> OpenAndMigrate(const Config& cfg) {
+  RG_ASSIGN_OR_RETURN(auto db, store::Open(cfg.StoreOptions()));
+  RG_ASSIGN_OR_RETURN(int applied, store::Migrate(*db, *SystemClock::Default()));
+  if (applied > 0) spdlog::info("migrations applied: {} database={}", applied, db->Describe());
+  return db;
+}
+
+void AddCommon(CLI::App* app, Common& c) {
+  app->add_option("--config", c.config_file, "TOML configuration file");
+  app->add_option("--data", c.data_dir, "folder for embedded SQLite (default ./var)");
+  app->add_option("--database", c.database_url, "postgresql://... or sqlite:PATH");
+  app->add_flag("--json", c.json, "machine-readable output");
+}
+
+int Serve(const Common& common, const std::string& listen, bool demo) {
+  auto cfg = ResolveConfig(common);
+  if (!cfg) return Die(cfg.error(), common.json);
+  if (!listen.empty()) cfg->listen = listen;
+  SetUpLogging(cfg->log_level, cfg->log_format == "json" ? LogFormat::kJson : LogFormat::kText);
+  auto options = cfg->ServerOptions();
+  if (!options) return Die(options.error(), common.json);
+
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto db = OpenAndMigrate(*cfg);
+  if (!db) return Die(db.error(), common.json);
+  const Clock& clock = *SystemClock::Default();
+  if (demo) {
+    auto seeded = SeedDemo(**db, clock);
+    if (!seeded) return Die(seeded.error(), common.json);
+  }
+  events::Dispatcher dispatcher(**db, clock);
+  dispatcher.Start();
+  http::Server server(**db, clock, &dispatcher, *options);
+  auto port = server.Bind();
+  if (!port) return Die(port.error(), common.json);
+  std::string url = fmt::format("http://{}:{}", options->host, *port);
+  if (common.json) {
+    std::cout << nlohmann::json{{"url", url}, {"database", (*db)->Describe()}}.dump() << std::endl;
+  } else {
+    std::cout << "Regulars is running at " << url << "\n";
+    std::cout << "  database: " << (*db)->Describe() << "\n";
+    if (demo) {
+      DemoLogins logins;
+      std::cout << "  demo owner:   " << logins.owner_email << " / " << logins.owner_password
+                << "\n  demo cashier: " << logins.cashier_email << " / "
+                << logins.cashier_password << "\n";
+    }
+    std::cout << "  stop with Ctrl-C" << std::endl;
+  }
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    spdlog::info("signal {} received; stopping", sig);
+    server.Stop();
+  });
+  waiter.detach();
+  server.Serve();
+  dispatcher.Stop();
+  return 0;
+}
+
+}  // namespace
+}  // namespace regulars::cli
+
+int main(int argc, char** argv) {
+  using namespace regulars;
+  using namespace regulars::cli;
+  CLI::App app{"Regulars: customer loyalty and CRM for shops"};
+  app.require_subcommand(1);
+  Common common;
+
+  std::string listen;
+  bool demo = false;
+  auto* serve = app.add_subcommand("serve", "run the API, the console and the workers");
+  AddCommon(serve, common);
+  serve->add_option("--listen", listen, "HOST:PORT (default 127.0.0.1:8080)");
+  serve->add_flag("--demo", demo, "fill an empty database with a demo merchant");
+
+  auto* merchant = app.add_subcommand("merchant", "manage merchants");
+  merchant->require_subcommand(1);
+  auto* mcreate = merchant->add_subcommand("create", "create a merchant and its owner; the "
+                                                     "owner's password is read from stdin");
+  AddCommon(mcreate, common);
+  accounts::Merchant m;
+  std::string owner_email, owner_name = "Owner";
+  mcreate->add_option("--name", m.name, "shop or chain name")->required();
+  mcreate->add_option("--region", m.region, "ISO 3166 region for phone numbers (default TW)");
+  mcreate->add_option("--currency", m.currency, "ISO 4217 currency (default TWD)");
+  mcreate->add_option("--timezone", m.timezone, "IANA time zone (default Asia/Taipei)");
+  mcreate->add_option("--language", m.language, "zh-TW, zh-CN or en (default zh-TW)");
+  mcreate->add_option("--owner-email", owner_email, "the owner's log-in e-mail")->required();
+  mcreate->add_option("--owner-name", owner_name, "the owner's name");
+
+  auto* apikey = app.add_subcommand("apikey", "manage API keys");
+  apikey->require_subcommand(1);
+  auto* kcreate = apikey->add_subcommand("create", "print a new API key once");
+  AddCommon(kcreate, common);
+  std::string key_merchant, key_name = "API key", key_role = "owner";
+  kcreate->add_option("--merchant", key_merchant, "merchant id")->required();
+  kcreate->add_option("--name", key_name, "what the key is for");
+  kcreate->add_option("--role", key_role, "owner, manager or cashier (default owner)");
+
+  auto* migrate = app.add_subcommand("migrate", "apply pending schema migrations");
+  AddCommon(migrate, common);
+  auto* version = app.add_subcommand("version", "print the version");
+  version->add_flag("--json", common.json, "machine-readable output");
+
+  CLI11_PARSE(app, argc, argv);
+  SetUpLogging("warn", LogFormat::kText);
+
+  if (*serve) return Serve(common, listen, demo);
+
+  if (*version) {
+    if (common.json)
+      std::cout << nlohmann::json{{"version", REGULARS_VERSION}}.dump() << "\n";
+    else
+      std::cout << "regulars " << REGULARS_VERSION << "\n";
+    return 0;
+  }
+
+  auto cfg = ResolveConfig(common);
+  if (!cfg) return Die(cfg.error(), common.json);
+  auto db = OpenAndMigrate(*cfg);
+  if (!db) return Die(db.error(), common.json);
+  const Clock& clock = *SystemClock::Default();
+
+  if (*migrate) {
+    auto v = store::SchemaVersion(**db);
+    if (!v) return Die(v.error(), common.json);
+    if (common.json) std::cout << nlohmann::json{{"schema_version", *v}}.dump() << "\n";
+    else std::cout << "schema version " << *v << "\n";
+    return 0;
+  }
+
+  if (*mcreate) {
+    std::string password;
+    std::getline(std::cin, password);
+    if (auto s = accounts::ValidatePassword(password, "password"); !s)
+      return Die(s.error(), common.json);
+    auto hash = HashPassword(password);
+    if (!hash) return Die(hash.error(), common.json);
+    auto created = (*db)->WriteValue([&](store::Tx& tx) -> Result<accounts::Merchant> {
+      RG_ASSIGN_OR_RETURN(auto merchant, accounts::CreateMerchant(tx, clock.Now(), m));
+      RG_TRY(accounts::CreateStaff(tx, accounts::SystemActor(merchant.id, clock.Now()),
+                                   {owner_name, owner_email, accounts::Role::kOwner, *hash, {}}));
+      return merchant;
+    });
+    if (!created) return Die(created.error(), common.json);
+    if (common.json)
+      std::cout << nlohmann::json{{"merchant_id", IdToString(created->id)}}.dump() << "\n";
+    else
+      std::cout << IdToString(created->id) << "\n";
+    return 0;
+  }
+
+  if (*kcreate) {
+    auto mid = ParseId(key_merchant);
+    if (!mid) return Die(MakeError(Code::kInvalidArgument, "--merchant: not a merchant id"), common.json);
+    auto role = accounts::ParseRole(key_role);
+    if (!role)
+      return Die(MakeError(Code::kInvalidArgument, "--role: must be owner, manager or cashier"),
+                 common.json);
+    auto key = (*db)->WriteValue([&](store::Tx& tx) {
+      return accounts::CreateApiKey(tx, clock.Now(), *mid, key_name, *role);
+    });
+    if (!key) return Die(key.error(), common.json);
+    if (common.json)
+      std::cout << nlohmann::json{{"id", IdToString(key->key.id)}, {"secret", key->secret}}.dump()
+                << "\n";
+    else
+      std::cout << key->secret << "\n";
+    return 0;
+  }
+  return 0;
+}

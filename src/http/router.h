@@ -1,0 +1,107 @@
+#pragma once
+
+// Internal to http/: the route table and the request wrapper every route goes through.
+
+#include <httplib.h>
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "accounts/account_service.h"
+#include "http/json_fields.h"
+#include "http/metrics.h"
+#include "http/server.h"
+
+namespace regulars::http {
+
+struct Reply {
+  int status = 200;
+  json body;
+  // When set, sent instead of `body` (CSV, HTML, Prometheus text).
+  std::optional<std::string> raw;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+struct AppContext {
+  store::Database& db;
+  const Clock& clock;
+  events::Dispatcher* dispatcher;
+  accounts::LoginThrottle& throttle;
+  ServerOptions options;
+  Metrics& metrics;
+};
+
+struct Request {
+  const httplib::Request& http;
+  std::vector<std::string> param_names;
+  accounts::Actor actor;
+  accounts::Merchant merchant;
+  std::optional<accounts::SessionActor> session;
+  json body = json::object();
+  std::string client_ip;
+  // Values a route's prepare step computed outside the transaction (e.g. a password hash).
+  std::map<std::string, std::string> prepared;
+
+  std::string PathParam(std::string_view name) const;
+  // A path id; anything unparsable is not_found (ids are opaque, a bad one names nothing).
+  Result<Id> IdParam(std::string_view name, std::string_view what) const;
+  std::optional<std::string> Query(std::string_view name) const;
+  // ?limit= within 1..500, default 50.
+  Result<int> Limit() const;
+  std::optional<std::string> Cursor() const { return Query("cursor"); }
+};
+
+using TxHandler = std::function<Result<Reply>(Request&, store::Tx&)>;
+using RawHandler = std::function<Result<Reply>(Request&, AppContext&)>;
+// Runs before the transaction, for slow work that must not hold the writer (password hashing).
+using Prepare = std::function<Status(Request&)>;
+
+class Router {
+ public:
+  Router(httplib::Server& server, AppContext& app) : server_(server), app_(app) {}
+
+  // An authenticated route run inside a read-only snapshot.
+  void Read(const std::string& method, const std::string& pattern, const std::string& summary,
+            TxHandler handler);
+  // An authenticated route run inside one write transaction. POSTs honour Idempotency-Key.
+  void Write(const std::string& method, const std::string& pattern, const std::string& summary,
+             TxHandler handler, Prepare prepare = nullptr);
+  // A route that manages its own transactions (log-in) or none (health, metrics).
+  void Raw(const std::string& method, const std::string& pattern, const std::string& summary,
+           bool authenticated, RawHandler handler);
+
+  const std::vector<RouteInfo>& routes() const { return routes_; }
+  AppContext& app() { return app_; }
+
+ private:
+  enum class Kind { kRead, kWrite, kRaw };
+  void Add(Kind kind, const std::string& method, const std::string& pattern,
+           const std::string& summary, bool authenticated, TxHandler tx_handler,
+           RawHandler raw_handler, Prepare prepare = nullptr);
+  void Handle(Kind kind, const std::string& pattern, const std::vector<std::string>& names,
+              bool authenticated, const TxHandler& tx_handler, const RawHandler& raw_handler,
+              const Prepare& prepare, const httplib::Request& req, httplib::Response& res);
+  Status Authenticate(Request& r);
+
+  httplib::Server& server_;
+  AppContext& app_;
+  std::vector<RouteInfo> routes_;
+};
+
+// Writes a reply or an error envelope onto the response.
+void Send(httplib::Response& res, const Result<Reply>& reply);
+
+// Route groups, one file each.
+void RegisterSystemRoutes(Router& r, const std::function<std::vector<RouteInfo>()>& routes);
+void RegisterAccountRoutes(Router& r);
+void RegisterMemberRoutes(Router& r);
+
+// Helpers shared by route files.
+json PageJson(json data, const std::optional<std::string>& next_cursor);
+
+}  // namespace regulars::http

@@ -1,0 +1,158 @@
+// Members: create, find, change, merge, erase, export, timeline.
+
+#include "http/render.h"
+#include "http/router.h"
+#include "members/member_service.h"
+
+namespace regulars::http {
+namespace {
+
+using members::MemberInput;
+
+members::MerchantContext Mc(const Request& r) { return {r.merchant.region}; }
+
+// Reads a member body (POST or PATCH) into a MemberInput.
+Result<MemberInput> MemberFields(const json& body, bool create) {
+  RG_ASSIGN_OR_RETURN(
+      Fields f, Fields::Of(body, {"phone", "name", "email", "birthday", "gender", "region", "city",
+                                  "tags", "attributes", "notes", "language", "consent",
+                                  "consent_source", "branch_id"}));
+  MemberInput in;
+  RG_ASSIGN_OR_RETURN(in.phone, f.String("phone"));
+  if (create && !in.phone) return InvalidField("phone", "is required");
+  RG_ASSIGN_OR_RETURN(in.name, f.NullableString("name"));
+  RG_ASSIGN_OR_RETURN(in.email, f.NullableString("email"));
+  RG_ASSIGN_OR_RETURN(in.birthday, f.NullableString("birthday"));
+  RG_ASSIGN_OR_RETURN(in.gender, f.NullableString("gender"));
+  RG_ASSIGN_OR_RETURN(in.region, f.NullableString("region"));
+  RG_ASSIGN_OR_RETURN(in.city, f.NullableString("city"));
+  RG_ASSIGN_OR_RETURN(in.notes, f.NullableString("notes"));
+  RG_ASSIGN_OR_RETURN(in.language, f.NullableString("language"));
+  RG_ASSIGN_OR_RETURN(in.tags, f.StringList("tags"));
+  RG_ASSIGN_OR_RETURN(auto attributes, f.Object("attributes"));
+  if (attributes) in.attributes_json = attributes->dump();
+  RG_ASSIGN_OR_RETURN(in.branch_id, f.IdValue("branch_id"));
+  RG_ASSIGN_OR_RETURN(auto source, f.String("consent_source"));
+  if (source) {
+    static constexpr std::string_view kSources[] = {"counter", "console", "api", "import",
+                                                    "member", "web", "paper"};
+    bool ok = false;
+    for (auto s : kSources) ok |= (s == *source);
+    if (!ok)
+      return InvalidField("consent_source",
+                          "must be counter, console, api, import, member, web or paper");
+    in.consent_source = *source;
+  }
+  RG_ASSIGN_OR_RETURN(auto consent, f.Object("consent"));
+  if (consent) {
+    RG_ASSIGN_OR_RETURN(Fields c, Fields::Of(*consent, {"sms", "email", "line"}, "consent."));
+    for (members::Channel ch : members::kChannels) {
+      RG_ASSIGN_OR_RETURN(auto v, c.Bool(members::ChannelName(ch)));
+      if (v) in.consent[ch] = *v;
+    }
+  }
+  return in;
+}
+
+// The console registers at the counter; integrations default to "api".
+void DefaultSource(const Request& r, MemberInput& in) {
+  if (!r.body.contains("consent_source")) in.consent_source = r.session ? "console" : "api";
+}
+
+}  // namespace
+
+void RegisterMemberRoutes(Router& router) {
+  router.Read("GET", "/api/v1/members", "Search members (q: phone, last digits, name, e-mail)",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(int limit, r.Limit());
+                std::string q = r.Query("q").value_or("");
+                if (auto phone = r.Query("phone")) q = *phone;
+                RG_ASSIGN_OR_RETURN(auto page, members::SearchMembers(tx, r.actor, Mc(r), q,
+                                                                      r.Cursor(), limit));
+                json data = json::array();
+                for (const auto& m : page.items) data.push_back(ToJson(m));
+                return Reply{200, PageJson(data, page.next_cursor)};
+              });
+  router.Write("POST", "/api/v1/members", "Register a member",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(MemberInput in, MemberFields(r.body, true));
+                 DefaultSource(r, in);
+                 RG_ASSIGN_OR_RETURN(auto m, members::CreateMember(tx, r.actor, Mc(r), in));
+                 return Reply{201, ToJson(m)};
+               });
+  router.Read("POST", "/api/v1/members/lookup", "Find one member by phone or card code",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"phone", "code"}));
+                RG_ASSIGN_OR_RETURN(auto phone, f.String("phone"));
+                RG_ASSIGN_OR_RETURN(auto code, f.String("code"));
+                if (phone) {
+                  RG_ASSIGN_OR_RETURN(auto m, members::LookupByPhone(tx, r.actor, Mc(r), *phone));
+                  return Reply{200, ToJson(m)};
+                }
+                if (code) {
+                  RG_ASSIGN_OR_RETURN(auto m, members::LookupByCode(tx, r.actor, *code));
+                  return Reply{200, ToJson(m)};
+                }
+                return InvalidField("phone", "give phone or code");
+              });
+  router.Read("GET", "/api/v1/members/{id}", "One member",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                RG_ASSIGN_OR_RETURN(auto m, members::GetMember(tx, r.actor, id));
+                return Reply{200, ToJson(m)};
+              });
+  router.Write("PATCH", "/api/v1/members/{id}", "Change a member's profile or consent",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                 RG_ASSIGN_OR_RETURN(MemberInput in, MemberFields(r.body, false));
+                 DefaultSource(r, in);
+                 RG_ASSIGN_OR_RETURN(auto m, members::UpdateMember(tx, r.actor, Mc(r), id, in));
+                 return Reply{200, ToJson(m)};
+               });
+  router.Write("DELETE", "/api/v1/members/{id}",
+               "Erase a member's personal data; amounts are kept for the books",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                 RG_ASSIGN_OR_RETURN(auto m, members::EraseMember(tx, r.actor, id));
+                 return Reply{200, ToJson(m)};
+               });
+  router.Write("POST", "/api/v1/members/{id}/merge", "Merge another member into this one",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"from_member_id"}));
+                 RG_ASSIGN_OR_RETURN(auto from, f.IdValue("from_member_id"));
+                 if (!from) return InvalidField("from_member_id", "is required");
+                 RG_ASSIGN_OR_RETURN(auto m, members::MergeMembers(tx, r.actor, id, *from));
+                 return Reply{200, ToJson(m)};
+               });
+  router.Read("GET", "/api/v1/members/{id}/export", "Everything held about a member",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                RG_ASSIGN_OR_RETURN(auto x, members::ExportMember(tx, r.actor, id));
+                json identities = json::array();
+                for (const auto& i : x.identities)
+                  identities.push_back({{"kind", i.kind},
+                                        {"value", i.value},
+                                        {"created_at", FormatRfc3339(i.created_at)}});
+                json evs = json::array();
+                for (const auto& e : x.events) evs.push_back(ToJson(e));
+                return Reply{200,
+                             {{"member", ToJson(x.member)},
+                              {"identities", identities},
+                              {"events", evs},
+                              {"merchant", ToJson(r.merchant)},
+                              {"exported_at", FormatRfc3339(r.actor.now)}}};
+              });
+  router.Read("GET", "/api/v1/members/{id}/timeline", "A member's history, newest first",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                RG_ASSIGN_OR_RETURN(int limit, r.Limit());
+                RG_ASSIGN_OR_RETURN(auto page,
+                                    members::Timeline(tx, r.actor, id, r.Cursor(), limit));
+                json data = json::array();
+                for (const auto& e : page.items) data.push_back(ToJson(e));
+                return Reply{200, PageJson(data, page.next_cursor)};
+              });
+}
+
+}  // namespace regulars::http
