@@ -1,0 +1,283 @@
+// The HTTP contract of API.md, end to end, on SQLite and PostgreSQL: each bad input answers with
+// its precise error and changes nothing; every POST is idempotent; another merchant's ids are
+// not_found, never data.
+
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <set>
+
+#include "http_fixture.h"
+
+namespace regulars::testing {
+namespace {
+
+class Api : public HttpTest {
+ protected:
+  std::string CreateMember(const Tenant& t, const std::string& phone, const std::string& name) {
+    auto r = Post("/api/v1/members", t.owner_key, {{"phone", phone}, {"name", name}});
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.body.value("id", "");
+  }
+  void ExpectError(const Response& r, int status, const std::string& code,
+                   const std::string& message, const std::string& field = "") {
+    EXPECT_EQ(r.status, status) << r.raw;
+    ASSERT_TRUE(r.body.contains("error")) << r.raw;
+    EXPECT_EQ(r.body["error"]["code"], code) << r.raw;
+    EXPECT_EQ(r.body["error"]["message"], message) << r.raw;
+    if (!field.empty()) EXPECT_EQ(r.body["error"].value("field", ""), field) << r.raw;
+  }
+};
+
+TEST_P(Api, BadInputGetsAPreciseErrorAndChangesNothing) {
+  std::string id = CreateMember(a_, "0912 345 678", "陳小明");
+  int64_t members = Count("members"), events = Count("events");
+  struct Case {
+    std::string body;
+    int status;
+    std::string code, message, field;
+  } cases[] = {
+      {R"({"phone": "0912)", 400, "invalid_argument", "body: malformed JSON at byte 16", "body"},
+      {R"({"phone": 912345678})", 400, "invalid_argument", "phone: must be a string", "phone"},
+      {R"({"phone": "0912345678", "name": ["x"]})", 400, "invalid_argument",
+       "name: must be a string or null", "name"},
+      {R"({"phone": "+1 202 555 01"})", 400, "invalid_argument",
+       "phone: not a valid number for region US", "phone"},
+      {R"({"phone": "12345"})", 400, "invalid_argument", "phone: not a valid number for region TW",
+       "phone"},
+      {R"({"phone": "0922000111", "consent": {"sms": "yes"}})", 400, "invalid_argument",
+       "consent.sms: must be true or false", "consent.sms"},
+      {R"({"phone": "0922000111", "nmae": "typo"})", 400, "invalid_argument",
+       "nmae: unknown field", "nmae"},
+      {R"({"phone": "0912-345678"})", 409, "already_exists",
+       "phone: a member with this phone number already exists", "phone"},
+  };
+  for (const auto& c : cases) {
+    auto r = Call("POST", "/api/v1/members", a_.owner_key, c.body);
+    ExpectError(r, c.status, c.code, c.message, c.field);
+  }
+  auto dup = Call("POST", "/api/v1/members", a_.owner_key, R"({"phone": "+886912345678"})");
+  EXPECT_EQ(dup.body["error"]["details"]["member_id"], id);
+  EXPECT_EQ(Count("members"), members);
+  EXPECT_EQ(Count("events"), events);
+
+  // Wrong password, another merchant's id, a wrong role: each precise, nothing written.
+  auto login = Call("POST", "/api/v1/auth/login", "",
+                    R"({"email": "owner@a.test", "password": "not-the-password"})");
+  ExpectError(login, 401, "unauthenticated", "email or password is wrong");
+  ExpectError(Patch("/api/v1/members/" + id, b_.owner_key, {{"name", "x"}}), 404, "not_found",
+              "member not found");
+  ExpectError(Get("/api/v1/staff", a_.cashier_key), 403, "permission_denied",
+              "only the owner may manage staff");
+  ExpectError(Get("/api/v1/members", ""), 401, "unauthenticated",
+              "log in, or send 'Authorization: Bearer <api key>'");
+  ExpectError(Get("/api/v1/members", "rk_1_forgedforgedforgedforgedforged"), 401,
+              "unauthenticated", "API key is not valid");
+  ExpectError(Get("/api/v1/members?limit=0", a_.owner_key), 400, "invalid_argument",
+              "limit: must be a whole number from 1 to 500", "limit");
+  EXPECT_EQ(Count("members"), members);
+  EXPECT_EQ(Count("events"), events);
+}
+
+TEST_P(Api, EveryPostIsIdempotent) {
+  json body = {{"phone", "0933111222"}, {"name", "Idem"}};
+  auto first = Post("/api/v1/members", a_.owner_key, body, "key-1");
+  ASSERT_EQ(first.status, 201) << first.raw;
+  auto replay = Post("/api/v1/members", a_.owner_key, body, "key-1");
+  EXPECT_EQ(replay.status, 201);
+  EXPECT_EQ(replay.body, first.body);
+  EXPECT_EQ(replay.headers.find("Idempotent-Replayed")->second, "true");
+  EXPECT_EQ(Count("members"), 1);
+  auto mismatch = Post("/api/v1/members", a_.owner_key, {{"phone", "0933111333"}}, "key-1");
+  ExpectError(mismatch, 422, "idempotency_mismatch",
+              "Idempotency-Key was already used with a different request", "Idempotency-Key");
+  EXPECT_EQ(Count("members"), 1);
+  // Keys are per merchant: B may use the same key for its own request.
+  EXPECT_EQ(Post("/api/v1/members", b_.owner_key, body, "key-1").status, 201);
+  // Other POSTs: branches, merge, api keys.
+  auto b1 = Post("/api/v1/branches", a_.owner_key, {{"name", "East"}}, "br-1");
+  auto b2 = Post("/api/v1/branches", a_.owner_key, {{"name", "East"}}, "br-1");
+  EXPECT_EQ(b1.body, b2.body);
+  EXPECT_EQ(Count("branches"), 3);  // A: Main + East; B: Main
+  std::string other = CreateMember(a_, "0933111444", "Other");
+  std::string path = "/api/v1/members/" + first.body["id"].get<std::string>() + "/merge";
+  auto m1 = Post(path, a_.owner_key, {{"from_member_id", other}}, "merge-1");
+  auto m2 = Post(path, a_.owner_key, {{"from_member_id", other}}, "merge-1");
+  EXPECT_EQ(m1.status, 200) << m1.raw;
+  EXPECT_EQ(m2.body, m1.body);  // not "already merged": the first answer again
+}
+
+TEST_P(Api, ConsoleSessionNeedsCsrfAndLogsOut) {
+  auto login = Call("POST", "/api/v1/auth/login", "",
+                    R"({"email": "Owner@A.test", "password": "owner-password"})");
+  ASSERT_EQ(login.status, 200) << login.raw;
+  std::string cookie = login.headers.find("Set-Cookie")->second;
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos);
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos);
+  std::string session = cookie.substr(0, cookie.find(';'));
+  std::string csrf = login.body["csrf_token"];
+  httplib::Headers with_cookie = {{"Cookie", session}};
+  auto me = Call("GET", "/api/v1/auth/me", "", "", with_cookie);
+  EXPECT_EQ(me.status, 200);
+  EXPECT_EQ(me.body["staff"]["role"], "owner");
+  auto no_csrf = Call("POST", "/api/v1/members", "", R"({"phone": "0911222333"})", with_cookie);
+  ExpectError(no_csrf, 403, "permission_denied", "csrf token missing or wrong");
+  auto with_csrf = with_cookie;
+  with_csrf.emplace("X-CSRF-Token", csrf);
+  auto created = Call("POST", "/api/v1/members", "", R"({"phone": "0911222333"})", with_csrf);
+  EXPECT_EQ(created.status, 201) << created.raw;
+  EXPECT_EQ(created.body["consent"]["sms"], nullptr);
+  EXPECT_EQ(Call("POST", "/api/v1/auth/logout", "", "", with_csrf).status, 204);
+  ExpectError(Call("GET", "/api/v1/auth/me", "", "", with_cookie), 401, "unauthenticated",
+              "not logged in or the session expired");
+}
+
+TEST_P(Api, MemberLifecycle) {
+  json body = {{"phone", "0912345678"},
+               {"name", "陳小明"},
+               {"birthday", "--02-29"},
+               {"tags", {"vip"}},
+               {"attributes", {{"shoe_size", 42}}},
+               {"consent", {{"sms", true}, {"email", false}}},
+               {"branch_id", a_.branch_id},
+               {"consent_source", "counter"}};
+  auto c = Post("/api/v1/members", a_.owner_key, body);
+  ASSERT_EQ(c.status, 201) << c.raw;
+  std::string id = c.body["id"];
+  EXPECT_EQ(c.body["phone"], "+886912345678");
+  EXPECT_EQ(c.body["phone_display"], "0912 345 678");
+  EXPECT_EQ(c.body["birthday"], "--02-29");
+  EXPECT_EQ(c.body["attributes"]["shoe_size"], 42);
+  EXPECT_EQ(c.body["consent"]["sms"]["granted"], true);
+  EXPECT_EQ(c.body["consent"]["sms"]["source"], "counter");
+  EXPECT_EQ(c.body["consent"]["sms"]["branch_id"], a_.branch_id);
+  EXPECT_EQ(c.body["consent"]["email"]["granted"], false);
+
+  auto found = Post("/api/v1/members/lookup", a_.cashier_key, {{"phone", "+886 912-345-678"}});
+  EXPECT_EQ(found.body["id"], id);
+  auto by_code = Post("/api/v1/members/lookup", a_.cashier_key, {{"code", c.body["referral_code"]}});
+  EXPECT_EQ(by_code.body["id"], id);
+  auto search = Get("/api/v1/members?q=%E9%99%88%E5%B0%8F%E6%98%8E", a_.cashier_key);  // 陈小明
+  ASSERT_EQ(search.body["data"].size(), 1u) << search.raw;
+  EXPECT_EQ(search.body["data"][0]["id"], id);
+
+  auto p = Patch("/api/v1/members/" + id, a_.owner_key,
+                 {{"email", "Ming@Example.com"}, {"consent", {{"sms", false}}}});
+  ASSERT_EQ(p.status, 200) << p.raw;
+  EXPECT_EQ(p.body["email"], "ming@example.com");
+  EXPECT_EQ(p.body["consent"]["sms"]["granted"], false);
+  auto t = Get("/api/v1/members/" + id + "/timeline?limit=2", a_.owner_key);
+  ASSERT_EQ(t.body["data"].size(), 2u);
+  EXPECT_EQ(t.body["data"][0]["type"], "member_updated");
+  EXPECT_EQ(t.body["data"][1]["type"], "consent_changed");
+  ASSERT_TRUE(t.body["next_cursor"].is_string());
+  auto t2 = Get("/api/v1/members/" + id + "/timeline?limit=10&cursor=" +
+                    t.body["next_cursor"].get<std::string>(),
+                a_.owner_key);
+  EXPECT_EQ(t2.body["data"].size(), 3u);  // consent x2 + member_created
+  EXPECT_TRUE(t2.body["next_cursor"].is_null());
+
+  auto x = Get("/api/v1/members/" + id + "/export", a_.owner_key);
+  EXPECT_EQ(x.body["member"]["email"], "ming@example.com");
+  EXPECT_EQ(x.body["events"].size(), 5u);
+
+  ExpectError(Call("DELETE", "/api/v1/members/" + id, a_.cashier_key), 403, "permission_denied",
+              "only an owner or manager may erase a member");
+  auto erased = Call("DELETE", "/api/v1/members/" + id, a_.owner_key);
+  EXPECT_EQ(erased.status, 200);
+  EXPECT_EQ(erased.body["erased"], true);
+  EXPECT_TRUE(erased.body["phone"].is_null());
+  EXPECT_TRUE(erased.body["name"].is_null());
+  EXPECT_EQ(Post("/api/v1/members/lookup", a_.owner_key, {{"phone", "0912345678"}}).status, 404);
+}
+
+// Substitutes merchant A's ids into every registered route and calls it with merchant B's
+// owner key: each answer is not_found, and no answer carries A's data.
+TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
+  std::string member = CreateMember(a_, "0912345678", "Secret Member A");
+  std::string other = CreateMember(a_, "0922333444", "Another A");
+  auto staff = Get("/api/v1/staff", a_.owner_key);
+  std::string staff_id = staff.body["data"][0]["id"];
+  auto keys = Get("/api/v1/api-keys", a_.owner_key);
+  std::string key_id = keys.body["data"][0]["id"];
+  int checked = 0;
+  for (const auto& route : server_->Routes()) {
+    std::string path = route.pattern;
+    if (path.find('{') == std::string::npos) continue;
+    std::string id = path.starts_with("/api/v1/members")    ? member
+                     : path.starts_with("/api/v1/branches") ? a_.branch_id
+                     : path.starts_with("/api/v1/staff")    ? staff_id
+                     : path.starts_with("/api/v1/api-keys") ? key_id
+                                                            : "";
+    ASSERT_FALSE(id.empty()) << "no id to try for " << route.pattern << ": extend this test";
+    path = std::regex_replace(path, std::regex("\\{[a-z_]+\\}"), id);
+    json body = json::object();
+    if (path.ends_with("/merge")) body = {{"from_member_id", other}};
+    if (route.method == "PATCH") body = {{"name", "stolen"}};
+    auto r = Call(route.method, path, b_.owner_key, body.dump());
+    EXPECT_EQ(r.status, 404) << route.method << " " << route.pattern << ": " << r.raw;
+    EXPECT_EQ(r.raw.find("Secret Member A"), std::string::npos) << route.pattern;
+    ++checked;
+  }
+  EXPECT_GE(checked, 10);
+  // Lists show only B's own data.
+  for (const char* list : {"/api/v1/members", "/api/v1/branches", "/api/v1/staff", "/api/v1/api-keys"}) {
+    auto r = Get(list, b_.owner_key);
+    EXPECT_EQ(r.status, 200) << list;
+    for (const std::string& a_id : {member, a_.branch_id, staff_id, key_id})
+      EXPECT_EQ(r.raw.find(a_id), std::string::npos) << list << " leaks " << a_id;
+  }
+  EXPECT_EQ(Post("/api/v1/members/lookup", b_.owner_key, {{"phone", "0912345678"}}).status, 404);
+  // Nothing of A's was changed by B.
+  auto still = Get("/api/v1/members/" + member, a_.owner_key);
+  EXPECT_EQ(still.body["name"], "Secret Member A");
+  EXPECT_EQ(still.body["merged_into"], nullptr);
+}
+
+TEST_P(Api, StaffAndBranchesForOwners) {
+  auto s = Post("/api/v1/staff", a_.owner_key,
+                {{"name", "New Cashier"}, {"email", "new@a.test"}, {"role", "cashier"},
+                 {"password", "short"}});
+  ExpectError(s, 400, "invalid_argument", "password: must be at least 8 characters", "password");
+  s = Post("/api/v1/staff", a_.owner_key,
+           {{"name", "New Cashier"}, {"email", "new@a.test"}, {"role", "cashier"},
+            {"password", "long-enough-pass"}, {"branch_ids", {a_.branch_id}}});
+  ASSERT_EQ(s.status, 201) << s.raw;
+  EXPECT_EQ(s.body["branch_ids"][0], a_.branch_id);
+  EXPECT_FALSE(s.body.contains("password_hash"));
+  auto login = Call("POST", "/api/v1/auth/login", "",
+                    R"({"email": "new@a.test", "password": "long-enough-pass"})");
+  EXPECT_EQ(login.status, 200) << login.raw;
+  auto off = Patch("/api/v1/staff/" + s.body["id"].get<std::string>(), a_.owner_key, {{"active", false}});
+  EXPECT_EQ(off.body["active"], false);
+  auto login2 = Call("POST", "/api/v1/auth/login", "",
+                     R"({"email": "new@a.test", "password": "long-enough-pass"})");
+  EXPECT_EQ(login2.status, 401);
+  auto b = Post("/api/v1/branches", a_.owner_key, {{"name", "Kaohsiung"}, {"code", "KHH"}});
+  ASSERT_EQ(b.status, 201);
+  ExpectError(Post("/api/v1/branches", a_.owner_key, {{"name", "Again"}, {"code", "KHH"}}), 409,
+              "already_exists", "code: another branch already uses this code", "code");
+  ExpectError(Post("/api/v1/branches", a_.cashier_key, {{"name", "X"}}), 403, "permission_denied",
+              "only the owner may manage branches");
+}
+
+TEST_P(Api, HealthMetricsAndConsole) {
+  EXPECT_EQ(Get("/healthz", "").body["status"], "ok");
+  Get("/api/v1/members", a_.owner_key);
+  auto m = Get("/metrics", "");
+  EXPECT_NE(m.raw.find("regulars_http_requests_total{method=\"GET\",route=\"/api/v1/members\",status=\"200\"} 1"),
+            std::string::npos)
+      << m.raw;
+  EXPECT_NE(m.raw.find("regulars_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/members\",le=\"+Inf\"} 1"),
+            std::string::npos);
+  EXPECT_NE(m.raw.find("regulars_db_seconds_total"), std::string::npos);
+  EXPECT_EQ(Get("/api/v1/no-such-thing", a_.owner_key).body["error"]["code"], "not_found");
+  auto page = Get("/members/123", "");  // a console route: served by the single-page app
+  EXPECT_EQ(page.status, 200);
+  EXPECT_NE(page.raw.find("<html"), std::string::npos);
+}
+
+RG_INSTANTIATE_BACKENDS(Api);
+
+}  // namespace
+}  // namespace regulars::testing
