@@ -36,6 +36,7 @@ const en = {
     none: '—',
     back: 'Back',
     retry: 'Try again',
+    colon: ': ',
     shown: '{n} shown',
   },
   errors: {

@@ -38,6 +38,7 @@ const zhCN: Messages = {
     none: '—',
     back: '返回',
     retry: '重试',
+    colon: '：',
     shown: '已显示 {n} 条',
   },
   errors: {

@@ -38,6 +38,7 @@ const zhTW: Messages = {
     none: '—',
     back: '返回',
     retry: '重試',
+    colon: '：',
     shown: '已顯示 {n} 筆',
   },
   errors: {
