@@ -123,3 +123,33 @@ TEST(Crypto, TokensAndHashes) {
 
 }  // namespace
 }  // namespace regulars
+
+#include "base/zone.h"
+
+namespace regulars {
+namespace {
+
+TEST(Zone, TaipeiHasNoDstAndIsUtcPlus8) {
+  Micros t = *ParseRfc3339("2026-01-31T16:30:00Z");  // 00:30 on Feb 1 in Taipei
+  auto lt = ToLocal(t, "Asia/Taipei");
+  ASSERT_TRUE(lt.has_value());
+  EXPECT_EQ(lt->month, 2);
+  EXPECT_EQ(lt->day, 1);
+  EXPECT_EQ(lt->hour, 0);
+  EXPECT_EQ(lt->weekday, 0);  // a Sunday
+  EXPECT_EQ(*FromLocal(2026, 2, 1, 0, 30, 0, "Asia/Taipei"), t);
+  EXPECT_EQ(FormatRfc3339(*EndOfLocalDay(t, "Asia/Taipei")), "2026-02-01T16:00:00.000Z");
+}
+
+TEST(Zone, DstGapAndOverlap) {
+  // New York springs forward 2026-03-08 02:00 -> 03:00; 02:30 does not exist.
+  EXPECT_EQ(FormatRfc3339(*FromLocal(2026, 3, 8, 2, 30, 0, "America/New_York")),
+            "2026-03-08T07:00:00.000Z");
+  // Falls back 2026-11-01 02:00 -> 01:00; 01:30 happens twice, the earlier is chosen.
+  EXPECT_EQ(FormatRfc3339(*FromLocal(2026, 11, 1, 1, 30, 0, "America/New_York")),
+            "2026-11-01T05:30:00.000Z");
+  EXPECT_EQ(ToLocal(0, "Mars/Olympus").error().message, "timezone: unknown time zone 'Mars/Olympus'");
+}
+
+}  // namespace
+}  // namespace regulars

@@ -100,6 +100,8 @@ void Send(httplib::Response& res, const Result<Reply>& reply);
 void RegisterSystemRoutes(Router& r, const std::function<std::vector<RouteInfo>()>& routes);
 void RegisterAccountRoutes(Router& r);
 void RegisterMemberRoutes(Router& r);
+void RegisterLoyaltyRoutes(Router& r);
+void RegisterWalletRoutes(Router& r);
 
 // Helpers shared by route files.
 json PageJson(json data, const std::optional<std::string>& next_cursor);

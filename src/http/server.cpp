@@ -37,6 +37,8 @@ Server::Server(store::Database& db, const Clock& clock, events::Dispatcher* disp
   RegisterSystemRoutes(r, [this] { return Routes(); });
   RegisterAccountRoutes(r);
   RegisterMemberRoutes(r);
+  RegisterLoyaltyRoutes(r);
+  RegisterWalletRoutes(r);
   s.Get(".*", [](const httplib::Request& req, httplib::Response& res) { ServeConsole(req, res); });
   auto not_found = [](const httplib::Request&, httplib::Response& res) {
     res.status = 404;

@@ -129,7 +129,8 @@ describe('console (English)', () => {
     await page.getByTestId('saved').waitFor()
     assert.equal(await page.getByTestId('saved').innerText(), 'Saved')
     assert.equal(await page.getByTestId('member-title').innerText(), newName)
-    await page.locator('[data-testid=timeline-entry][data-type=member_updated]').first().waitFor()
+    await page.waitForFunction(() => document.querySelector('[data-testid=timeline-entry]')?.getAttribute('data-type') === 'member_updated')
+    assert.match(await page.getByTestId('timeline-entry').first().innerText(), /Profile updated\s+Changed: (Name, City|City, Name)/)
 
     // A bad value is reported on its field.
     await page.locator('#m-phone').fill('12')
@@ -161,14 +162,15 @@ describe('console (English)', () => {
     )
     assert.equal(await row.getByTestId('consent-state').innerText(), !before ? 'Subscribed' : 'Not subscribed')
     assert.match(await row.getByTestId('consent-meta').innerText(), /^Changed /)
-    const consentEntry = page.locator('[data-testid=timeline-entry][data-type=consent_changed]').first()
-    await consentEntry.waitFor()
-    assert.match(await consentEntry.innerText(), /Consent changed/)
-    assert.equal(
-      await consentEntry.getByTestId('timeline-summary').innerText(),
-      `SMS: ${!before ? 'Subscribed' : 'Not subscribed'} · via the console`,
-      'the summary is written from the event data',
+    // The timeline reloads with the change on top, summarised from the event data.
+    const expected = `SMS: ${!before ? 'Subscribed' : 'Not subscribed'} · via the console`
+    await page.waitForFunction(
+      (text) => document.querySelector('[data-testid=timeline-entry]')?.querySelector('[data-testid=timeline-summary]')?.textContent?.trim() === text,
+      expected,
     )
+    const newest = page.getByTestId('timeline-entry').first()
+    assert.equal(await newest.getAttribute('data-type'), 'consent_changed')
+    assert.match(await newest.innerText(), /Consent changed/)
     const tl = await (await page.request.get(`/api/v1/members/${target.id}/timeline?limit=5`)).json()
     assert.equal(tl.data[0].type, 'consent_changed', 'the newest timeline entry is the consent change')
   })
