@@ -360,6 +360,14 @@ describe('console (English)', () => {
       assert.equal(await page.getByTestId('nav-branches').count(), 0)
       assert.equal(await page.getByTestId('nav-staff').count(), 0)
       assert.equal(await page.locator('.mainnav a').count(), 2)
+      // A cashier registers members for their own branch.
+      const phone = randomPhone()
+      await page.locator('#c-phone').fill(phone)
+      const r = await apiCall(page, 'POST', '/api/v1/members', () => page.getByTestId('counter-submit').click())
+      assert.equal(r.status, 201, JSON.stringify(r.body))
+      assert.equal(JSON.parse(r.request.postData()).branch_id, body.staff.branch_ids[0])
+      await page.getByTestId('counter-success').waitFor()
+      assert.equal((await page.getByTestId('created-phone').innerText()).replace(/\D/g, ''), phone)
       // Typing the address does not open the owner pages either.
       await page.goto('/branches')
       await page.waitForURL('**/counter')

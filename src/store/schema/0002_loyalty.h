@@ -8,6 +8,9 @@
 namespace regulars::store::schema {
 
 inline constexpr std::string_view kLoyalty = R"sql(
+-- Whether an order with an unknown phone registers a new member.
+ALTER TABLE merchants ADD COLUMN register_on_order INTEGER NOT NULL DEFAULT 1;
+
 CREATE TABLE point_types (
   merchant_id BIGINT NOT NULL REFERENCES merchants (merchant_id),
   id BIGINT NOT NULL,
