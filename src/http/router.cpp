@@ -196,8 +196,8 @@ void Router::Handle(Kind kind, const std::string& pattern, const std::vector<std
       RG_ASSIGN_OR_RETURN(Reply reply, tx_handler(r, tx));
       RG_TRY(tx.Exec("INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, "
                      "response, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                     {r.actor.merchant_id, key, hash, int64_t{reply.status}, reply.body.dump(),
-                      r.actor.now}));
+                     {r.actor.merchant_id, key, hash, int64_t{reply.status},
+                      (reply.replay_body ? *reply.replay_body : reply.body).dump(), r.actor.now}));
       return reply;
     });
   };

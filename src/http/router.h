@@ -25,6 +25,9 @@ struct Reply {
   std::optional<std::string> raw;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  // What an idempotent replay returns instead of `body`, when `body` holds a secret that must
+  // not be stored (a new API key).
+  std::optional<json> replay_body;
 };
 
 struct AppContext {

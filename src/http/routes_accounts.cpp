@@ -217,8 +217,12 @@ void RegisterAccountRoutes(Router& router) {
                                                                     name.value_or("API key"),
                                                                     role.value_or(Role::kManager)));
                  json body = ToJson(k.key);
-                 body["secret"] = k.secret;
-                 return Reply{201, body};
+                 Reply reply{201, body};
+                 // The secret is shown once: a replay gets the key without it.
+                 reply.replay_body = body;
+                 (*reply.replay_body)["secret"] = nullptr;
+                 reply.body["secret"] = k.secret;
+                 return reply;
                });
   router.Write("DELETE", "/api/v1/api-keys/{id}", "Revoke an API key (owner)",
                [](Request& r, store::Tx& tx) -> Result<Reply> {
