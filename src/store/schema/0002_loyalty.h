@@ -80,6 +80,22 @@ CREATE TABLE order_items (
   FOREIGN KEY (merchant_id, order_id) REFERENCES orders (merchant_id, id)
 );
 
+-- What each rule gave an order: the "why" behind its points, and daily caps.
+CREATE TABLE order_earnings (
+  merchant_id BIGINT NOT NULL,
+  order_id BIGINT NOT NULL,
+  line INTEGER NOT NULL,
+  member_id BIGINT NOT NULL,
+  occurred_at BIGINT NOT NULL,
+  rule_id BIGINT NOT NULL,
+  rule_version INTEGER NOT NULL,
+  point_type_id BIGINT NOT NULL,
+  points BIGINT NOT NULL,
+  explanation TEXT NOT NULL,
+  PRIMARY KEY (merchant_id, order_id, line)
+);
+CREATE INDEX order_earnings_member ON order_earnings (merchant_id, member_id, occurred_at);
+
 CREATE TABLE refunds (
   merchant_id BIGINT NOT NULL,
   id BIGINT NOT NULL,
