@@ -87,7 +87,7 @@ bench_backend() {
     sleep 0.1
   done
   local base="http://127.0.0.1:$port"
-  echo "== $name: server pid $pid at $base; warming up for $WARMUP" >&2
+  echo "== $name: server pid $pid at $base; load average $(cut -d' ' -f1-3 /proc/loadavg); warming up for $WARMUP" >&2
   wrk -t2 -c32 -d"$WARMUP" -s "$LUA" "$base" >"$work/$name.warmup.txt"
   grep -q 'non200=0 socket_errors=0' "$work/$name.warmup.txt" ||
     { cat "$work/$name.warmup.txt" >&2; die "$name: errors during warm-up"; }
@@ -100,6 +100,7 @@ bench_backend() {
     cpu0=$(cpu_ticks "$pid")
     for r in $(seq 1 "$RUNS"); do
       local cmd=(wrk "-t$threads" "-c$conns" "-d$DURATION" --latency -s "$LUA" "$base")
+      [ "$r" = 1 ] && echo "== $name: REGULARS_KEY=... BENCH_MEMBERS=$MEMBERS ${cmd[*]}" >&2
       "${cmd[@]}" >"$work/$name.c$conns.run$r.txt"
       local line
       line=$(grep '^RESULT' "$work/$name.c$conns.run$r.txt") || die "no RESULT line"
@@ -118,6 +119,8 @@ bench_backend() {
     printf '%s %s %s %s %s %s\n' "$name" "$conns" "$rps" "$p50" "$p99" "$cpu_us" >>"$work/$name.medians"
   done
 
+  echo "== $name: load average after the runs $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+  echo "== $name: server memory: $(grep -E '^(VmRSS|VmHWM|RssAnon|RssFile|Threads)' "/proc/$pid/status" | tr -s ' \t' ' ' | paste -sd,)" >&2
   local rss hwm
   rss=$(awk '/^VmRSS/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")
   hwm=$(awk '/^VmHWM/ {printf "%.0f", $2 / 1024}' "/proc/$pid/status")

@@ -200,32 +200,66 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
   std::string staff_id = staff.body["data"][0]["id"];
   auto keys = Get("/api/v1/api-keys", a_.owner_key);
   std::string key_id = keys.body["data"][0]["id"];
+  // One of every loyalty resource for A.
+  auto id_of = [](const Response& r) {
+    EXPECT_TRUE(r.status == 200 || r.status == 201) << r.raw;
+    return r.body.value("id", std::string());
+  };
+  std::string point_type = id_of(Post("/api/v1/point-types", a_.owner_key,
+                                      {{"code", "points"}, {"name", "Points"}}));
+  std::string rule = id_of(Post("/api/v1/earning-rules", a_.owner_key,
+                                {{"point_type", "points"},
+                                 {"name", "per visit"},
+                                 {"definition", {{"kind", "per_visit"}, {"points", 50}}}}));
+  std::string reward = id_of(Post("/api/v1/rewards", a_.owner_key,
+                                  {{"name", "Tea"}, {"point_type", "points"}, {"points", 10}}));
+  std::string order = id_of(Post("/api/v1/orders", a_.owner_key,
+                                 {{"external_id", "A-1"}, {"member_id", member}, {"total_minor", 1000}}));
+  std::string redemption = id_of(Post("/api/v1/redemptions", a_.owner_key,
+                                      {{"member_id", member}, {"point_type", "points"}, {"points", 5}}));
+  std::string scheme = id_of(Post("/api/v1/wallet/bonus-schemes", a_.owner_key,
+                                  {{"name", "1000 get 1100"}, {"pay_minor", 100000}, {"bonus_minor", 10000}}));
+  const std::vector<std::pair<std::string, std::string>> ids = {
+      {"/api/v1/members", member},         {"/api/v1/branches", a_.branch_id},
+      {"/api/v1/staff", staff_id},         {"/api/v1/api-keys", key_id},
+      {"/api/v1/point-types", point_type}, {"/api/v1/earning-rules", rule},
+      {"/api/v1/rewards", reward},         {"/api/v1/orders", order},
+      {"/api/v1/redemptions", redemption}, {"/api/v1/wallet/bonus-schemes", scheme}};
   int checked = 0;
   for (const auto& route : server_->Routes()) {
     std::string path = route.pattern;
     if (path.find('{') == std::string::npos) continue;
-    std::string id = path.starts_with("/api/v1/members")    ? member
-                     : path.starts_with("/api/v1/branches") ? a_.branch_id
-                     : path.starts_with("/api/v1/staff")    ? staff_id
-                     : path.starts_with("/api/v1/api-keys") ? key_id
-                                                            : "";
+    std::string id;
+    for (const auto& [prefix, value] : ids)
+      if (path.starts_with(prefix + "/")) id = value;
     ASSERT_FALSE(id.empty()) << "no id to try for " << route.pattern << ": extend this test";
     path = std::regex_replace(path, std::regex("\\{[a-z_]+\\}"), id);
+    // A body that passes validation, so only the tenancy check can refuse it.
     json body = json::object();
     if (path.ends_with("/merge")) body = {{"from_member_id", other}};
     if (route.method == "PATCH") body = {{"name", "stolen"}};
+    if (path.ends_with("/adjustments"))
+      body = path.find("/wallet/") != std::string::npos
+                 ? json{{"paid_minor", 1}, {"reason", "x"}}
+                 : json{{"point_type", "points"}, {"points", 1}, {"reason", "x"}};
+    if (path.ends_with("/top-ups") || path.ends_with("/charges")) body = {{"amount_minor", 100}};
+    if (path.ends_with("/wallet/refunds")) body = {{"charge_id", "1"}};
     auto r = Call(route.method, path, b_.owner_key, body.dump());
     EXPECT_EQ(r.status, 404) << route.method << " " << route.pattern << ": " << r.raw;
     EXPECT_EQ(r.raw.find("Secret Member A"), std::string::npos) << route.pattern;
     ++checked;
   }
-  EXPECT_GE(checked, 10);
+  EXPECT_GE(checked, 25);
   // Lists show only B's own data.
-  for (const char* list : {"/api/v1/members", "/api/v1/branches", "/api/v1/staff", "/api/v1/api-keys"}) {
-    auto r = Get(list, b_.owner_key);
-    EXPECT_EQ(r.status, 200) << list;
-    for (const std::string& a_id : {member, a_.branch_id, staff_id, key_id})
-      EXPECT_EQ(r.raw.find(a_id), std::string::npos) << list << " leaks " << a_id;
+  for (const auto& route : server_->Routes()) {
+    if (route.method != "GET" || route.pattern.find('{') != std::string::npos ||
+        !route.pattern.starts_with("/api/v1/") || route.pattern == "/api/v1/openapi.json")
+      continue;
+    auto r = Get(route.pattern, b_.owner_key);
+    EXPECT_TRUE(r.status == 200 || r.status == 409) << route.pattern << ": " << r.raw;
+    for (const auto& [prefix, a_id] : ids)
+      EXPECT_EQ(r.raw.find(a_id), std::string::npos) << route.pattern << " leaks " << a_id;
+    EXPECT_EQ(r.raw.find(a_.merchant_id), std::string::npos) << route.pattern;
   }
   EXPECT_EQ(Post("/api/v1/members/lookup", b_.owner_key, {{"phone", "0912345678"}}).status, 404);
   // Nothing of A's was changed by B.

@@ -9,6 +9,8 @@
 #include "accounts/account_service.h"
 #include "base/crypto.h"
 #include "commerce/branch_service.h"
+#include "loyalty/loyalty_service.h"
+#include "loyalty/order_service.h"
 #include "members/member_service.h"
 
 namespace regulars::cli {
@@ -32,7 +34,119 @@ constexpr Place kPlaces[] = {{"台北市", {"大安區", "信義區", "中山區
                              {"新北市", {"板橋區", "新莊區", "中和區", "淡水區"}},
                              {"台中市", {"西屯區", "北屯區", "南屯區", "西區"}},
                              {"高雄市", {"左營區", "三民區", "苓雅區", "鳳山區"}}};
+struct MenuItem {
+  const char* sku;
+  const char* name;
+  const char* category;
+  int64_t price_minor;
+};
+constexpr MenuItem kMenu[] = {{"BT-PEARL", "珍珠奶茶", "milk_tea", 6000},
+                              {"BT-OOLONG", "四季春青茶", "tea", 3500},
+                              {"BT-BLACK", "錫蘭紅茶", "tea", 3000},
+                              {"BT-MATCHA", "抹茶拿鐵", "latte", 7000},
+                              {"BT-MANGO", "芒果冰沙", "smoothie", 7500},
+                              {"BT-TARO", "芋頭鮮奶", "latte", 6500},
+                              {"SN-WAFFLE", "格子鬆餅", "snack", 5500}};
 constexpr const char* kTags[] = {"常客", "喜歡少糖", "學生", "上班族", "團購", "VIP"};
+
+// A loyalty program and a year of orders and redemptions for the demo members.
+Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merchant& merchant,
+                   const std::vector<Id>& branch_ids, std::mt19937& rng) {
+  const Micros now = clock.Now();
+  const Micros year_ago = now - 365 * kMicrosPerDay;
+  Id reward_id = 0;
+  std::vector<Id> member_ids;
+  RG_TRY(db.Write([&](store::Tx& tx) -> Status {
+    accounts::Actor a = accounts::SystemActor(merchant.id, year_ago - kMicrosPerDay);
+    loyalty::PointTypeInput pt;
+    pt.code = "points";
+    pt.name = "點數";
+    pt.expiry = loyalty::ExpiryPolicy{loyalty::ExpiryKind::kEndOfYear, 1};
+    pt.value_minor_per_1000 = 10000;  // 1,000 points are worth NT$100
+    RG_TRY(loyalty::CreatePointType(tx, a, pt));
+    loyalty::RuleInput base{"points", "每 NT$30 累積 1 點",
+                            R"({"kind":"per_amount","points":1,"per_amount_minor":3000})", true};
+    RG_TRY(loyalty::CreateRule(tx, a, base));
+    loyalty::RuleInput birthday{"points", "生日月點數雙倍",
+                                R"({"kind":"multiplier","factor":2,"birthday_month":true,"stacking":"best_of"})",
+                                true};
+    RG_TRY(loyalty::CreateRule(tx, a, birthday));
+    loyalty::RuleInput wednesday{"points", "週三會員日 1.5 倍",
+                                 R"({"kind":"multiplier","factor":1.5,"weekdays":[3],"stacking":"best_of"})",
+                                 true};
+    RG_TRY(loyalty::CreateRule(tx, a, wednesday));
+    loyalty::RewardInput tea;
+    tea.name = "免費中杯紅茶";
+    tea.point_type = "points";
+    tea.points = 30;
+    RG_ASSIGN_OR_RETURN(auto w, loyalty::CreateReward(tx, a, tea));
+    reward_id = w.id;
+    loyalty::RewardInput voucher;
+    voucher.name = "NT$100 折價券";
+    voucher.point_type = "points";
+    voucher.points = 100;
+    voucher.stock = std::optional<int64_t>(500);
+    RG_TRY(loyalty::CreateReward(tx, a, voucher));
+    RG_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT id FROM members WHERE merchant_id = ? ORDER BY id",
+                                            {merchant.id}));
+    for (const auto& r : rows) member_ids.push_back(r.Int(0));
+    return {};
+  }));
+
+  // Each member's visits: a few regulars come weekly, most now and then, some once.
+  struct Visit {
+    Micros at;
+    Id member;
+  };
+  std::vector<Visit> visits;
+  std::exponential_distribution<double> habit(1.0 / 6.0);
+  for (Id m : member_ids) {
+    int n = std::min(60, static_cast<int>(habit(rng)));
+    for (int i = 0; i < n; ++i)
+      visits.push_back({year_ago + std::uniform_int_distribution<Micros>(0, 364 * kMicrosPerDay)(rng), m});
+  }
+  std::sort(visits.begin(), visits.end(), [](const Visit& a, const Visit& b) { return a.at < b.at; });
+  const size_t kBatch = 500;
+  int serial = 0;
+  for (size_t start = 0; start < visits.size(); start += kBatch) {
+    RG_TRY(db.Write([&](store::Tx& tx) -> Status {
+      for (size_t k = start; k < std::min(visits.size(), start + kBatch); ++k) {
+        const Visit& v = visits[k];
+        accounts::Actor a = accounts::SystemActor(merchant.id, v.at);
+        loyalty::OrderInput o;
+        o.external_id = fmt::format("POS-{:06}", ++serial);
+        o.member_id = v.member;
+        o.branch_id = branch_ids[std::uniform_int_distribution<size_t>(0, branch_ids.size() - 1)(rng)];
+        o.occurred_at = v.at;
+        int lines = std::uniform_int_distribution<int>(1, 3)(rng);
+        o.total_minor = 0;
+        for (int l = 0; l < lines; ++l) {
+          const MenuItem& item = kMenu[std::uniform_int_distribution<size_t>(0, std::size(kMenu) - 1)(rng)];
+          int64_t qty = std::uniform_int_distribution<int>(1, 2)(rng);
+          o.items.push_back({item.sku, item.name, std::string(item.category), qty, item.price_minor});
+          o.total_minor += qty * item.price_minor;
+        }
+        RG_TRY(loyalty::CreateOrder(tx, a, o));
+        // Now and then a member trades points for a free tea.
+        if (std::bernoulli_distribution(0.06)(rng)) {
+          loyalty::RedeemInput r;
+          r.member_id = v.member;
+          r.reward_id = reward_id;
+          r.branch_id = o.branch_id;
+          r.commit = true;
+          accounts::Actor later = a;
+          later.now += kMicrosPerSecond;
+          auto redeemed = loyalty::Reserve(tx, later, r);
+          if (!redeemed && redeemed.error().code != Code::kFailedPrecondition)
+            return std::unexpected(redeemed.error());
+        }
+      }
+      return {};
+    }));
+  }
+  spdlog::info("demo orders created: {}", visits.size());
+  return {};
+}
 
 }  // namespace
 
@@ -139,6 +253,7 @@ Result<bool> SeedDemo(store::Database& db, const Clock& clock, int member_count,
       return {};
     }));
   }
+  RG_TRY(SeedLoyalty(db, clock, merchant, branch_ids, rng));
   spdlog::info("demo merchant created: merchant={} members={}", merchant.id, member_count);
   return true;
 }

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <atomic>
 #include <thread>
 
 #include "accounts/account_service.h"
@@ -16,6 +17,9 @@
 #include "cli/demo.h"
 #include "events/dispatcher.h"
 #include "http/server.h"
+#include "loyalty/ledger_repo.h"
+#include "loyalty/loyalty_service.h"
+#include "loyalty/wallet_service.h"
 #include "store/migrations.h"
 
 #ifndef REGULARS_VERSION
@@ -91,6 +95,20 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
   }
   events::Dispatcher dispatcher(**db, clock);
   dispatcher.Start();
+  // Expires due points and lapsed reservations every minute; idempotent, so several servers
+  // sharing one database may all run it.
+  std::atomic<bool> stopping{false};
+  std::thread sweeper([&] {
+    while (!stopping.load()) {
+      auto r = (*db)->WriteValue([&](store::Tx& tx) { return loyalty::RunExpiry(tx, clock.Now()); });
+      if (!r) spdlog::error("expiry sweep failed: {}", r.error().ToString());
+      else if (r->points_expired || r->reservations_released)
+        spdlog::info("expiry sweep: points_expired={} reservations_released={}", r->points_expired,
+                     r->reservations_released);
+      for (int i = 0; i < 600 && !stopping.load(); ++i)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
   http::Server server(**db, clock, &dispatcher, *options);
   auto port = server.Bind();
   if (!port) return Die(port.error(), common.json);
@@ -116,6 +134,8 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
   });
   waiter.detach();
   server.Serve();
+  stopping = true;
+  sweeper.join();
   dispatcher.Stop();
   return 0;
 }
@@ -163,6 +183,9 @@ int main(int argc, char** argv) {
 
   auto* migrate = app.add_subcommand("migrate", "apply pending schema migrations");
   AddCommon(migrate, common);
+  auto* check = app.add_subcommand("check", "audit every balance against its ledger; exits 1 on "
+                                               "any mismatch");
+  AddCommon(check, common);
   auto* version = app.add_subcommand("version", "print the version");
   version->add_flag("--json", common.json, "machine-readable output");
 
@@ -191,6 +214,24 @@ int main(int argc, char** argv) {
     if (common.json) std::cout << nlohmann::json{{"schema_version", *v}}.dump() << "\n";
     else std::cout << "schema version " << *v << "\n";
     return 0;
+  }
+
+  if (*check) {
+    std::vector<std::string> problems;
+    auto s = (*db)->Read([&](store::Tx& tx) -> Status {
+      RG_TRY(loyalty::CheckLedger(tx, &problems));
+      RG_TRY(loyalty::CheckWallets(tx, &problems));
+      return {};
+    });
+    if (!s) return Die(s.error(), common.json);
+    if (common.json) {
+      std::cout << nlohmann::json{{"ok", problems.empty()}, {"problems", problems}}.dump() << "\n";
+    } else {
+      for (const auto& p : problems) std::cout << p << "\n";
+      std::cout << (problems.empty() ? "check: every balance matches its ledger\n"
+                                     : fmt::format("check: {} problem(s)\n", problems.size()));
+    }
+    return problems.empty() ? 0 : 1;
   }
 
   if (*mcreate) {

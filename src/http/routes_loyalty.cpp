@@ -1,9 +1,473 @@
-// Routes for the loyalty part of the loyalty module; filled in as it is written.
+// Loyalty: program configuration, orders and refunds, balances and ledger, adjustments,
+// redemptions.
 
+#include <fmt/format.h>
+
+#include "http/render.h"
 #include "http/router.h"
+#include "loyalty/loyalty_service.h"
+#include "loyalty/order_service.h"
 
 namespace regulars::http {
+namespace {
 
-void RegisterLoyaltyRoutes(Router&) {}
+using namespace regulars::loyalty;
+
+json IdOrNull(const std::optional<Id>& id) { return id ? json(IdToString(*id)) : json(nullptr); }
+json TimeOrNull(const std::optional<Micros>& t) { return t ? json(FormatRfc3339(*t)) : json(nullptr); }
+
+json ToJson(const PointType& p) {
+  return {{"id", IdToString(p.id)},
+          {"code", p.code},
+          {"name", p.name},
+          {"expiry", {{"kind", ExpiryKindName(p.expiry.kind)}, {"n", p.expiry.n}}},
+          {"value_minor_per_1000", p.value_minor_per_1000},
+          {"refund_shortfall", p.shortfall == Shortfall::kDebt ? "debt" : "negative"},
+          {"active", p.active},
+          {"created_at", FormatRfc3339(p.created_at)},
+          {"updated_at", FormatRfc3339(p.updated_at)}};
+}
+
+json ToJson(const StoredRule& s) {
+  return {{"id", IdToString(s.rule.id)},
+          {"version", s.rule.version},
+          {"name", s.rule.name},
+          {"point_type", s.point_type_code},
+          {"definition", json::parse(RuleDefinitionJson(s.rule))},
+          {"active", s.active},
+          {"valid_from", FormatRfc3339(s.valid_from)}};
+}
+
+json ToJson(const Reward& w) {
+  return {{"id", IdToString(w.id)},
+          {"name", w.name},
+          {"point_type_id", IdToString(w.point_type_id)},
+          {"points", w.points},
+          {"stock", w.stock ? json(*w.stock) : json(nullptr)},
+          {"per_member_limit", w.per_member_limit ? json(*w.per_member_limit) : json(nullptr)},
+          {"active", w.active},
+          {"created_at", FormatRfc3339(w.created_at)}};
+}
+
+json ToJson(const Entry& e) {
+  return {{"id", IdToString(e.id)},
+          {"kind", e.kind},
+          {"point_type_id", IdToString(e.point_type_id)},
+          {"amount", e.amount},
+          {"balance_after", e.balance_after},
+          {"reason", e.reason},
+          {"source", {{"type", e.source_type}, {"id", IdOrNull(e.source_id)}}},
+          {"branch_id", IdOrNull(e.branch_id)},
+          {"staff_id", IdOrNull(e.staff_id)},
+          {"created_at", FormatRfc3339(e.created_at)}};
+}
+
+json ToJson(const Lot& l) {
+  return {{"id", IdToString(l.id)},
+          {"earned_at", FormatRfc3339(l.earned_at)},
+          {"expires_at", TimeOrNull(l.expires_at)},
+          {"original", l.original},
+          {"remaining", l.remaining}};
+}
+
+json ToJson(const Redemption& r) {
+  return {{"id", IdToString(r.id)},
+          {"member_id", IdToString(r.member_id)},
+          {"point_type_id", IdToString(r.point_type_id)},
+          {"points", r.points},
+          {"reward_id", IdOrNull(r.reward_id)},
+          {"order_id", IdOrNull(r.order_id)},
+          {"status", r.status},
+          {"expires_at", FormatRfc3339(r.expires_at)},
+          {"balance_after", r.balance_after},
+          {"created_at", FormatRfc3339(r.created_at)}};
+}
+
+json ToJson(const EarnResult& e, const std::map<Id, std::string>& codes) {
+  json lines = json::array();
+  for (const auto& l : e.lines) {
+    auto c = codes.find(l.point_type_id);
+    lines.push_back({{"rule_id", IdToString(l.rule_id)},
+                     {"rule_name", l.rule_name},
+                     {"point_type", c == codes.end() ? IdToString(l.point_type_id) : c->second},
+                     {"points", l.points},
+                     {"explanation", l.explanation}});
+  }
+  json totals = json::object();
+  for (const auto& [pt, n] : e.total_by_point_type) {
+    auto c = codes.find(pt);
+    totals[c == codes.end() ? IdToString(pt) : c->second] = n;
+  }
+  return {{"lines", lines}, {"totals", totals}};
+}
+
+json ToJson(const loyalty::Order& o, const std::string& currency) {
+  json items = json::array();
+  for (const auto& i : o.items)
+    items.push_back({{"line", i.line},
+                     {"sku", i.item.sku},
+                     {"name", i.item.name},
+                     {"category", i.item.category ? json(*i.item.category) : json(nullptr)},
+                     {"quantity", i.item.quantity},
+                     {"unit_price_minor", i.item.unit_price_minor},
+                     {"refunded_quantity", i.refunded_quantity}});
+  return {{"id", IdToString(o.id)},
+          {"external_id", o.external_id},
+          {"member_id", IdOrNull(o.member_id)},
+          {"branch_id", IdOrNull(o.branch_id)},
+          {"staff_id", IdOrNull(o.staff_id)},
+          {"occurred_at", FormatRfc3339(o.occurred_at)},
+          {"currency", currency},
+          {"total_minor", o.total_minor},
+          {"refunded_minor", o.refunded_minor},
+          {"items", items},
+          {"created_at", FormatRfc3339(o.created_at)}};
+}
+
+json EffectsJson(const std::vector<PointsMoved>& effects) {
+  json out = json::array();
+  for (const auto& e : effects)
+    out.push_back({{"point_type", e.point_type}, {"points", e.points}, {"balance_after", e.balance_after}});
+  return out;
+}
+
+Result<std::map<Id, std::string>> Codes(store::Tx& tx, const accounts::Actor& actor) {
+  RG_ASSIGN_OR_RETURN(auto types, ListPointTypes(tx, actor));
+  std::map<Id, std::string> out;
+  for (const auto& t : types) out[t.id] = t.code;
+  return out;
+}
+
+Result<PointTypeInput> PointTypeFields(const json& body) {
+  RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(body, {"code", "name", "expiry", "value_minor_per_1000",
+                                                  "refund_shortfall", "active"}));
+  PointTypeInput in;
+  RG_ASSIGN_OR_RETURN(in.code, f.String("code"));
+  RG_ASSIGN_OR_RETURN(in.name, f.String("name"));
+  RG_ASSIGN_OR_RETURN(in.value_minor_per_1000, f.Int("value_minor_per_1000"));
+  RG_ASSIGN_OR_RETURN(in.active, f.Bool("active"));
+  RG_ASSIGN_OR_RETURN(auto shortfall, f.String("refund_shortfall"));
+  if (shortfall) {
+    if (*shortfall == "negative") in.shortfall = Shortfall::kNegative;
+    else if (*shortfall == "debt") in.shortfall = Shortfall::kDebt;
+    else return InvalidField("refund_shortfall", "must be negative or debt");
+  }
+  RG_ASSIGN_OR_RETURN(auto expiry, f.Object("expiry"));
+  if (expiry) {
+    RG_ASSIGN_OR_RETURN(Fields e, Fields::Of(*expiry, {"kind", "n"}, "expiry."));
+    RG_ASSIGN_OR_RETURN(auto kind, e.String("kind"));
+    RG_ASSIGN_OR_RETURN(auto n, e.Int("n"));
+    auto k = kind ? ParseExpiryKind(*kind) : std::nullopt;
+    if (!k) return InvalidField("expiry.kind", "must be never, days, end_of_month or end_of_year");
+    in.expiry = ExpiryPolicy{*k, static_cast<int>(n.value_or(0))};
+  }
+  return in;
+}
+
+Result<RuleInput> RuleFields(const json& body) {
+  RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(body, {"point_type", "name", "definition", "active"}));
+  RuleInput in;
+  RG_ASSIGN_OR_RETURN(in.point_type, f.String("point_type"));
+  RG_ASSIGN_OR_RETURN(in.name, f.String("name"));
+  RG_ASSIGN_OR_RETURN(in.active, f.Bool("active"));
+  RG_ASSIGN_OR_RETURN(auto def, f.Object("definition"));
+  if (def) in.definition_json = def->dump();
+  return in;
+}
+
+Result<RewardInput> RewardFields(const json& body) {
+  RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(body, {"name", "point_type", "points", "stock",
+                                                  "per_member_limit", "active"}));
+  RewardInput in;
+  RG_ASSIGN_OR_RETURN(in.name, f.String("name"));
+  RG_ASSIGN_OR_RETURN(in.point_type, f.String("point_type"));
+  RG_ASSIGN_OR_RETURN(in.points, f.Int("points"));
+  RG_ASSIGN_OR_RETURN(in.active, f.Bool("active"));
+  for (const char* key : {"stock", "per_member_limit"}) {
+    if (!f.Has(key)) continue;
+    std::optional<int64_t> v;
+    if (!body.at(key).is_null()) {
+      RG_ASSIGN_OR_RETURN(v, f.Int(key));
+    }
+    (std::string_view(key) == "stock" ? in.stock : in.per_member_limit) = v;
+  }
+  return in;
+}
+
+Result<OrderInput> OrderFields(const json& body) {
+  RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(body, {"external_id", "member_id", "phone", "branch_id",
+                                                  "occurred_at", "currency", "total_minor", "items"}));
+  OrderInput in;
+  RG_ASSIGN_OR_RETURN(auto ext, f.String("external_id"));
+  in.external_id = ext.value_or("");
+  RG_ASSIGN_OR_RETURN(in.member_id, f.IdValue("member_id"));
+  RG_ASSIGN_OR_RETURN(in.phone, f.String("phone"));
+  RG_ASSIGN_OR_RETURN(in.branch_id, f.IdValue("branch_id"));
+  RG_ASSIGN_OR_RETURN(in.currency, f.String("currency"));
+  RG_ASSIGN_OR_RETURN(auto total, f.Int("total_minor"));
+  if (!total) return InvalidField("total_minor", "is required");
+  in.total_minor = *total;
+  RG_ASSIGN_OR_RETURN(auto at, f.String("occurred_at"));
+  if (at) {
+    auto t = ParseRfc3339(*at);
+    if (!t) return InvalidField("occurred_at", "must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
+    in.occurred_at = *t;
+  }
+  if (f.Has("items")) {
+    const json& items = body.at("items");
+    if (!items.is_array()) return InvalidField("items", "must be an array");
+    for (size_t i = 0; i < items.size(); ++i) {
+      RG_ASSIGN_OR_RETURN(Fields it, Fields::Of(items[i], {"sku", "name", "category", "quantity",
+                                                           "unit_price_minor"},
+                                                fmt::format("items[{}].", i)));
+      OrderItemInput item;
+      RG_ASSIGN_OR_RETURN(auto sku, it.String("sku"));
+      RG_ASSIGN_OR_RETURN(auto name, it.String("name"));
+      RG_ASSIGN_OR_RETURN(item.category, it.String("category"));
+      RG_ASSIGN_OR_RETURN(auto qty, it.Int("quantity"));
+      RG_ASSIGN_OR_RETURN(auto price, it.Int("unit_price_minor"));
+      item.sku = sku.value_or("");
+      item.name = name.value_or(item.sku);
+      item.quantity = qty.value_or(0);
+      if (!price) return InvalidField(fmt::format("items[{}].unit_price_minor", i), "is required");
+      item.unit_price_minor = *price;
+      in.items.push_back(std::move(item));
+    }
+  }
+  return in;
+}
+
+Result<Reply> OrderReply(store::Tx& tx, Request& r, const OrderResult& res, int status) {
+  RG_ASSIGN_OR_RETURN(auto codes, Codes(tx, r.actor));
+  json body = ToJson(res.order, r.merchant.currency);
+  body["loyalty"] = {{"earned", ToJson(res.earned, codes)},
+                     {"points", EffectsJson(res.effects)},
+                     {"member_created", res.member_created}};
+  return Reply{status, body};
+}
+
+}  // namespace
+
+void RegisterLoyaltyRoutes(Router& router) {
+  // Point types.
+  router.Read("GET", "/api/v1/point-types", "List point types",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(auto list, ListPointTypes(tx, r.actor));
+                json data = json::array();
+                for (const auto& p : list) data.push_back(ToJson(p));
+                return Reply{200, PageJson(data, std::nullopt)};
+              });
+  router.Write("POST", "/api/v1/point-types", "Create a point type (owner or manager)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(auto in, PointTypeFields(r.body));
+                 RG_ASSIGN_OR_RETURN(auto p, CreatePointType(tx, r.actor, in));
+                 return Reply{201, ToJson(p)};
+               });
+  router.Write("PATCH", "/api/v1/point-types/{id}", "Change a point type (owner or manager)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "point type"));
+                 RG_ASSIGN_OR_RETURN(auto in, PointTypeFields(r.body));
+                 RG_ASSIGN_OR_RETURN(auto p, UpdatePointType(tx, r.actor, id, in));
+                 return Reply{200, ToJson(p)};
+               });
+
+  // Earning rules.
+  router.Read("GET", "/api/v1/earning-rules", "List earning rules (current versions)",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(auto list, ListRules(tx, r.actor));
+                json data = json::array();
+                for (const auto& s : list) data.push_back(ToJson(s));
+                return Reply{200, PageJson(data, std::nullopt)};
+              });
+  router.Write("POST", "/api/v1/earning-rules", "Create an earning rule (owner or manager)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(auto in, RuleFields(r.body));
+                 RG_ASSIGN_OR_RETURN(auto s, CreateRule(tx, r.actor, in));
+                 return Reply{201, ToJson(s)};
+               });
+  router.Write("PATCH", "/api/v1/earning-rules/{id}",
+               "Change an earning rule: a new version from now; past orders keep theirs",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "earning rule"));
+                 RG_ASSIGN_OR_RETURN(auto in, RuleFields(r.body));
+                 RG_ASSIGN_OR_RETURN(auto s, UpdateRule(tx, r.actor, id, in));
+                 return Reply{200, ToJson(s)};
+               });
+
+  // Rewards.
+  router.Read("GET", "/api/v1/rewards", "The rewards catalogue",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(auto list, ListRewards(tx, r.actor));
+                json data = json::array();
+                for (const auto& w : list) data.push_back(ToJson(w));
+                return Reply{200, PageJson(data, std::nullopt)};
+              });
+  router.Write("POST", "/api/v1/rewards", "Add a reward (owner or manager)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(auto in, RewardFields(r.body));
+                 RG_ASSIGN_OR_RETURN(auto w, CreateReward(tx, r.actor, in));
+                 return Reply{201, ToJson(w)};
+               });
+  router.Write("PATCH", "/api/v1/rewards/{id}", "Change a reward (owner or manager)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "reward"));
+                 RG_ASSIGN_OR_RETURN(auto in, RewardFields(r.body));
+                 RG_ASSIGN_OR_RETURN(auto w, UpdateReward(tx, r.actor, id, in));
+                 return Reply{200, ToJson(w)};
+               });
+
+  // Orders.
+  router.Read("POST", "/api/v1/loyalty/calculate",
+              "What an order would earn and which rule gave each part; nothing is written",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(auto in, OrderFields(r.body));
+                RG_ASSIGN_OR_RETURN(auto res, CalculateOrder(tx, r.actor, in));
+                RG_ASSIGN_OR_RETURN(auto codes, Codes(tx, r.actor));
+                return Reply{200, ToJson(res, codes)};
+              });
+  router.Write("POST", "/api/v1/orders", "Record an order and earn its points",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(auto in, OrderFields(r.body));
+                 RG_ASSIGN_OR_RETURN(auto res, CreateOrder(tx, r.actor, in));
+                 return OrderReply(tx, r, res, 201);
+               });
+  router.Read("GET", "/api/v1/orders", "List orders, newest first (?member_id=)",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(int limit, r.Limit());
+                std::optional<Id> member;
+                if (auto m = r.Query("member_id")) {
+                  member = ParseId(*m);
+                  if (!member) return InvalidField("member_id", "is not a valid id");
+                }
+                RG_ASSIGN_OR_RETURN(auto page, ListOrders(tx, r.actor, member, r.Cursor(), limit));
+                json data = json::array();
+                for (const auto& o : page.items) data.push_back(ToJson(o, r.merchant.currency));
+                return Reply{200, PageJson(data, page.next_cursor)};
+              });
+  router.Read("GET", "/api/v1/orders/{id}", "One order",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "order"));
+                RG_ASSIGN_OR_RETURN(auto o, GetOrder(tx, r.actor, id));
+                return Reply{200, ToJson(o, r.merchant.currency)};
+              });
+  router.Write("POST", "/api/v1/orders/{id}/refunds",
+               "Refund the whole order, some items, or an amount; reverses what that part earned",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "order"));
+                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"items", "amount_minor", "reason"}));
+                 RefundInput in;
+                 RG_ASSIGN_OR_RETURN(in.amount_minor, f.Int("amount_minor"));
+                 RG_ASSIGN_OR_RETURN(auto reason, f.String("reason"));
+                 in.reason = reason.value_or("");
+                 if (f.Has("items")) {
+                   const json& items = r.body.at("items");
+                   if (!items.is_array()) return InvalidField("items", "must be an array");
+                   std::vector<RefundLine> lines;
+                   for (size_t i = 0; i < items.size(); ++i) {
+                     RG_ASSIGN_OR_RETURN(Fields it, Fields::Of(items[i], {"line", "quantity"},
+                                                               fmt::format("items[{}].", i)));
+                     RG_ASSIGN_OR_RETURN(auto line, it.Int("line"));
+                     RG_ASSIGN_OR_RETURN(auto qty, it.Int("quantity"));
+                     if (!line) return InvalidField(fmt::format("items[{}].line", i), "is required");
+                     lines.push_back({static_cast<int>(*line), qty.value_or(0)});
+                   }
+                   in.items = std::move(lines);
+                 }
+                 RG_ASSIGN_OR_RETURN(auto res, RefundOrder(tx, r.actor, id, in));
+                 return OrderReply(tx, r, res, 201);
+               });
+
+  // Balances, ledger, lots, adjustments.
+  router.Read("GET", "/api/v1/members/{id}/balances",
+              "Balances per point type with the points expiring in the next 30 days",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                RG_ASSIGN_OR_RETURN(auto list, MemberBalances(tx, r.actor, id));
+                json points = json::array();
+                for (const auto& b : list) {
+                  json soon = json::array();
+                  for (const auto& l : b.expiring_soon)
+                    soon.push_back({{"points", l.remaining}, {"expires_at", TimeOrNull(l.expires_at)}});
+                  points.push_back({{"point_type", b.type.code},
+                                    {"name", b.type.name},
+                                    {"balance", b.balance},
+                                    {"debt", b.debt},
+                                    {"earned_total", b.earned_total},
+                                    {"expiring_soon", soon}});
+                }
+                return Reply{200, {{"member_id", IdToString(id)}, {"points", points}}};
+              });
+  router.Read("GET", "/api/v1/members/{id}/ledger", "Ledger entries, newest first",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                RG_ASSIGN_OR_RETURN(int limit, r.Limit());
+                RG_ASSIGN_OR_RETURN(auto page, MemberLedger(tx, r.actor, id, r.Cursor(), limit));
+                json data = json::array();
+                for (const auto& e : page.items) data.push_back(ToJson(e));
+                return Reply{200, PageJson(data, page.next_cursor)};
+              });
+  router.Read("GET", "/api/v1/members/{id}/lots", "Open lots of a point type (?point_type=)",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                RG_ASSIGN_OR_RETURN(auto bal, MemberBalances(tx, r.actor, id));
+                std::string code = r.Query("point_type").value_or("points");
+                RG_ASSIGN_OR_RETURN(auto t, FindPointType(tx, r.actor, code, "point_type"));
+                RG_ASSIGN_OR_RETURN(auto lots, MemberLots(tx, r.actor, id, t.id));
+                json data = json::array();
+                for (const auto& l : lots) data.push_back(ToJson(l));
+                return Reply{200, PageJson(data, std::nullopt)};
+              });
+  router.Write("POST", "/api/v1/members/{id}/adjustments",
+               "Add or remove points by hand with a reason (owner or manager)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"point_type", "points", "reason"}));
+                 RG_ASSIGN_OR_RETURN(auto pt, f.String("point_type"));
+                 RG_ASSIGN_OR_RETURN(auto points, f.Int("points"));
+                 RG_ASSIGN_OR_RETURN(auto reason, f.String("reason"));
+                 if (!points) return InvalidField("points", "is required");
+                 RG_ASSIGN_OR_RETURN(auto e, Adjust(tx, r.actor, id, pt.value_or("points"), *points,
+                                                    reason.value_or("")));
+                 return Reply{201, ToJson(e)};
+               });
+
+  // Redemptions.
+  router.Write("POST", "/api/v1/redemptions",
+               "Reserve points for a reward or an amount (commit: true to redeem at once)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"member_id", "reward_id", "point_type",
+                                                                   "points", "order_id", "branch_id",
+                                                                   "commit"}));
+                 RedeemInput in;
+                 RG_ASSIGN_OR_RETURN(auto member, f.IdValue("member_id"));
+                 if (!member) return InvalidField("member_id", "is required");
+                 in.member_id = *member;
+                 RG_ASSIGN_OR_RETURN(in.reward_id, f.IdValue("reward_id"));
+                 RG_ASSIGN_OR_RETURN(in.point_type, f.String("point_type"));
+                 RG_ASSIGN_OR_RETURN(in.points, f.Int("points"));
+                 RG_ASSIGN_OR_RETURN(in.order_id, f.IdValue("order_id"));
+                 RG_ASSIGN_OR_RETURN(in.branch_id, f.IdValue("branch_id"));
+                 RG_ASSIGN_OR_RETURN(auto commit, f.Bool("commit"));
+                 in.commit = commit.value_or(false);
+                 auto res = Reserve(tx, r.actor, in);
+                 if (!res && res.error().code == Code::kNotFound && res.error().message == "member not found")
+                   return InvalidField("member_id", "member not found");
+                 RG_TRY(res);
+                 return Reply{201, ToJson(*res)};
+               });
+  router.Write("POST", "/api/v1/redemptions/{id}/commit", "Commit a reserved redemption",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "redemption"));
+                 RG_ASSIGN_OR_RETURN(auto res, CommitRedemption(tx, r.actor, id));
+                 return Reply{200, ToJson(res)};
+               });
+  router.Write("POST", "/api/v1/redemptions/{id}/cancel",
+               "Cancel a reserved redemption; its points come back to the same lots",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "redemption"));
+                 RG_ASSIGN_OR_RETURN(auto res, CancelRedemption(tx, r.actor, id));
+                 return Reply{200, ToJson(res)};
+               });
+}
 
 }  // namespace regulars::http

@@ -20,7 +20,7 @@
 //     proportion, rounding cumulatively in favour of paid (like the charge), so refunding a
 //     charge in full, in any number of pieces, returns exactly what it took. A charge can never
 //     be refunded beyond what it took minus what was already refunded.
-//   Adjustment (ApplyAdjustment): signed changes to either part by an owner or manager, with a
+//   Adjustment (ApplyWalletAdjustment): signed changes to either part by an owner or manager, with a
 //     reason; never below zero.
 
 #include <cstdint>
@@ -52,11 +52,11 @@ struct WalletBalance {
 };
 
 // How an amount divides between paid and bonus value (both non-negative).
-struct Split {
+struct WalletSplit {
   int64_t paid_minor = 0;
   int64_t bonus_minor = 0;
   int64_t total_minor() const { return paid_minor + bonus_minor; }
-  friend bool operator==(const Split&, const Split&) = default;
+  friend bool operator==(const WalletSplit&, const WalletSplit&) = default;
 };
 
 // One ledger entry. paid_minor / bonus_minor are signed changes.
@@ -122,63 +122,63 @@ Result<BonusChoice> ApplyScheme(const BonusScheme& scheme, int64_t amount_minor,
 
 // The parts a charge takes from a balance; failed_precondition
 // "amount_minor: the wallet holds only N" when the balance is too small.
-Result<Split> SplitCharge(const WalletBalance& balance, int64_t amount_minor);
+Result<WalletSplit> SplitCharge(const WalletBalance& balance, int64_t amount_minor);
 
 // The parts a refund of a charge gives back. `charged` is what the charge took (positive parts),
 // `refunded` what earlier refunds of it gave back. `amount_minor` absent: everything left.
 // failed_precondition (field amount_minor, or charge_id when nothing is left) beyond that.
-Result<Split> SplitRefund(const Split& charged, const Split& refunded,
+Result<WalletSplit> SplitRefund(const WalletSplit& charged, const WalletSplit& refunded,
                           std::optional<int64_t> amount_minor);
 
 // The balance after signed changes; failed_precondition naming the part that would go below
 // zero ("paid_minor: the wallet holds only N of paid value").
-Result<WalletBalance> ApplyAdjustment(const WalletBalance& balance, int64_t paid_delta,
+Result<WalletBalance> ApplyWalletAdjustment(const WalletBalance& balance, int64_t paid_delta,
                                       int64_t bonus_delta);
 
 // Requests, as read from the wire. Validation names the field of every error.
 
-struct TopUpInput {
-  std::optional<int64_t> amount_minor;
-  std::optional<std::string> payment_method;  // a short token: cash, card, line_pay, ...
-  std::optional<Id> scheme_id;                // pick a scheme; absent: the best one applies
-  std::optional<Id> branch_id;
-  std::optional<std::string> note;
+struct WalletTopUpInput {
+  std::optional<int64_t> amount_minor{};
+  std::optional<std::string> payment_method{};  // a short token: cash, card, line_pay, ...
+  std::optional<Id> scheme_id{};                // pick a scheme; absent: the best one applies
+  std::optional<Id> branch_id{};
+  std::optional<std::string> note{};
 };
-Status ValidateTopUp(const TopUpInput& in);
+Status ValidateWalletTopUp(const WalletTopUpInput& in);
 
-struct ChargeInput {
-  std::optional<int64_t> amount_minor;
-  std::optional<std::string> order_id;
-  std::optional<Id> branch_id;
-  std::optional<std::string> note;
+struct WalletChargeInput {
+  std::optional<int64_t> amount_minor{};
+  std::optional<std::string> order_id{};
+  std::optional<Id> branch_id{};
+  std::optional<std::string> note{};
 };
-Status ValidateCharge(const ChargeInput& in);
+Status ValidateWalletCharge(const WalletChargeInput& in);
 
-struct RefundInput {
-  std::optional<Id> charge_id;
-  std::optional<int64_t> amount_minor;  // absent: what is left of the charge
-  std::optional<Id> branch_id;
-  std::optional<std::string> note;
+struct WalletRefundInput {
+  std::optional<Id> charge_id{};
+  std::optional<int64_t> amount_minor{};  // absent: what is left of the charge
+  std::optional<Id> branch_id{};
+  std::optional<std::string> note{};
 };
-Status ValidateRefund(const RefundInput& in);
+Status ValidateWalletRefund(const WalletRefundInput& in);
 
-struct AdjustInput {
-  std::optional<int64_t> paid_minor;   // signed
-  std::optional<int64_t> bonus_minor;  // signed
-  std::optional<std::string> reason;
-  std::optional<Id> branch_id;
+struct WalletAdjustInput {
+  std::optional<int64_t> paid_minor{};   // signed
+  std::optional<int64_t> bonus_minor{};  // signed
+  std::optional<std::string> reason{};
+  std::optional<Id> branch_id{};
 };
-Status ValidateAdjust(const AdjustInput& in);
+Status ValidateWalletAdjust(const WalletAdjustInput& in);
 
 // A create (every required field present) or a partial update. For the optional-of-optional
 // times the outer level says "present", the inner nullopt "clear it". Times are RFC 3339.
 struct BonusSchemeInput {
-  std::optional<std::string> name;
-  std::optional<int64_t> pay_minor;
-  std::optional<int64_t> bonus_minor;
-  std::optional<bool> repeats;
-  std::optional<std::optional<std::string>> valid_from, valid_to;
-  std::optional<bool> active;
+  std::optional<std::string> name{};
+  std::optional<int64_t> pay_minor{};
+  std::optional<int64_t> bonus_minor{};
+  std::optional<bool> repeats{};
+  std::optional<std::optional<std::string>> valid_from{}, valid_to{};
+  std::optional<bool> active{};
 };
 // Applies a create or patch onto `scheme` and checks the result.
 Status ApplySchemeInput(BonusScheme& scheme, const BonusSchemeInput& in, bool create);
