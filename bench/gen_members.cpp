@@ -217,14 +217,6 @@ int main(int argc, char** argv) {
   if (!created) return Die("create merchant", created.error());
   const Id merchant_id = created->merchant.id;
 
-  // SQLite: a 1 GiB page cache on the writer while loading, so the six members indexes (filled in
-  // random phone order) stay in memory; the server reopens with its own settings.
-  if ((*db)->dialect() == store::Dialect::kSqlite) {
-    auto s = (*db)->Write(
-        [](store::Tx& tx) -> Status { return tx.ExecScript("PRAGMA cache_size=-1048576"); });
-    if (!s) return Die("pragma", s.error());
-  }
-
   auto started = std::chrono::steady_clock::now();
   Generator gen;
   const Micros now = clock.Now();

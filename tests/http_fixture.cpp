@@ -87,6 +87,7 @@ int64_t HttpTest::Count(const std::string& table) {
     RG_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT COUNT(*) FROM " + table));
     return rows[0].Int(0);
   });
+  if (!r) ADD_FAILURE() << "count of " << table << ": " << r.error().ToString();
   return r.value_or(-1);
 }
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <regex>
 #include <set>
 
@@ -309,6 +310,90 @@ TEST_P(Api, HealthMetricsAndConsole) {
   auto page = Get("/members/123", "");  // a console route: served by the single-page app
   EXPECT_EQ(page.status, 200);
   EXPECT_NE(page.raw.find("<html"), std::string::npos);
+}
+
+// Every POST route, sent twice with one Idempotency-Key: the second answer is the first one
+// (marked Idempotent-Replayed) and changes nothing — no row in any table moves. A POST route
+// this test does not know fails it, so new routes must be added here.
+TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
+  auto id_of = [](const Response& r) {
+    EXPECT_TRUE(r.status == 200 || r.status == 201) << r.raw;
+    return r.body.value("id", std::string());
+  };
+  std::string m1 = CreateMember(a_, "0912345678", "One");
+  std::string m2 = CreateMember(a_, "0922333444", "Two");
+  id_of(Post("/api/v1/point-types", a_.owner_key, {{"code", "points"}, {"name", "Points"}}));
+  id_of(Post("/api/v1/earning-rules", a_.owner_key,
+             {{"point_type", "points"}, {"name", "visit"}, {"definition", {{"kind", "per_visit"}, {"points", 100}}}}));
+  std::string order = id_of(Post("/api/v1/orders", a_.owner_key,
+                                 {{"external_id", "O-1"}, {"member_id", m1}, {"total_minor", 10000}}));
+  std::string hold1 = id_of(Post("/api/v1/redemptions", a_.owner_key,
+                                 {{"member_id", m1}, {"point_type", "points"}, {"points", 5}}));
+  std::string hold2 = id_of(Post("/api/v1/redemptions", a_.owner_key,
+                                 {{"member_id", m1}, {"point_type", "points"}, {"points", 5}}));
+  auto topup = Post("/api/v1/members/" + m1 + "/wallet/top-ups", a_.owner_key, {{"amount_minor", 50000}});
+  ASSERT_EQ(topup.status, 201) << topup.raw;
+  auto charge = Post("/api/v1/members/" + m1 + "/wallet/charges", a_.owner_key, {{"amount_minor", 1000}});
+  ASSERT_EQ(charge.status, 201) << charge.raw;
+  std::string charge_id = charge.body["entry"]["id"];
+
+  std::map<std::string, json> bodies = {
+      {"/api/v1/branches", {{"name", "East"}}},
+      {"/api/v1/staff", {{"name", "S"}, {"email", "s@a.test"}, {"role", "cashier"}, {"password", "long-enough-pass"}}},
+      {"/api/v1/api-keys", {{"name", "POS"}}},
+      {"/api/v1/members", {{"phone", "0933000111"}}},
+      {"/api/v1/members/{id}/merge", {{"from_member_id", m2}}},
+      {"/api/v1/point-types", {{"code", "stamps"}, {"name", "Stamps"}}},
+      {"/api/v1/earning-rules", {{"point_type", "points"}, {"name", "x"}, {"definition", {{"kind", "per_visit"}, {"points", 1}}}}},
+      {"/api/v1/rewards", {{"name", "Tea"}, {"point_type", "points"}, {"points", 10}}},
+      {"/api/v1/orders", {{"external_id", "O-2"}, {"member_id", m1}, {"total_minor", 5000}}},
+      {"/api/v1/orders/{id}/refunds", {{"amount_minor", 1000}}},
+      {"/api/v1/members/{id}/adjustments", {{"point_type", "points"}, {"points", 7}, {"reason", "gift"}}},
+      {"/api/v1/redemptions", {{"member_id", m1}, {"point_type", "points"}, {"points", 3}, {"commit", true}}},
+      {"/api/v1/redemptions/{id}/commit", json::object()},
+      {"/api/v1/redemptions/{id}/cancel", json::object()},
+      {"/api/v1/members/{id}/wallet/top-ups", {{"amount_minor", 10000}}},
+      {"/api/v1/members/{id}/wallet/charges", {{"amount_minor", 500}}},
+      {"/api/v1/members/{id}/wallet/refunds", {{"charge_id", charge_id}, {"amount_minor", 100}}},
+      {"/api/v1/members/{id}/wallet/adjustments", {{"paid_minor", 100}, {"reason", "fix"}}},
+      {"/api/v1/wallet/bonus-schemes", {{"name", "1000 get 1100"}, {"pay_minor", 100000}, {"bonus_minor", 10000}}},
+  };
+  // Routes that change nothing, or that must not replay (log-in hands out a new session).
+  const std::set<std::string> exempt = {"/api/v1/auth/login", "/api/v1/auth/logout",
+                                        "/api/v1/members/lookup", "/api/v1/loyalty/calculate"};
+  auto path_for = [&](const std::string& pattern) {
+    std::string id = pattern.starts_with("/api/v1/orders") ? order
+                     : pattern.ends_with("/commit")       ? hold1
+                     : pattern.ends_with("/cancel")       ? hold2
+                                                          : m1;
+    return std::regex_replace(pattern, std::regex("\\{[a-z_]+\\}"), id);
+  };
+  const char* tables[] = {"members", "branches", "staff", "api_keys", "events", "orders",
+                          "refunds", "ledger_entries", "point_lots", "redemptions", "rewards",
+                          "point_types", "earning_rules", "wallet_entries", "wallet_bonus_schemes"};
+  auto snapshot = [&] {
+    std::map<std::string, int64_t> counts;
+    for (const char* t : tables) counts[t] = Count(t);
+    return counts;
+  };
+  int covered = 0;
+  for (const auto& route : server_->Routes()) {
+    if (route.method != "POST" || exempt.contains(route.pattern)) continue;
+    auto body = bodies.find(route.pattern);
+    ASSERT_NE(body, bodies.end()) << "POST " << route.pattern << " is not covered: add a body";
+    std::string key = "replay-" + route.pattern;
+    auto first = Post(path_for(route.pattern), a_.owner_key, body->second, key);
+    ASSERT_TRUE(first.status == 200 || first.status == 201) << route.pattern << ": " << first.raw;
+    auto before = snapshot();
+    auto second = Post(path_for(route.pattern), a_.owner_key, body->second, key);
+    EXPECT_EQ(second.status, first.status) << route.pattern;
+    if (route.pattern != "/api/v1/api-keys") EXPECT_EQ(second.body, first.body) << route.pattern;
+    auto replayed = second.headers.find("Idempotent-Replayed");
+    EXPECT_TRUE(replayed != second.headers.end() && replayed->second == "true") << route.pattern;
+    EXPECT_EQ(snapshot(), before) << route.pattern << " changed something on replay";
+    ++covered;
+  }
+  EXPECT_GE(covered, 19);
 }
 
 RG_INSTANTIATE_BACKENDS(Api);

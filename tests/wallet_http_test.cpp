@@ -17,9 +17,7 @@ class WalletApi : public HttpTest {
     EXPECT_EQ(r.status, 201) << r.raw;
     return r.body.value("id", "");
   }
-  std::string Wallet(const std::string& member) {
-    return "/api/v1/members/" + member + "/wallet";
-  }
+  std::string Wallet(const std::string& member) { return "/api/v1/members/" + member + "/wallet"; }
   void ExpectError(const Response& r, int status, const std::string& code,
                    const std::string& message, const std::string& field = "") {
     EXPECT_EQ(r.status, status) << r.raw;
@@ -32,11 +30,10 @@ class WalletApi : public HttpTest {
   }
   void ExpectBalance(const Response& r, int64_t paid, int64_t bonus) {
     ASSERT_TRUE(r.body.contains("balance")) << r.raw;
-    EXPECT_EQ(r.body["balance"],
-              (json{{"paid_minor", paid},
-                    {"bonus_minor", bonus},
-                    {"total_minor", paid + bonus},
-                    {"currency", "TWD"}}))
+    EXPECT_EQ(r.body["balance"], (json{{"paid_minor", paid},
+                                       {"bonus_minor", bonus},
+                                       {"total_minor", paid + bonus},
+                                       {"currency", "TWD"}}))
         << r.raw;
   }
 };
@@ -50,8 +47,10 @@ TEST_P(WalletApi, TopUpWithBonusChargeAndRefund) {
   EXPECT_EQ(scheme.body["currency"], "TWD");
 
   auto top = Post(Wallet(m) + "/top-ups", a_.cashier_key,
-                  {{"amount_minor", 100000}, {"payment_method", "cash"},
-                   {"branch_id", a_.branch_id}, {"note", "counter"}});
+                  {{"amount_minor", 100000},
+                   {"payment_method", "cash"},
+                   {"branch_id", a_.branch_id},
+                   {"note", "counter"}});
   ASSERT_EQ(top.status, 201) << top.raw;
   EXPECT_EQ(top.body["entry"]["kind"], "top_up");
   EXPECT_EQ(top.body["entry"]["paid_minor"], 100000);
@@ -181,8 +180,7 @@ TEST_P(WalletApi, InsufficientFundsAndBadInputChangeNothing) {
                    {{"name", "x"}, {"pay_minor", 100}, {"bonus_minor", 10}}),
               403, "permission_denied", "only an owner or manager may manage bonus schemes");
   ExpectError(Post("/api/v1/wallet/bonus-schemes", a_.owner_key,
-                   {{"name", "x"}, {"pay_minor", 100}, {"bonus_minor", 10},
-                    {"valid_to", "soon"}}),
+                   {{"name", "x"}, {"pay_minor", 100}, {"bonus_minor", 10}, {"valid_to", "soon"}}),
               400, "invalid_argument", "valid_to: must be an RFC 3339 time", "valid_to");
 }
 
@@ -201,17 +199,16 @@ TEST_P(WalletApi, AnotherMerchantsMemberAndSchemeAreNotFound) {
            {"/charges", {{"amount_minor", 100}}},
            {"/refunds", {{"charge_id", charge.body["entry"]["id"]}}},
            {"/adjustments", {{"paid_minor", -100}, {"reason", "steal"}}}}) {
-    ExpectError(Post(Wallet(m) + path, b_.owner_key, body), 404, "not_found",
-                "member not found");
+    ExpectError(Post(Wallet(m) + path, b_.owner_key, body), 404, "not_found", "member not found");
   }
   ExpectError(Patch("/api/v1/wallet/bonus-schemes/" + scheme.body["id"].get<std::string>(),
                     b_.owner_key, {{"name", "stolen"}}),
               404, "not_found", "bonus scheme not found");
   // B's own member cannot use A's charge or scheme either.
   std::string mb = CreateMember(b_, "0912345678");
-  ExpectError(Post(Wallet(mb) + "/refunds", b_.owner_key,
-                   {{"charge_id", charge.body["entry"]["id"]}}),
-              404, "not_found", "charge_id: charge not found", "charge_id");
+  ExpectError(
+      Post(Wallet(mb) + "/refunds", b_.owner_key, {{"charge_id", charge.body["entry"]["id"]}}), 404,
+      "not_found", "charge_id: charge not found", "charge_id");
   ExpectError(Post(Wallet(mb) + "/top-ups", b_.owner_key,
                    {{"amount_minor", 100}, {"scheme_id", scheme.body["id"]}}),
               400, "invalid_argument", "scheme_id: bonus scheme not found", "scheme_id");

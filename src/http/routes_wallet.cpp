@@ -42,7 +42,8 @@ json EntryJson(const WalletEntry& e) {
             {"currency", e.currency},
             {"scheme_id", IdOrNull(e.scheme_id)},
             {"order_id", OrNull(e.order_id)},
-            {"charge_id", IdOrNull(e.related_entry_id)},
+            {"charge_id", e.kind == loyalty::WalletEntryKind::kRefund ? IdOrNull(e.related_entry_id)
+                                                                      : json(nullptr)},
             {"payment_method", OrNull(e.payment_method)},
             {"reason", OrNull(e.reason)},
             {"branch_id", IdOrNull(e.branch_id)},
@@ -109,8 +110,9 @@ void RegisterWalletRoutes(Router& router) {
                "Top up a member's wallet; the best bonus scheme applies",
                [](Request& r, store::Tx& tx) -> Result<Reply> {
                  RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
-                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"amount_minor", "payment_method",
-                                                                   "scheme_id", "branch_id", "note"}));
+                 RG_ASSIGN_OR_RETURN(
+                     Fields f, Fields::Of(r.body, {"amount_minor", "payment_method", "scheme_id",
+                                                   "branch_id", "note"}));
                  loyalty::WalletTopUpInput in;
                  RG_ASSIGN_OR_RETURN(in.amount_minor, f.Int("amount_minor"));
                  RG_ASSIGN_OR_RETURN(in.payment_method, f.String("payment_method"));
@@ -120,8 +122,7 @@ void RegisterWalletRoutes(Router& router) {
                  RG_ASSIGN_OR_RETURN(auto c, loyalty::TopUpWallet(tx, r.actor, Wc(r), id, in));
                  return ChangeReply(r, id, c);
                });
-  router.Write("POST", "/api/v1/members/{id}/wallet/charges",
-               "Pay from a member's wallet",
+  router.Write("POST", "/api/v1/members/{id}/wallet/charges", "Pay from a member's wallet",
                [](Request& r, store::Tx& tx) -> Result<Reply> {
                  RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
                  RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"amount_minor", "order_id",
@@ -134,21 +135,20 @@ void RegisterWalletRoutes(Router& router) {
                  RG_ASSIGN_OR_RETURN(auto c, loyalty::ChargeWallet(tx, r.actor, Wc(r), id, in));
                  return ChangeReply(r, id, c);
                });
-  router.Write("POST", "/api/v1/members/{id}/wallet/refunds",
-               "Give back (part of) a wallet charge",
-               [](Request& r, store::Tx& tx) -> Result<Reply> {
-                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
-                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"charge_id", "amount_minor",
-                                                                   "branch_id", "note"}));
-                 loyalty::WalletRefundInput in;
-                 RG_ASSIGN_OR_RETURN(in.charge_id, f.IdValue("charge_id"));
-                 RG_ASSIGN_OR_RETURN(in.amount_minor, f.Int("amount_minor"));
-                 RG_ASSIGN_OR_RETURN(in.branch_id, f.IdValue("branch_id"));
-                 RG_ASSIGN_OR_RETURN(in.note, f.String("note"));
-                 RG_ASSIGN_OR_RETURN(auto c,
-                                     loyalty::RefundWalletCharge(tx, r.actor, Wc(r), id, in));
-                 return ChangeReply(r, id, c);
-               });
+  router.Write(
+      "POST", "/api/v1/members/{id}/wallet/refunds", "Give back (part of) a wallet charge",
+      [](Request& r, store::Tx& tx) -> Result<Reply> {
+        RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+        RG_ASSIGN_OR_RETURN(Fields f,
+                            Fields::Of(r.body, {"charge_id", "amount_minor", "branch_id", "note"}));
+        loyalty::WalletRefundInput in;
+        RG_ASSIGN_OR_RETURN(in.charge_id, f.IdValue("charge_id"));
+        RG_ASSIGN_OR_RETURN(in.amount_minor, f.Int("amount_minor"));
+        RG_ASSIGN_OR_RETURN(in.branch_id, f.IdValue("branch_id"));
+        RG_ASSIGN_OR_RETURN(in.note, f.String("note"));
+        RG_ASSIGN_OR_RETURN(auto c, loyalty::RefundWalletCharge(tx, r.actor, Wc(r), id, in));
+        return ChangeReply(r, id, c);
+      });
   router.Write("POST", "/api/v1/members/{id}/wallet/adjustments",
                "Correct a member's wallet (owner or manager, with a reason)",
                [](Request& r, store::Tx& tx) -> Result<Reply> {

@@ -36,21 +36,23 @@ Status CheckPositiveAmount(std::optional<int64_t> v, std::string_view field, boo
   }
   if (*v <= 0) return InvalidField(std::string(field), "must be a positive integer");
   if (*v > kMaxWalletAmountMinor)
-    return InvalidField(std::string(field), fmt::format("must be at most {}", kMaxWalletAmountMinor));
+    return InvalidField(std::string(field),
+                        fmt::format("must be at most {}", kMaxWalletAmountMinor));
   return {};
 }
 
 Status CheckSignedAmount(std::optional<int64_t> v, std::string_view field) {
   if (v && (*v > kMaxWalletAmountMinor || *v < -kMaxWalletAmountMinor))
-    return InvalidField(std::string(field), fmt::format("must be between {} and {}",
-                                                        -kMaxWalletAmountMinor,
-                                                        kMaxWalletAmountMinor));
+    return InvalidField(
+        std::string(field),
+        fmt::format("must be between {} and {}", -kMaxWalletAmountMinor, kMaxWalletAmountMinor));
   return {};
 }
 
 Status CheckText(const std::optional<std::string>& v, std::string_view field, size_t max_chars) {
   if (v && CharCount(*v) > max_chars)
-    return InvalidField(std::string(field), fmt::format("must be at most {} characters", max_chars));
+    return InvalidField(std::string(field),
+                        fmt::format("must be at most {} characters", max_chars));
   return {};
 }
 
@@ -79,13 +81,15 @@ std::string_view WalletEntryKindName(WalletEntryKind kind) {
       return "refund";
     case WalletEntryKind::kAdjust:
       return "adjust";
+    case WalletEntryKind::kMerge:
+      return "merge";
   }
   return "adjust";
 }
 
 std::optional<WalletEntryKind> ParseWalletEntryKind(std::string_view name) {
   for (auto k : {WalletEntryKind::kTopUp, WalletEntryKind::kCharge, WalletEntryKind::kRefund,
-                 WalletEntryKind::kAdjust})
+                 WalletEntryKind::kAdjust, WalletEntryKind::kMerge})
     if (WalletEntryKindName(k) == name) return k;
   return std::nullopt;
 }
@@ -104,8 +108,7 @@ int64_t SchemeBonus(const BonusScheme& scheme, int64_t amount_minor) {
   return static_cast<int64_t>(std::min<__int128>(bonus, kMaxWalletAmountMinor));
 }
 
-BonusChoice ChooseBonus(const std::vector<BonusScheme>& schemes, int64_t amount_minor,
-                        Micros now) {
+BonusChoice ChooseBonus(const std::vector<BonusScheme>& schemes, int64_t amount_minor, Micros now) {
   const BonusScheme* best = nullptr;
   int64_t best_bonus = 0;
   for (const BonusScheme& s : schemes) {
@@ -129,9 +132,9 @@ Result<BonusChoice> ApplyScheme(const BonusScheme& scheme, int64_t amount_minor,
     return Fail(Code::kFailedPrecondition, "scheme_id: this bonus scheme is not in force",
                 "scheme_id");
   if (amount_minor < scheme.pay_minor)
-    return InvalidField("amount_minor",
-                        fmt::format("this bonus scheme needs a top-up of at least {}",
-                                    scheme.pay_minor));
+    return InvalidField(
+        "amount_minor",
+        fmt::format("this bonus scheme needs a top-up of at least {}", scheme.pay_minor));
   return BonusChoice{scheme.id, SchemeBonus(scheme, amount_minor)};
 }
 
@@ -148,7 +151,7 @@ Result<WalletSplit> SplitCharge(const WalletBalance& balance, int64_t amount_min
 }
 
 Result<WalletSplit> SplitRefund(const WalletSplit& charged, const WalletSplit& refunded,
-                          std::optional<int64_t> amount_minor) {
+                                std::optional<int64_t> amount_minor) {
   int64_t paid_left = std::max<int64_t>(0, charged.paid_minor - refunded.paid_minor);
   int64_t bonus_left = std::max<int64_t>(0, charged.bonus_minor - refunded.bonus_minor);
   int64_t left = paid_left + bonus_left;
@@ -173,18 +176,18 @@ Result<WalletSplit> SplitRefund(const WalletSplit& charged, const WalletSplit& r
 }
 
 Result<WalletBalance> ApplyWalletAdjustment(const WalletBalance& balance, int64_t paid_delta,
-                                      int64_t bonus_delta) {
+                                            int64_t bonus_delta) {
   WalletBalance out{balance.paid_minor + paid_delta, balance.bonus_minor + bonus_delta};
   if (out.paid_minor < 0)
-    return Fail(Code::kFailedPrecondition,
-                fmt::format("paid_minor: the wallet holds only {} of paid value",
-                            balance.paid_minor),
-                "paid_minor");
+    return Fail(
+        Code::kFailedPrecondition,
+        fmt::format("paid_minor: the wallet holds only {} of paid value", balance.paid_minor),
+        "paid_minor");
   if (out.bonus_minor < 0)
-    return Fail(Code::kFailedPrecondition,
-                fmt::format("bonus_minor: the wallet holds only {} of bonus value",
-                            balance.bonus_minor),
-                "bonus_minor");
+    return Fail(
+        Code::kFailedPrecondition,
+        fmt::format("bonus_minor: the wallet holds only {} of bonus value", balance.bonus_minor),
+        "bonus_minor");
   return out;
 }
 

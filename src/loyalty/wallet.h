@@ -20,7 +20,8 @@
 //     proportion, rounding cumulatively in favour of paid (like the charge), so refunding a
 //     charge in full, in any number of pieces, returns exactly what it took. A charge can never
 //     be refunded beyond what it took minus what was already refunded.
-//   Adjustment (ApplyWalletAdjustment): signed changes to either part by an owner or manager, with a
+//   Adjustment (ApplyWalletAdjustment): signed changes to either part by an owner or manager, with
+//   a
 //     reason; never below zero.
 
 #include <cstdint>
@@ -39,8 +40,9 @@ namespace regulars::loyalty {
 // far below where sums could overflow).
 inline constexpr int64_t kMaxWalletAmountMinor = 1'000'000'000'000;
 
-enum class WalletEntryKind { kTopUp, kCharge, kRefund, kAdjust };
-// "top_up", "charge", "refund", "adjust".
+// kMerge moves a whole wallet from a merged-away member to the survivor (two entries).
+enum class WalletEntryKind { kTopUp, kCharge, kRefund, kAdjust, kMerge };
+// "top_up", "charge", "refund", "adjust", "merge".
 std::string_view WalletEntryKindName(WalletEntryKind kind);
 std::optional<WalletEntryKind> ParseWalletEntryKind(std::string_view name);
 
@@ -71,11 +73,11 @@ struct WalletEntry {
   int64_t paid_after = 0;
   int64_t bonus_after = 0;
   std::string currency;
-  std::optional<Id> scheme_id;              // top-ups with a bonus
-  std::optional<std::string> order_id;      // charges (and their refunds)
-  std::optional<Id> related_entry_id;       // refunds: the charge
+  std::optional<Id> scheme_id;                // top-ups with a bonus
+  std::optional<std::string> order_id;        // charges (and their refunds)
+  std::optional<Id> related_entry_id;         // refunds: the charge; merges: the other entry
   std::optional<std::string> payment_method;  // top-ups
-  std::optional<std::string> reason;        // note or adjustment reason
+  std::optional<std::string> reason;          // note or adjustment reason
   std::optional<Id> branch_id;
   std::optional<Id> staff_id;
   std::string actor;
@@ -128,12 +130,12 @@ Result<WalletSplit> SplitCharge(const WalletBalance& balance, int64_t amount_min
 // `refunded` what earlier refunds of it gave back. `amount_minor` absent: everything left.
 // failed_precondition (field amount_minor, or charge_id when nothing is left) beyond that.
 Result<WalletSplit> SplitRefund(const WalletSplit& charged, const WalletSplit& refunded,
-                          std::optional<int64_t> amount_minor);
+                                std::optional<int64_t> amount_minor);
 
 // The balance after signed changes; failed_precondition naming the part that would go below
 // zero ("paid_minor: the wallet holds only N of paid value").
 Result<WalletBalance> ApplyWalletAdjustment(const WalletBalance& balance, int64_t paid_delta,
-                                      int64_t bonus_delta);
+                                            int64_t bonus_delta);
 
 // Requests, as read from the wire. Validation names the field of every error.
 

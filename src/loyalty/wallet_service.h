@@ -41,24 +41,35 @@ struct WalletChange {
 
 // Adds paid value and the bonus of the best scheme in force (or of in.scheme_id). Any role.
 // An erased or merged-away member is failed_precondition.
-Result<WalletChange> TopUpWallet(store::Tx& tx, const accounts::Actor& actor, const WalletContext& wc,
-                           Id member_id, const WalletTopUpInput& in);
+Result<WalletChange> TopUpWallet(store::Tx& tx, const accounts::Actor& actor,
+                                 const WalletContext& wc, Id member_id, const WalletTopUpInput& in);
 
 // Takes amount_minor, split between paid and bonus value (wallet.h). Any role. More than the
 // wallet holds is failed_precondition "amount_minor: the wallet holds only N"; nothing is
 // written then.
-Result<WalletChange> ChargeWallet(store::Tx& tx, const accounts::Actor& actor, const WalletContext& wc,
-                            Id member_id, const WalletChargeInput& in);
+Result<WalletChange> ChargeWallet(store::Tx& tx, const accounts::Actor& actor,
+                                  const WalletContext& wc, Id member_id,
+                                  const WalletChargeInput& in);
 
 // Gives back (part of) a charge of this member, to the parts it took from. Any role. An unknown
 // charge is not_found (field charge_id); beyond what is left of it is failed_precondition.
 Result<WalletChange> RefundWalletCharge(store::Tx& tx, const accounts::Actor& actor,
-                                  const WalletContext& wc, Id member_id, const WalletRefundInput& in);
+                                        const WalletContext& wc, Id member_id,
+                                        const WalletRefundInput& in);
 
 // Signed corrections to paid and/or bonus value, with a reason. Owner or manager only. Never
 // below zero.
-Result<WalletChange> AdjustWallet(store::Tx& tx, const accounts::Actor& actor, const WalletContext& wc,
-                            Id member_id, const WalletAdjustInput& in);
+Result<WalletChange> AdjustWallet(store::Tx& tx, const accounts::Actor& actor,
+                                  const WalletContext& wc, Id member_id,
+                                  const WalletAdjustInput& in);
+
+// Moves the whole wallet of `from` to `into` after members::MergeMembers, in the same
+// transaction: a "merge" entry taking everything from `from` and one giving it to `into`, paid
+// and bonus value kept apart (wallet_merged events). Both wallets are locked in id order, so
+// two merges cannot deadlock. Refunds of charges made by `from` are no longer possible (its
+// wallet refuses changes once merged). Nothing happens when `from` holds nothing.
+Status MergeWallets(store::Tx& tx, const accounts::Actor& actor, const WalletContext& wc, Id into,
+                    Id from);
 
 // The balance (zero for a member who never had a wallet) and one page of entries, newest
 // first. `cursor` is opaque (from next_cursor of the previous page).

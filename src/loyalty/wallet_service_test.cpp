@@ -18,6 +18,12 @@
 #include "store/testing.h"
 
 namespace regulars::loyalty {
+
+// Readable failures for balances.
+inline void PrintTo(const WalletBalance& b, std::ostream* os) {
+  *os << "{paid " << b.paid_minor << ", bonus " << b.bonus_minor << "}";
+}
+
 namespace {
 
 using accounts::Actor;
@@ -27,8 +33,8 @@ class WalletServiceTest : public store::BackendTest {
   void SetUp() override {
     BackendTest::SetUp();
     if (IsSkipped() || HasFatalFailure()) return;
-    for (auto [merchant, member] : {std::pair{&merchant_, &member_},
-                                    std::pair{&other_merchant_, &other_member_}}) {
+    for (auto [merchant, member] :
+         {std::pair{&merchant_, &member_}, std::pair{&other_merchant_, &other_member_}}) {
       auto r = db().Write([&](store::Tx& tx) -> Status {
         accounts::Merchant in;
         in.name = "Tea House";
@@ -73,7 +79,7 @@ class WalletServiceTest : public store::BackendTest {
   Result<WalletChange> DoRefund(Id charge_id, std::optional<int64_t> amount) {
     return W([&](store::Tx& tx) {
       return RefundWalletCharge(tx, Cashier(), wc_, member_,
-                          {.charge_id = charge_id, .amount_minor = amount});
+                                {.charge_id = charge_id, .amount_minor = amount});
     });
   }
   WalletBalance Balance(Id member = 0) {
@@ -98,17 +104,17 @@ class WalletServiceTest : public store::BackendTest {
   }
   Result<BonusScheme> NewScheme(int64_t pay, int64_t bonus, bool repeats = false) {
     return W([&](store::Tx& tx) {
-      return CreateBonusScheme(tx, Owner(),
-                               {.name = "Pay " + std::to_string(pay / 100) + " get " +
-                                        std::to_string(bonus / 100),
-                                .pay_minor = pay,
-                                .bonus_minor = bonus,
-                                .repeats = repeats});
+      return CreateBonusScheme(
+          tx, Owner(),
+          {.name = "Pay " + std::to_string(pay / 100) + " get " + std::to_string(bonus / 100),
+           .pay_minor = pay,
+           .bonus_minor = bonus,
+           .repeats = repeats});
     });
   }
   std::vector<events::Event> Events() {
-    auto r = db().ReadValue(
-        [&](store::Tx& tx) { return events::ReadEvents(tx, merchant_, 0, 1000); });
+    auto r =
+        db().ReadValue([&](store::Tx& tx) { return events::ReadEvents(tx, merchant_, 0, 1000); });
     return r.value_or(std::vector<events::Event>{});
   }
 
@@ -163,10 +169,10 @@ TEST_P(WalletServiceTest, ChosenSchemeMustBeInForceAndReached) {
   ASSERT_TRUE(s);
   auto low = DoTopUp(90000, {.scheme_id = s->id});
   ASSERT_FALSE(low.has_value());
-  EXPECT_EQ(low.error().message, "amount_minor: this bonus scheme needs a top-up of at least 100000");
-  ASSERT_TRUE(W([&](store::Tx& tx) {
-    return UpdateBonusScheme(tx, Owner(), s->id, {.active = false});
-  }));
+  EXPECT_EQ(low.error().message,
+            "amount_minor: this bonus scheme needs a top-up of at least 100000");
+  ASSERT_TRUE(
+      W([&](store::Tx& tx) { return UpdateBonusScheme(tx, Owner(), s->id, {.active = false}); }));
   EXPECT_EQ(DoTopUp(100000, {.scheme_id = s->id}).error().message,
             "scheme_id: this bonus scheme is not in force");
   EXPECT_EQ(DoTopUp(100000)->entry.bonus_minor, 0);  // retired schemes give nothing
@@ -256,9 +262,8 @@ TEST_P(WalletServiceTest, InsufficientBalanceIsRefusedAndWritesNothing) {
     return m.id;
   });
   ASSERT_TRUE(fresh);
-  auto none = W([&](store::Tx& tx) {
-    return ChargeWallet(tx, Cashier(), wc_, *fresh, {.amount_minor = 1});
-  });
+  auto none = W(
+      [&](store::Tx& tx) { return ChargeWallet(tx, Cashier(), wc_, *fresh, {.amount_minor = 1}); });
   EXPECT_EQ(none.error().message, "amount_minor: the wallet holds only 0");
   EXPECT_EQ(Count("wallet_balances"), 1);
 }
@@ -271,15 +276,14 @@ TEST_P(WalletServiceTest, AdjustmentsAreForManagersWithAReason) {
   ASSERT_FALSE(cashier.has_value());
   EXPECT_EQ(cashier.error().code, Code::kPermissionDenied);
   EXPECT_EQ(cashier.error().message, "only an owner or manager may adjust a wallet");
-  auto no_reason = W([&](store::Tx& tx) {
-    return AdjustWallet(tx, Owner(), wc_, member_, {.bonus_minor = 500});
-  });
+  auto no_reason = W(
+      [&](store::Tx& tx) { return AdjustWallet(tx, Owner(), wc_, member_, {.bonus_minor = 500}); });
   EXPECT_EQ(no_reason.error().message, "reason: is required");
   Actor manager = Owner();
   manager.role = accounts::Role::kManager;
   auto ok = W([&](store::Tx& tx) {
     return AdjustWallet(tx, manager, wc_, member_,
-                  {.paid_minor = -2000, .bonus_minor = 500, .reason = "goodwill"});
+                        {.paid_minor = -2000, .bonus_minor = 500, .reason = "goodwill"});
   });
   ASSERT_TRUE(ok.has_value()) << ok.error().ToString();
   EXPECT_EQ(ok->balance, (WalletBalance{8000, 500}));
@@ -306,7 +310,7 @@ TEST_P(WalletServiceTest, AnotherMerchantsMemberAndSchemeAreNotFound) {
   EXPECT_EQ(charge.error().code, Code::kNotFound);
   auto adjust = W([&](store::Tx& tx) {
     return AdjustWallet(tx, Owner(other_merchant_), wc_, member_,
-                  {.paid_minor = -100, .reason = "steal"});
+                        {.paid_minor = -100, .reason = "steal"});
   });
   EXPECT_EQ(adjust.error().code, Code::kNotFound);
   auto read = db().ReadValue([&](store::Tx& tx) {
@@ -318,7 +322,7 @@ TEST_P(WalletServiceTest, AnotherMerchantsMemberAndSchemeAreNotFound) {
   ASSERT_TRUE(c);
   auto refund = W([&](store::Tx& tx) {
     return RefundWalletCharge(tx, Owner(other_merchant_), wc_, other_member_,
-                        {.charge_id = c->entry.id});
+                              {.charge_id = c->entry.id});
   });
   EXPECT_EQ(refund.error().code, Code::kNotFound);
   EXPECT_EQ(refund.error().message, "charge_id: charge not found");
@@ -331,7 +335,7 @@ TEST_P(WalletServiceTest, AnotherMerchantsMemberAndSchemeAreNotFound) {
   EXPECT_EQ(patch.error().code, Code::kNotFound);
   auto use = W([&](store::Tx& tx) {
     return TopUpWallet(tx, Owner(other_merchant_), wc_, other_member_,
-                 {.amount_minor = 100, .scheme_id = s->id});
+                       {.amount_minor = 100, .scheme_id = s->id});
   });
   EXPECT_EQ(use.error().message, "scheme_id: bonus scheme not found");
   auto list = db().ReadValue([&](store::Tx& tx) {
@@ -349,10 +353,10 @@ TEST_P(WalletServiceTest, MergedAwayAndErasedMembers) {
     return m.id;
   });
   ASSERT_TRUE(other);
-  ASSERT_TRUE(W([&](store::Tx& tx) { return members::MergeMembers(tx, Owner(), member_, *other); }));
-  auto merged = W([&](store::Tx& tx) {
-    return TopUpWallet(tx, Owner(), wc_, *other, {.amount_minor = 100});
-  });
+  ASSERT_TRUE(
+      W([&](store::Tx& tx) { return members::MergeMembers(tx, Owner(), member_, *other); }));
+  auto merged = W(
+      [&](store::Tx& tx) { return TopUpWallet(tx, Owner(), wc_, *other, {.amount_minor = 100}); });
   EXPECT_EQ(merged.error().code, Code::kFailedPrecondition);
   EXPECT_EQ(merged.error().message, "member was merged into another member");
   ASSERT_TRUE(DoTopUp(100));
@@ -361,14 +365,47 @@ TEST_P(WalletServiceTest, MergedAwayAndErasedMembers) {
   EXPECT_TRUE(DoCharge(100).has_value());  // what is left can still be spent
 }
 
+TEST_P(WalletServiceTest, MergeMovesTheWholeWalletPartsApart) {
+  ASSERT_TRUE(NewScheme(100000, 10000));
+  ASSERT_TRUE(DoTopUp(100000));
+  auto other = W([&](store::Tx& tx) -> Result<Id> {
+    members::MemberInput mi;
+    mi.phone = "0933000111";
+    RG_ASSIGN_OR_RETURN(auto m, members::CreateMember(tx, Owner(), {}, mi));
+    RG_TRY(TopUpWallet(tx, Owner(), wc_, m.id, {.amount_minor = 200000}));
+    RG_TRY(ChargeWallet(tx, Owner(), wc_, m.id, {.amount_minor = 1100}));
+    return m.id;
+  });
+  ASSERT_TRUE(other) << other.error().ToString();
+  EXPECT_EQ(Balance(*other), (WalletBalance{198952, 9948}));  // 1,100 = 1,048 + 52
+  auto merged = W([&](store::Tx& tx) -> Result<bool> {
+    RG_TRY(members::MergeMembers(tx, Owner(), member_, *other));
+    RG_TRY(MergeWallets(tx, Owner(), wc_, member_, *other));
+    return true;
+  });
+  ASSERT_TRUE(merged) << merged.error().ToString();
+  EXPECT_EQ(Balance(), (WalletBalance{298952, 19948}));
+  EXPECT_EQ(Balance(*other), (WalletBalance{0, 0}));
+  EXPECT_EQ(Events().back().type, "wallet_merged");
+  // Merging an empty wallet changes nothing.
+  int64_t entries = Count("wallet_entries");
+  ASSERT_TRUE(W([&](store::Tx& tx) -> Result<bool> {
+    RG_TRY(MergeWallets(tx, Owner(), wc_, member_, *other));
+    return true;
+  }));
+  EXPECT_EQ(Count("wallet_entries"), entries);
+  std::vector<std::string> problems = Problems();
+  EXPECT_TRUE(problems.empty()) << problems.front();
+}
+
 TEST_P(WalletServiceTest, EntriesPageNewestFirst) {
   for (int i = 1; i <= 5; ++i) ASSERT_TRUE(DoTopUp(i * 100));
   std::vector<int64_t> seen;
   std::optional<std::string> cursor;
   int pages = 0;
   do {
-    auto v = db().ReadValue(
-        [&](store::Tx& tx) { return GetWallet(tx, Owner(), member_, cursor, 2); });
+    auto v =
+        db().ReadValue([&](store::Tx& tx) { return GetWallet(tx, Owner(), member_, cursor, 2); });
     ASSERT_TRUE(v.has_value()) << v.error().ToString();
     EXPECT_EQ(v->balance, (WalletBalance{1500, 0}));
     for (const auto& e : v->entries) seen.push_back(e.paid_minor);
@@ -377,8 +414,8 @@ TEST_P(WalletServiceTest, EntriesPageNewestFirst) {
   } while (cursor && pages < 10);
   EXPECT_EQ(pages, 3);
   EXPECT_EQ(seen, (std::vector<int64_t>{500, 400, 300, 200, 100}));
-  auto bad = db().ReadValue(
-      [&](store::Tx& tx) { return GetWallet(tx, Owner(), member_, "nope", 2); });
+  auto bad =
+      db().ReadValue([&](store::Tx& tx) { return GetWallet(tx, Owner(), member_, "nope", 2); });
   EXPECT_EQ(bad.error().message, "cursor: is not a cursor this list gave out");
 }
 
@@ -396,8 +433,10 @@ TEST_P(WalletServiceTest, SixteenConcurrentChargesNeverOverdraw) {
   for (int i = 0; i < 16; ++i)
     threads.emplace_back([&] {
       auto r = DoCharge(kAmount);
-      if (r) ++ok;
-      else if (r.error().code == Code::kFailedPrecondition) ++refused;
+      if (r)
+        ++ok;
+      else if (r.error().code == Code::kFailedPrecondition)
+        ++refused;
       else {
         ++other;
         ADD_FAILURE() << r.error().ToString();
@@ -426,9 +465,12 @@ TEST_P(WalletServiceTest, ConcurrentRefundsNeverExceedTheCharge) {
   for (int i = 0; i < 8; ++i)
     threads.emplace_back([&] {
       auto r = DoRefund(c->entry.id, 30000);
-      if (r) ++ok;
-      else if (r.error().code == Code::kFailedPrecondition) ++refused;
-      else ADD_FAILURE() << r.error().ToString();
+      if (r)
+        ++ok;
+      else if (r.error().code == Code::kFailedPrecondition)
+        ++refused;
+      else
+        ADD_FAILURE() << r.error().ToString();
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok, 3);
@@ -466,16 +508,14 @@ TEST_P(WalletServiceTest, CheckFindsABalanceThatDriftedFromItsEntries) {
 
 TEST_P(WalletServiceTest, SchemesAreForManagers) {
   auto cashier = W([&](store::Tx& tx) {
-    return CreateBonusScheme(tx, Cashier(),
-                             {.name = "x", .pay_minor = 100, .bonus_minor = 10});
+    return CreateBonusScheme(tx, Cashier(), {.name = "x", .pay_minor = 100, .bonus_minor = 10});
   });
   EXPECT_EQ(cashier.error().code, Code::kPermissionDenied);
   EXPECT_EQ(cashier.error().message, "only an owner or manager may manage bonus schemes");
   auto s = NewScheme(100000, 10000, true);
   ASSERT_TRUE(s);
-  auto patched = W([&](store::Tx& tx) {
-    return UpdateBonusScheme(tx, Owner(), s->id, {.bonus_minor = 12000});
-  });
+  auto patched = W(
+      [&](store::Tx& tx) { return UpdateBonusScheme(tx, Owner(), s->id, {.bonus_minor = 12000}); });
   ASSERT_TRUE(patched);
   EXPECT_EQ(patched->bonus_minor, 12000);
   EXPECT_TRUE(patched->repeats);

@@ -28,11 +28,10 @@ TEST(WalletBonus, BestSingleSchemeNoStacking) {
     std::optional<Id> scheme;
     int64_t bonus;
   } cases[] = {
-      {99999, std::nullopt, 0},  // below every threshold
-      {100000, 1, 10000},        // exactly the threshold
-      {299999, 1, 10000},        // no repeats: once
-      {300000, 2, 40000},
-      {900000, 3, 80000},  // the best one, not 3+2+1 stacked
+      {99999, std::nullopt, 0},                      // below every threshold
+      {100000, 1, 10000},                            // exactly the threshold
+      {299999, 1, 10000},                            // no repeats: once
+      {300000, 2, 40000},       {900000, 3, 80000},  // the best one, not 3+2+1 stacked
   };
   for (const auto& c : cases) {
     BonusChoice got = ChooseBonus(schemes, c.amount, kNow);
@@ -78,7 +77,8 @@ TEST(WalletBonus, OnlySchemesInForce) {
   auto small = ApplyScheme(current, 99, kNow);
   ASSERT_FALSE(small.has_value());
   EXPECT_EQ(small.error().code, Code::kInvalidArgument);
-  EXPECT_EQ(small.error().message, "amount_minor: this bonus scheme needs a top-up of at least 100");
+  EXPECT_EQ(small.error().message,
+            "amount_minor: this bonus scheme needs a top-up of at least 100");
   EXPECT_EQ(ApplyScheme(current, 100, kNow)->bonus_minor, 10);
 }
 
@@ -88,12 +88,12 @@ TEST(WalletSplit, ChargeIsProportionalRoundingTowardsPaid) {
     int64_t amount;
     WalletSplit want;
   } cases[] = {
-      {{1000, 100}, 550, {500, 50}},    // exact
-      {{1000, 100}, 1, {1, 0}},         // rounding favours paid
-      {{1000, 100}, 12, {11, 1}},       // 10.9 paid -> 11
+      {{1000, 100}, 550, {500, 50}},     // exact
+      {{1000, 100}, 1, {1, 0}},          // rounding favours paid
+      {{1000, 100}, 12, {11, 1}},        // 10.9 paid -> 11
       {{1000, 100}, 1100, {1000, 100}},  // everything
-      {{0, 100}, 30, {0, 30}},          // bonus only
-      {{700, 0}, 700, {700, 0}},        // paid only
+      {{0, 100}, 30, {0, 30}},           // bonus only
+      {{700, 0}, 700, {700, 0}},         // paid only
       {{1, 1}, 1, {1, 0}},
   };
   for (const auto& c : cases) {
@@ -201,7 +201,8 @@ TEST(WalletValidation, EveryErrorNamesItsField) {
       {"charge without amount", ValidateWalletCharge({}), "amount_minor: is required"},
       {"empty order", ValidateWalletCharge({.amount_minor = 1, .order_id = ""}),
        "order_id: must be 1 to 128 characters"},
-      {"refund without charge", ValidateWalletRefund({.amount_minor = 1}), "charge_id: is required"},
+      {"refund without charge", ValidateWalletRefund({.amount_minor = 1}),
+       "charge_id: is required"},
       {"negative refund", ValidateWalletRefund({.charge_id = 1, .amount_minor = -1}),
        "amount_minor: must be a positive integer"},
       {"empty adjustment", ValidateWalletAdjust({.reason = "x"}),
@@ -209,7 +210,8 @@ TEST(WalletValidation, EveryErrorNamesItsField) {
       {"adjustment without reason", ValidateWalletAdjust({.paid_minor = 5}), "reason: is required"},
       {"blank reason", ValidateWalletAdjust({.bonus_minor = -5, .reason = "  "}),
        "reason: is required"},
-      {"huge adjustment", ValidateWalletAdjust({.paid_minor = -kMaxWalletAmountMinor - 1, .reason = "x"}),
+      {"huge adjustment",
+       ValidateWalletAdjust({.paid_minor = -kMaxWalletAmountMinor - 1, .reason = "x"}),
        "paid_minor: must be between -1000000000000 and 1000000000000"},
   };
   for (const auto& c : cases) {
@@ -218,8 +220,8 @@ TEST(WalletValidation, EveryErrorNamesItsField) {
     EXPECT_EQ(c.got.error().message, c.message) << c.name;
     EXPECT_EQ(c.got.error().field, c.message.substr(0, c.message.find(':'))) << c.name;
   }
-  EXPECT_TRUE(ValidateWalletTopUp({.amount_minor = 1, .payment_method = "line_pay",
-                             .note = std::string(500, 'x')}));
+  EXPECT_TRUE(ValidateWalletTopUp(
+      {.amount_minor = 1, .payment_method = "line_pay", .note = std::string(500, 'x')}));
   // Characters, not bytes: 500 Chinese characters are fine.
   std::string zh;
   for (int i = 0; i < 500; ++i) zh += "儲";
