@@ -105,6 +105,7 @@ void RegisterAccountRoutes(Router& r);
 void RegisterMemberRoutes(Router& r);
 void RegisterLoyaltyRoutes(Router& r);
 void RegisterWalletRoutes(Router& r);
+void RegisterCouponRoutes(Router& r);
 
 // Helpers shared by route files.
 json PageJson(json data, const std::optional<std::string>& next_cursor);

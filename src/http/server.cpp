@@ -39,6 +39,7 @@ Server::Server(store::Database& db, const Clock& clock, events::Dispatcher* disp
   RegisterMemberRoutes(r);
   RegisterLoyaltyRoutes(r);
   RegisterWalletRoutes(r);
+  RegisterCouponRoutes(r);
   s.Get(".*", [](const httplib::Request& req, httplib::Response& res) { ServeConsole(req, res); });
   auto not_found = [](const httplib::Request&, httplib::Response& res) {
     res.status = 404;

@@ -9,6 +9,7 @@
 #include "base/zone.h"
 #include "events/event_repo.h"
 #include "loyalty/loyalty_service.h"
+#include "loyalty/order_hooks.h"
 #include "members/member_repo.h"
 #include "members/member_service.h"
 
@@ -238,6 +239,7 @@ Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderIn
   data["points"] = pts;
   RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
                              {"order_created", o.member_id, actor.Label(), data.dump()}));
+  RG_TRY(AfterOrderCreated(tx, actor, out));
   return out;
 }
 
@@ -316,6 +318,7 @@ Result<OrderResult> RefundOrder(store::Tx& tx, const Actor& actor, Id order_id,
   RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
                              {"order_refunded", o.member_id, actor.Label(), data.dump()}));
   out.order = std::move(o);
+  RG_TRY(AfterOrderRefunded(tx, actor, out));
   return out;
 }
 

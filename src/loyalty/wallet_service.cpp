@@ -166,10 +166,10 @@ Result<Locked> LockWallet(store::Tx& tx, const Actor& actor, Id member_id) {
               "ON CONFLICT (merchant_id, member_id) DO NOTHING",
               {actor.merchant_id, member_id, actor.now}));
   RG_ASSIGN_OR_RETURN(int64_t locked,
-                      tx.Exec("UPDATE wallet_balances SET updated_at = ? WHERE merchant_id = ? AND 1 = 0 "
+                      tx.Exec("UPDATE wallet_balances SET updated_at = ? WHERE merchant_id = ? "
                               "AND member_id = ?",
                               {actor.now, actor.merchant_id, member_id}));
-  
+  if (locked != 1) return Fail(Code::kInternal, "wallet row vanished");
   RG_ASSIGN_OR_RETURN(Rows rows,
                       tx.Query("SELECT paid_minor, bonus_minor, last_seq FROM wallet_balances "
                                "WHERE merchant_id = ? AND member_id = ?",
@@ -226,7 +226,7 @@ Result<WalletChange> Record(store::Tx& tx, const Actor& actor, const WalletConte
   RG_ASSIGN_OR_RETURN(
       int64_t changed,
       tx.Exec("UPDATE wallet_balances SET paid_minor = ?, bonus_minor = ?, last_seq = ?, "
-              "updated_at = ? WHERE merchant_id = ? AND member_id = ? AND last_seq >= ?",
+              "updated_at = ? WHERE merchant_id = ? AND member_id = ? AND last_seq = ?",
               {e.paid_after, e.bonus_after, e.seq, actor.now, e.merchant_id, e.member_id,
                locked.last_seq}));
   // Cannot happen while the row lock is held; if it ever does, run the whole thing again.

@@ -5,6 +5,8 @@
 #include "store/schema/0001_foundation.h"
 #include "store/schema/0002_loyalty.h"
 #include "store/schema/0003_wallet.h"
+#include "store/schema/0004_tiers_stamps.h"
+#include "store/schema/0005_coupons_referrals.h"
 
 namespace regulars::store {
 namespace {
@@ -18,6 +20,8 @@ const std::vector<Migration>& AllMigrations() {
       {1, "foundation", schema::kFoundation},
       {2, "loyalty", schema::kLoyalty},
       {3, "wallet", schema::kWallet},
+      {4, "tiers_stamps", schema::kTiersStamps},
+      {5, "coupons_referrals", schema::kCouponsReferrals},
   };
   return kAll;
 }
