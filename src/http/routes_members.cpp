@@ -3,6 +3,7 @@
 #include "http/render.h"
 #include "http/router.h"
 #include "loyalty/loyalty_service.h"
+#include "loyalty/wallet_service.h"
 #include "members/member_service.h"
 
 namespace regulars::http {
@@ -125,6 +126,7 @@ void RegisterMemberRoutes(Router& router) {
                  if (!from) return InvalidField("from_member_id", "is required");
                  RG_ASSIGN_OR_RETURN(auto m, members::MergeMembers(tx, r.actor, id, *from));
                  RG_TRY(loyalty::MergeBalances(tx, r.actor, id, *from));
+                 RG_TRY(loyalty::MergeWallets(tx, r.actor, {r.merchant.currency}, id, *from));
                  return Reply{200, ToJson(m)};
                });
   router.Read("GET", "/api/v1/members/{id}/export", "Everything held about a member",
