@@ -105,6 +105,13 @@ std::string Amount(int64_t minor) { return fmt::format("{}.{:02}", minor / 100, 
 Status ParseRuleDefinition(std::string_view text, EarningRule& r) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return InvalidField("definition", "must be a JSON object");
+  // A definition replaces every field of the previous one; identity stays.
+  EarningRule fresh;
+  fresh.id = r.id;
+  fresh.version = r.version;
+  fresh.point_type_id = r.point_type_id;
+  fresh.name = r.name;
+  r = std::move(fresh);
   static constexpr std::string_view kKeys[] = {
       "kind",      "points",     "per_amount_minor", "rounding",       "factor",
       "stacking",  "skus",       "categories",       "branch_ids",     "weekdays",

@@ -106,6 +106,14 @@ TEST(Earning, DefinitionRoundTrips) {
   EXPECT_EQ(RuleDefinitionJson(again), RuleDefinitionJson(r));
 }
 
+TEST(Earning, ANewDefinitionReplacesEveryField) {
+  auto r = Rule(1, R"({"kind":"per_visit","points":1,"birthday_month":true,"weekdays":[1]})");
+  ASSERT_TRUE(ParseRuleDefinition(R"({"kind":"per_visit","points":2})", r).has_value());
+  EXPECT_FALSE(r.birthday_month);
+  EXPECT_TRUE(r.weekdays.empty());
+  EXPECT_EQ(r.id, 1);
+}
+
 TEST(Reversal, CumulativeAndExactAtFullRefund) {
   // 100 points on 1,000.00; refunds of 333.33 three times then the rest.
   int64_t reversed = 0;

@@ -593,7 +593,12 @@ Result<Redemption> CommitRedemption(store::Tx& tx, const Actor& actor, Id id) {
 
 Result<Redemption> CancelRedemption(store::Tx& tx, const Actor& actor, Id id) {
   RG_ASSIGN_OR_RETURN(RedemptionRow row, LoadRedemption(tx, actor.merchant_id, id));
-  if (row.r.status == "cancelled" || row.r.status == "expired") return row.r;
+  if (row.r.status == "cancelled" || row.r.status == "expired") {  // again: nothing changes
+    RG_ASSIGN_OR_RETURN(auto b, LoadBalances(tx, actor.merchant_id, row.r.member_id));
+    for (const auto& x : b)
+      if (x.point_type_id == row.r.point_type_id) row.r.balance_after = x.balance;
+    return row.r;
+  }
   if (row.r.status == "committed")
     return Fail(Code::kFailedPrecondition, "a committed redemption cannot be cancelled; adjust instead");
   RG_ASSIGN_OR_RETURN(row.r.balance_after,
