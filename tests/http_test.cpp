@@ -218,6 +218,8 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
                                  {{"external_id", "A-1"}, {"member_id", member}, {"total_minor", 1000}}));
   std::string redemption = id_of(Post("/api/v1/redemptions", a_.owner_key,
                                       {{"member_id", member}, {"point_type", "points"}, {"points", 5}}));
+  std::string tier = id_of(Post("/api/v1/tiers", a_.owner_key,
+                                {{"level", 1}, {"name", "Silver"}, {"threshold", 100}}));
   std::string scheme = id_of(Post("/api/v1/wallet/bonus-schemes", a_.owner_key,
                                   {{"name", "1000 get 1100"}, {"pay_minor", 100000}, {"bonus_minor", 10000}}));
   const std::vector<std::pair<std::string, std::string>> ids = {
@@ -225,7 +227,8 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
       {"/api/v1/staff", staff_id},         {"/api/v1/api-keys", key_id},
       {"/api/v1/point-types", point_type}, {"/api/v1/earning-rules", rule},
       {"/api/v1/rewards", reward},         {"/api/v1/orders", order},
-      {"/api/v1/redemptions", redemption}, {"/api/v1/wallet/bonus-schemes", scheme}};
+      {"/api/v1/redemptions", redemption}, {"/api/v1/wallet/bonus-schemes", scheme},
+      {"/api/v1/tiers", tier}};
   int checked = 0;
   for (const auto& route : server_->Routes()) {
     std::string path = route.pattern;
@@ -245,6 +248,8 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
                  : json{{"point_type", "points"}, {"points", 1}, {"reason", "x"}};
     if (path.ends_with("/top-ups") || path.ends_with("/charges")) body = {{"amount_minor", 100}};
     if (path.ends_with("/wallet/refunds")) body = {{"charge_id", "1"}};
+    if (path.ends_with("/tier-override")) body = {{"level", 0}};
+    if (route.pattern == "/api/v1/tiers/{id}") body = {{"name", "stolen"}};
     auto r = Call(route.method, path, b_.owner_key, body.dump());
     EXPECT_EQ(r.status, 404) << route.method << " " << route.pattern << ": " << r.raw;
     EXPECT_EQ(r.raw.find("Secret Member A"), std::string::npos) << route.pattern;
@@ -357,6 +362,9 @@ TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
       {"/api/v1/members/{id}/wallet/refunds", {{"charge_id", charge_id}, {"amount_minor", 100}}},
       {"/api/v1/members/{id}/wallet/adjustments", {{"paid_minor", 100}, {"reason", "fix"}}},
       {"/api/v1/wallet/bonus-schemes", {{"name", "1000 get 1100"}, {"pay_minor", 100000}, {"bonus_minor", 10000}}},
+      {"/api/v1/tiers", {{"level", 1}, {"name", "Silver"}, {"threshold", 100000}, {"earn_multiplier", 1.5}}},
+      {"/api/v1/tier-program", {{"metric", "spend"}, {"window", {{"kind", "rolling_days"}, {"days", 180}}}}},
+      {"/api/v1/members/{id}/tier-override", {{"level", 0}}},
   };
   // Routes that change nothing, or that must not replay (log-in hands out a new session).
   const std::set<std::string> exempt = {"/api/v1/auth/login", "/api/v1/auth/logout",
@@ -370,7 +378,8 @@ TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
   };
   const char* tables[] = {"members", "branches", "staff", "api_keys", "events", "orders",
                           "refunds", "ledger_entries", "point_lots", "redemptions", "rewards",
-                          "point_types", "earning_rules", "wallet_entries", "wallet_bonus_schemes"};
+                          "point_types", "earning_rules", "wallet_entries", "wallet_bonus_schemes",
+                          "tiers", "tier_programs", "member_tiers", "tier_history"};
   auto snapshot = [&] {
     std::map<std::string, int64_t> counts;
     for (const char* t : tables) counts[t] = Count(t);

@@ -11,6 +11,7 @@
 #include "commerce/branch_service.h"
 #include "loyalty/loyalty_service.h"
 #include "loyalty/order_service.h"
+#include "loyalty/tier_service.h"
 #include "members/member_service.h"
 
 namespace regulars::cli {
@@ -87,6 +88,10 @@ Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merc
     voucher.points = 100;
     voucher.stock = std::optional<int64_t>(500);
     RG_TRY(loyalty::CreateReward(tx, a, voucher));
+    RG_TRY(loyalty::SetTierProgram(tx, a, {loyalty::TierMetric::kSpend, {}, loyalty::TierWindow::kRollingDays, 365, 30}));
+    RG_TRY(loyalty::CreateTier(tx, a, {1, "銀卡 Silver", 100000, 1000, R"({"birthday_gift":"free drink"})"}));
+    RG_TRY(loyalty::CreateTier(tx, a, {2, "金卡 Gold", 300000, 1500, R"({"birthday_gift":"free drink","member_price_percent":5})"}));
+    RG_TRY(loyalty::CreateTier(tx, a, {3, "黑卡 Black", 800000, 2000, R"({"birthday_gift":"two drinks","member_price_percent":10})"}));
     RG_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT id FROM members WHERE merchant_id = ? ORDER BY id",
                                             {merchant.id}));
     for (const auto& r : rows) member_ids.push_back(r.Int(0));

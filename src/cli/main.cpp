@@ -19,6 +19,7 @@
 #include "http/server.h"
 #include "loyalty/ledger_repo.h"
 #include "loyalty/loyalty_service.h"
+#include "loyalty/tier_service.h"
 #include "loyalty/wallet_service.h"
 #include "store/migrations.h"
 
@@ -99,7 +100,17 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
   // sharing one database may all run it.
   std::atomic<bool> stopping{false};
   std::thread sweeper([&] {
+    Micros last_review = 0;
     while (!stopping.load()) {
+      // Tier reviews hourly: downgrades after grace, overrides that ended.
+      if (clock.Now() - last_review >= 3600 * kMicrosPerSecond) {
+        last_review = clock.Now();
+        auto merchants = (*db)->ReadValue([](store::Tx& tx) { return accounts::ListMerchants(tx); });
+        for (const auto& m : merchants.value_or(std::vector<accounts::Merchant>{})) {
+          auto n = (*db)->WriteValue([&](store::Tx& tx) { return loyalty::ReviewTiers(tx, m.id, clock.Now()); });
+          if (!n) spdlog::error("tier review merchant={} failed: {}", m.id, n.error().ToString());
+        }
+      }
       auto r = (*db)->WriteValue([&](store::Tx& tx) { return loyalty::RunExpiry(tx, clock.Now()); });
       if (!r) spdlog::error("expiry sweep failed: {}", r.error().ToString());
       else if (r->points_expired || r->reservations_released)

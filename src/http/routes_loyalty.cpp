@@ -3,10 +3,13 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+
 #include "http/render.h"
 #include "http/router.h"
 #include "loyalty/loyalty_service.h"
 #include "loyalty/order_service.h"
+#include "loyalty/tier_service.h"
 
 namespace regulars::http {
 namespace {
@@ -246,9 +249,147 @@ Result<Reply> OrderReply(store::Tx& tx, Request& r, const OrderResult& res, int 
   return Reply{status, body};
 }
 
+json ToJson(const Tier& t) {
+  json benefits = json::parse(t.benefits_json, nullptr, false);
+  if (!benefits.is_object()) benefits = json::object();
+  return {{"id", IdToString(t.id)},
+          {"level", t.level},
+          {"name", t.name},
+          {"threshold", t.threshold},
+          {"earn_multiplier", static_cast<double>(t.earn_multiplier_milli) / 1000.0},
+          {"benefits", benefits}};
+}
+
+json ToJson(const TierProgram& p) {
+  return {{"metric", p.metric == TierMetric::kPoints ? "points" : "spend"},
+          {"point_type_id", IdOrNull(p.point_type_id)},
+          {"window", {{"kind", p.window == TierWindow::kCalendarYear ? "calendar_year" : "rolling_days"},
+                      {"days", p.window_days}}},
+          {"grace_days", p.grace_days}};
+}
+
+json ToJson(const MemberTierView& v) {
+  return {{"tier", v.tier ? ToJson(*v.tier) : json(nullptr)},
+          {"qualified_level", v.qualified_level},
+          {"value", v.value},
+          {"window_start", FormatRfc3339(v.window_start)},
+          {"next_tier", v.next ? ToJson(*v.next) : json(nullptr)},
+          {"to_next", v.to_next},
+          {"grace_until", TimeOrNull(v.state.grace_until)},
+          {"override", v.state.override_level
+                           ? json{{"level", *v.state.override_level},
+                                  {"until", TimeOrNull(v.state.override_until)}}
+                           : json(nullptr)}};
+}
+
+Result<TierInput> TierFields(const json& body) {
+  RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(body, {"level", "name", "threshold", "earn_multiplier", "benefits"}));
+  TierInput in;
+  RG_ASSIGN_OR_RETURN(auto level, f.Int("level"));
+  if (level) in.level = static_cast<int>(*level);
+  RG_ASSIGN_OR_RETURN(in.name, f.String("name"));
+  RG_ASSIGN_OR_RETURN(in.threshold, f.Int("threshold"));
+  if (f.Has("earn_multiplier")) {
+    const json& m = body.at("earn_multiplier");
+    if (!m.is_number()) return InvalidField("earn_multiplier", "must be a number from 1 to 100");
+    in.earn_multiplier_milli = static_cast<int64_t>(std::llround(m.get<double>() * 1000));
+  }
+  RG_ASSIGN_OR_RETURN(auto benefits, f.Object("benefits"));
+  if (benefits) in.benefits_json = benefits->dump();
+  return in;
+}
+
 }  // namespace
 
 void RegisterLoyaltyRoutes(Router& router) {
+  // Tiers.
+  router.Read("GET", "/api/v1/tiers", "The tiers and how members qualify",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(auto tiers, ListTiers(tx, r.actor.merchant_id));
+                RG_ASSIGN_OR_RETURN(auto program, GetTierProgram(tx, r.actor.merchant_id));
+                json data = json::array();
+                for (const auto& t : tiers) data.push_back(ToJson(t));
+                json body = PageJson(data, std::nullopt);
+                body["program"] = ToJson(program);
+                return Reply{200, body};
+              });
+  router.Write("POST", "/api/v1/tiers", "Add a tier (owner or manager; up to 10 levels)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(auto in, TierFields(r.body));
+                 RG_ASSIGN_OR_RETURN(auto t, CreateTier(tx, r.actor, in));
+                 return Reply{201, ToJson(t)};
+               });
+  router.Write("PATCH", "/api/v1/tiers/{id}", "Change a tier (owner or manager)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "tier"));
+                 RG_ASSIGN_OR_RETURN(auto in, TierFields(r.body));
+                 RG_ASSIGN_OR_RETURN(auto t, UpdateTier(tx, r.actor, id, in));
+                 return Reply{200, ToJson(t)};
+               });
+  router.Read("GET", "/api/v1/tier-program", "How members qualify for tiers",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(auto p, GetTierProgram(tx, r.actor.merchant_id));
+                return Reply{200, ToJson(p)};
+              });
+  router.Write("POST", "/api/v1/tier-program",
+               "Set how members qualify: spend or points, in a rolling window or a calendar year",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"metric", "point_type", "window", "grace_days"}));
+                 TierProgram p;
+                 RG_ASSIGN_OR_RETURN(auto metric, f.String("metric"));
+                 if (metric && *metric == "points") p.metric = TierMetric::kPoints;
+                 else if (metric && *metric != "spend") return InvalidField("metric", "must be spend or points");
+                 RG_ASSIGN_OR_RETURN(auto pt, f.String("point_type"));
+                 if (pt) {
+                   RG_ASSIGN_OR_RETURN(auto t, FindPointType(tx, r.actor, *pt, "point_type"));
+                   p.point_type_id = t.id;
+                 }
+                 RG_ASSIGN_OR_RETURN(auto window, f.Object("window"));
+                 if (window) {
+                   RG_ASSIGN_OR_RETURN(Fields w, Fields::Of(*window, {"kind", "days"}, "window."));
+                   RG_ASSIGN_OR_RETURN(auto kind, w.String("kind"));
+                   if (kind && *kind == "calendar_year") p.window = TierWindow::kCalendarYear;
+                   else if (kind && *kind != "rolling_days")
+                     return InvalidField("window.kind", "must be rolling_days or calendar_year");
+                   RG_ASSIGN_OR_RETURN(auto days, w.Int("days"));
+                   if (days) p.window_days = static_cast<int>(*days);
+                 }
+                 RG_ASSIGN_OR_RETURN(auto grace, f.Int("grace_days"));
+                 if (grace) p.grace_days = static_cast<int>(*grace);
+                 RG_ASSIGN_OR_RETURN(auto saved, SetTierProgram(tx, r.actor, p));
+                 return Reply{200, ToJson(saved)};
+               });
+  router.Read("GET", "/api/v1/members/{id}/tier",
+              "A member's tier, progress to the next one, and history",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                RG_ASSIGN_OR_RETURN(auto v, MemberTier(tx, r.actor, id));
+                RG_ASSIGN_OR_RETURN(auto history, TierHistory(tx, r.actor, id));
+                json body = ToJson(v);
+                json h = json::array();
+                for (const auto& c : history)
+                  h.push_back({{"from_level", c.from_level}, {"to_level", c.to_level},
+                               {"reason", c.reason}, {"at", FormatRfc3339(c.at)}});
+                body["history"] = h;
+                return Reply{200, body};
+              });
+  router.Write("POST", "/api/v1/members/{id}/tier-override",
+               "Put a member in a tier by hand until a date (level 0 without until clears it)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"level", "until"}));
+                 RG_ASSIGN_OR_RETURN(auto level, f.Int("level"));
+                 if (!level) return InvalidField("level", "is required");
+                 RG_ASSIGN_OR_RETURN(auto until_s, f.String("until"));
+                 std::optional<Micros> until;
+                 if (until_s) {
+                   until = ParseRfc3339(*until_s);
+                   if (!until) return InvalidField("until", "must be an RFC 3339 time");
+                 }
+                 RG_ASSIGN_OR_RETURN(auto v, OverrideTier(tx, r.actor, id, static_cast<int>(*level), until));
+                 return Reply{200, ToJson(v)};
+               });
+
   // Point types.
   router.Read("GET", "/api/v1/point-types", "List point types",
               [](Request& r, store::Tx& tx) -> Result<Reply> {

@@ -74,6 +74,9 @@ bool Applies(const EarningRule& r, const OrderFacts& o) {
     return false;
   if (!DateInRange(o.local_date, r.from, r.to)) return false;
   if (r.birthday_month && !o.birthday_month) return false;
+  if (!r.tier_levels.empty() &&
+      std::find(r.tier_levels.begin(), r.tier_levels.end(), o.tier_level) == r.tier_levels.end())
+    return false;
   if (o.total_minor < r.min_spend_minor) return false;
   return true;
 }
@@ -116,7 +119,7 @@ Status ParseRuleDefinition(std::string_view text, EarningRule& r) {
       "kind",      "points",     "per_amount_minor", "rounding",       "factor",
       "stacking",  "skus",       "categories",       "branch_ids",     "weekdays",
       "from",      "to",         "birthday_month",   "min_spend_minor", "cap_per_order",
-      "cap_per_day"};
+      "cap_per_day", "tier_levels"};
   for (const auto& [k, v] : j.items())
     if (std::find(std::begin(kKeys), std::end(kKeys), k) == std::end(kKeys))
       return Bad(k, "unknown field");
@@ -176,6 +179,14 @@ Status ParseRuleDefinition(std::string_view text, EarningRule& r) {
     if (!d || d->year == 0) return Bad(key, "must be a date YYYY-MM-DD");
     out = d;
   }
+  if (auto t = j.find("tier_levels"); t != j.end() && !t->is_null()) {
+    if (!t->is_array()) return Bad("tier_levels", "must be an array of tier levels 1 to 10");
+    for (const auto& l : *t) {
+      if (!l.is_number_integer() || l.get<int>() < 1 || l.get<int>() > 10)
+        return Bad("tier_levels", "must be an array of tier levels 1 to 10");
+      r.tier_levels.push_back(l.get<int>());
+    }
+  }
   if (auto b = j.find("birthday_month"); b != j.end() && !b->is_null()) {
     if (!b->is_boolean()) return Bad("birthday_month", "must be true or false");
     r.birthday_month = b->get<bool>();
@@ -208,6 +219,7 @@ std::string RuleDefinitionJson(const EarningRule& r) {
   if (r.from) j["from"] = FormatDate(*r.from);
   if (r.to) j["to"] = FormatDate(*r.to);
   if (r.birthday_month) j["birthday_month"] = true;
+  if (!r.tier_levels.empty()) j["tier_levels"] = r.tier_levels;
   if (r.min_spend_minor) j["min_spend_minor"] = r.min_spend_minor;
   if (r.cap_per_order) j["cap_per_order"] = r.cap_per_order;
   if (r.cap_per_day) j["cap_per_day"] = r.cap_per_day;
@@ -278,6 +290,16 @@ EarnResult ScoreOrder(const std::vector<EarningRule>& rules, const OrderFacts& o
                          fmt::format("×{:g} on {}", static_cast<double>(r->factor_milli) / 1000,
                                      base[r->point_type_id])});
   }
+  // The member's tier multiplies the base of every point type.
+  if (o.tier_multiplier_milli > 1000)
+    for (const auto& [pt, b] : base) {
+      int64_t extra = b * (o.tier_multiplier_milli - 1000) / 1000;
+      if (extra <= 0) continue;
+      out.lines.push_back({0, "tier: " + o.tier_name, pt, extra,
+                           fmt::format("×{:g} for {} on {}",
+                                       static_cast<double>(o.tier_multiplier_milli) / 1000,
+                                       o.tier_name, b)});
+    }
   for (const auto& l : out.lines) out.total_by_point_type[l.point_type_id] += l.points;
   return out;
 }

@@ -42,6 +42,7 @@ struct EarningRule {
   std::optional<Date> from;   // local dates, inclusive
   std::optional<Date> to;
   bool birthday_month = false;
+  std::vector<int> tier_levels;  // the member's tier level must be one of these
   int64_t min_spend_minor = 0;
   int64_t cap_per_order = 0;  // 0 = no cap
   int64_t cap_per_day = 0;    // 0 = no cap; per member and local day
@@ -67,6 +68,9 @@ struct OrderFacts {
   int local_weekday = 0;
   Date local_date;
   bool birthday_month = false;
+  int tier_level = 0;
+  std::string tier_name;
+  int64_t tier_multiplier_milli = 1000;  // the tier's benefit, applied after the rules
   // Points this member already earned today from each rule (for cap_per_day).
   std::map<Id, int64_t> earned_today_by_rule;
 };

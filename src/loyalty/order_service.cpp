@@ -10,6 +10,7 @@
 #include "events/event_repo.h"
 #include "loyalty/loyalty_service.h"
 #include "loyalty/order_hooks.h"
+#include "loyalty/tier_service.h"
 #include "members/member_repo.h"
 #include "members/member_service.h"
 
@@ -93,6 +94,12 @@ Result<OrderFacts> Facts(store::Tx& tx, const Actor& actor, const OrderInput& in
   f.local_date = Date{lt.year, lt.month, lt.day};
   if (r.member && r.member->birthday) f.birthday_month = r.member->birthday->month == lt.month;
   if (r.member) {
+    RG_ASSIGN_OR_RETURN(auto tier, CurrentTier(tx, actor.merchant_id, r.member->id, r.occurred_at));
+    if (tier) {
+      f.tier_level = tier->level;
+      f.tier_name = tier->name;
+      f.tier_multiplier_milli = tier->earn_multiplier_milli;
+    }
     RG_ASSIGN_OR_RETURN(Micros day_start, FromLocal(lt.year, lt.month, lt.day, 0, 0, 0, r.settings.timezone));
     RG_ASSIGN_OR_RETURN(Micros day_end, EndOfLocalDay(r.occurred_at, r.settings.timezone));
     RG_ASSIGN_OR_RETURN(Rows today, tx.Query("SELECT rule_id, SUM(points) FROM order_earnings "
