@@ -218,6 +218,10 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
                                  {{"external_id", "A-1"}, {"member_id", member}, {"total_minor", 1000}}));
   std::string redemption = id_of(Post("/api/v1/redemptions", a_.owner_key,
                                       {{"member_id", member}, {"point_type", "points"}, {"points", 5}}));
+  std::string card = id_of(Post("/api/v1/stamp-cards", a_.owner_key,
+                                {{"name", "Card"}, {"point_type", "points"}, {"stamps_needed", 1}, {"reward_name", "Tea"}}));
+  auto stamped = Post("/api/v1/members/" + member + "/stamps", a_.owner_key, {{"card_id", card}});
+  std::string stamp_reward = stamped.body["rewards"][0]["id"];
   std::string tier = id_of(Post("/api/v1/tiers", a_.owner_key,
                                 {{"level", 1}, {"name", "Silver"}, {"threshold", 100}}));
   std::string scheme = id_of(Post("/api/v1/wallet/bonus-schemes", a_.owner_key,
@@ -228,7 +232,8 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
       {"/api/v1/point-types", point_type}, {"/api/v1/earning-rules", rule},
       {"/api/v1/rewards", reward},         {"/api/v1/orders", order},
       {"/api/v1/redemptions", redemption}, {"/api/v1/wallet/bonus-schemes", scheme},
-      {"/api/v1/tiers", tier}};
+      {"/api/v1/tiers", tier},             {"/api/v1/stamp-cards", card},
+      {"/api/v1/stamp-rewards", stamp_reward}};
   int checked = 0;
   for (const auto& route : server_->Routes()) {
     std::string path = route.pattern;
@@ -250,6 +255,7 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
     if (path.ends_with("/wallet/refunds")) body = {{"charge_id", "1"}};
     if (path.ends_with("/tier-override")) body = {{"level", 0}};
     if (route.pattern == "/api/v1/tiers/{id}") body = {{"name", "stolen"}};
+    if (path.ends_with("/stamps")) body = {{"card_id", card}};
     auto r = Call(route.method, path, b_.owner_key, body.dump());
     EXPECT_EQ(r.status, 404) << route.method << " " << route.pattern << ": " << r.raw;
     EXPECT_EQ(r.raw.find("Secret Member A"), std::string::npos) << route.pattern;
@@ -341,6 +347,12 @@ TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
   auto charge = Post("/api/v1/members/" + m1 + "/wallet/charges", a_.owner_key, {{"amount_minor", 1000}});
   ASSERT_EQ(charge.status, 201) << charge.raw;
   std::string charge_id = charge.body["entry"]["id"];
+  id_of(Post("/api/v1/point-types", a_.owner_key, {{"code", "cups"}, {"name", "Cup stamps"}}));
+  std::string card = id_of(Post("/api/v1/stamp-cards", a_.owner_key,
+                                {{"name", "Card"}, {"point_type", "cups"}, {"stamps_needed", 5}, {"reward_name", "Tea"}}));
+  auto stamped = Post("/api/v1/members/" + m1 + "/stamps", a_.owner_key, {{"card_id", card}, {"stamps", 5}});
+  ASSERT_EQ(stamped.status, 201) << stamped.raw;
+  std::string stamp_reward = stamped.body["rewards"][0]["id"];
 
   std::map<std::string, json> bodies = {
       {"/api/v1/branches", {{"name", "East"}}},
@@ -365,13 +377,17 @@ TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
       {"/api/v1/tiers", {{"level", 1}, {"name", "Silver"}, {"threshold", 100000}, {"earn_multiplier", 1.5}}},
       {"/api/v1/tier-program", {{"metric", "spend"}, {"window", {{"kind", "rolling_days"}, {"days", 180}}}}},
       {"/api/v1/members/{id}/tier-override", {{"level", 0}}},
+      {"/api/v1/stamp-cards", {{"name", "Card 2"}, {"point_type", "cups"}, {"stamps_needed", 5}, {"reward_name", "Tea"}}},
+      {"/api/v1/members/{id}/stamps", {{"card_id", card}, {"stamps", 7}}},
+      {"/api/v1/stamp-rewards/{id}/use", json::object()},
   };
   // Routes that change nothing, or that must not replay (log-in hands out a new session).
   const std::set<std::string> exempt = {"/api/v1/auth/login", "/api/v1/auth/logout",
                                         "/api/v1/members/lookup", "/api/v1/loyalty/calculate"};
   auto path_for = [&](const std::string& pattern) {
-    std::string id = pattern.starts_with("/api/v1/orders") ? order
-                     : pattern.ends_with("/commit")       ? hold1
+    std::string id = pattern.starts_with("/api/v1/orders")        ? order
+                     : pattern.starts_with("/api/v1/stamp-rewards") ? stamp_reward
+                     : pattern.ends_with("/commit")              ? hold1
                      : pattern.ends_with("/cancel")       ? hold2
                                                           : m1;
     return std::regex_replace(pattern, std::regex("\\{[a-z_]+\\}"), id);
@@ -379,7 +395,8 @@ TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
   const char* tables[] = {"members", "branches", "staff", "api_keys", "events", "orders",
                           "refunds", "ledger_entries", "point_lots", "redemptions", "rewards",
                           "point_types", "earning_rules", "wallet_entries", "wallet_bonus_schemes",
-                          "tiers", "tier_programs", "member_tiers", "tier_history"};
+                          "tiers", "tier_programs", "member_tiers", "tier_history",
+                          "stamp_cards", "stamp_rewards"};
   auto snapshot = [&] {
     std::map<std::string, int64_t> counts;
     for (const char* t : tables) counts[t] = Count(t);

@@ -9,6 +9,7 @@
 #include "http/router.h"
 #include "loyalty/loyalty_service.h"
 #include "loyalty/order_service.h"
+#include "loyalty/stamp_service.h"
 #include "loyalty/tier_service.h"
 
 namespace regulars::http {
@@ -282,6 +283,53 @@ json ToJson(const MemberTierView& v) {
                            : json(nullptr)}};
 }
 
+json ToJson(const StampCard& c) {
+  return {{"id", IdToString(c.id)},
+          {"name", c.name},
+          {"point_type", c.point_type},
+          {"stamps_needed", c.stamps_needed},
+          {"per", c.per == StampPer::kItem ? "item" : "visit"},
+          {"skus", c.skus},
+          {"categories", c.categories},
+          {"reward_name", c.reward_name},
+          {"restart", c.restart},
+          {"active", c.active}};
+}
+
+json ToJson(const StampReward& w) {
+  return {{"id", IdToString(w.id)},
+          {"member_id", IdToString(w.member_id)},
+          {"card_id", IdToString(w.card_id)},
+          {"card_name", w.card_name},
+          {"reward_name", w.reward_name},
+          {"order_id", IdOrNull(w.order_id)},
+          {"status", w.status},
+          {"created_at", FormatRfc3339(w.created_at)},
+          {"used_at", TimeOrNull(w.used_at)}};
+}
+
+Result<StampCardInput> StampCardFields(const json& body) {
+  RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(body, {"name", "point_type", "stamps_needed", "per", "skus",
+                                                  "categories", "reward_name", "restart", "active"}));
+  StampCardInput in;
+  RG_ASSIGN_OR_RETURN(in.name, f.String("name"));
+  RG_ASSIGN_OR_RETURN(in.point_type, f.String("point_type"));
+  RG_ASSIGN_OR_RETURN(in.reward_name, f.String("reward_name"));
+  RG_ASSIGN_OR_RETURN(auto needed, f.Int("stamps_needed"));
+  if (needed) in.stamps_needed = static_cast<int>(*needed);
+  RG_ASSIGN_OR_RETURN(auto per, f.String("per"));
+  if (per) {
+    if (*per == "item") in.per = StampPer::kItem;
+    else if (*per == "visit") in.per = StampPer::kVisit;
+    else return InvalidField("per", "must be visit or item");
+  }
+  RG_ASSIGN_OR_RETURN(in.skus, f.StringList("skus"));
+  RG_ASSIGN_OR_RETURN(in.categories, f.StringList("categories"));
+  RG_ASSIGN_OR_RETURN(in.restart, f.Bool("restart"));
+  RG_ASSIGN_OR_RETURN(in.active, f.Bool("active"));
+  return in;
+}
+
 Result<TierInput> TierFields(const json& body) {
   RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(body, {"level", "name", "threshold", "earn_multiplier", "benefits"}));
   TierInput in;
@@ -302,6 +350,57 @@ Result<TierInput> TierFields(const json& body) {
 }  // namespace
 
 void RegisterLoyaltyRoutes(Router& router) {
+  // Stamp cards.
+  router.Read("GET", "/api/v1/stamp-cards", "Stamp cards",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(auto cards, ListStampCards(tx, r.actor.merchant_id));
+                json data = json::array();
+                for (const auto& c : cards) data.push_back(ToJson(c));
+                return Reply{200, PageJson(data, std::nullopt)};
+              });
+  router.Write("POST", "/api/v1/stamp-cards", "Create a stamp card (owner or manager)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(auto in, StampCardFields(r.body));
+                 RG_ASSIGN_OR_RETURN(auto c, CreateStampCard(tx, r.actor, in));
+                 return Reply{201, ToJson(c)};
+               });
+  router.Write("PATCH", "/api/v1/stamp-cards/{id}", "Change a stamp card (owner or manager)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "stamp card"));
+                 RG_ASSIGN_OR_RETURN(auto in, StampCardFields(r.body));
+                 RG_ASSIGN_OR_RETURN(auto c, UpdateStampCard(tx, r.actor, id, in));
+                 return Reply{200, ToJson(c)};
+               });
+  router.Write("POST", "/api/v1/members/{id}/stamps",
+               "Add stamps at the counter; full cards turn into rewards",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"card_id", "stamps"}));
+                 RG_ASSIGN_OR_RETURN(auto card, f.IdValue("card_id"));
+                 RG_ASSIGN_OR_RETURN(auto stamps, f.Int("stamps"));
+                 if (!card) return InvalidField("card_id", "is required");
+                 RG_ASSIGN_OR_RETURN(auto res, AddStamps(tx, r.actor, id, *card, stamps.value_or(1)));
+                 json rewards = json::array();
+                 for (const auto& w : res.rewards) rewards.push_back(ToJson(w));
+                 return Reply{201, {{"stamps_added", res.stamps_added},
+                                    {"stamps_after", res.stamps_after},
+                                    {"rewards", rewards}}};
+               });
+  router.Read("GET", "/api/v1/members/{id}/stamp-rewards", "A member's stamp-card rewards",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+                RG_ASSIGN_OR_RETURN(auto list, MemberStampRewards(tx, r.actor, id));
+                json data = json::array();
+                for (const auto& w : list) data.push_back(ToJson(w));
+                return Reply{200, PageJson(data, std::nullopt)};
+              });
+  router.Write("POST", "/api/v1/stamp-rewards/{id}/use", "Use a stamp-card reward (once)",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "stamp reward"));
+                 RG_ASSIGN_OR_RETURN(auto w, UseStampReward(tx, r.actor, id));
+                 return Reply{200, ToJson(w)};
+               });
+
   // Tiers.
   router.Read("GET", "/api/v1/tiers", "The tiers and how members qualify",
               [](Request& r, store::Tx& tx) -> Result<Reply> {

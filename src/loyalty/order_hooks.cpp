@@ -1,11 +1,15 @@
 #include "loyalty/order_hooks.h"
 
+#include "loyalty/stamp_service.h"
 #include "loyalty/tier_service.h"
 
 namespace regulars::loyalty {
 
-Status AfterOrderCreated(store::Tx& tx, const accounts::Actor& actor, OrderResult& result) {
-  if (result.order.member_id) RG_TRY(RequalifyMember(tx, actor, *result.order.member_id));
+Status AfterOrderCreated(store::Tx& tx, const accounts::Actor& actor, OrderResult& result,
+                         const OrderInput& input) {
+  if (!result.order.member_id) return {};
+  RG_TRY(StampOrder(tx, actor, result, input.items));
+  RG_TRY(RequalifyMember(tx, actor, *result.order.member_id));
   return {};
 }
 

@@ -10,7 +10,8 @@
 
 namespace regulars::loyalty {
 
-Status AfterOrderCreated(store::Tx& tx, const accounts::Actor& actor, OrderResult& result);
+Status AfterOrderCreated(store::Tx& tx, const accounts::Actor& actor, OrderResult& result,
+                         const OrderInput& input);
 Status AfterOrderRefunded(store::Tx& tx, const accounts::Actor& actor, OrderResult& result);
 
 }  // namespace regulars::loyalty

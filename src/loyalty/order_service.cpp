@@ -246,7 +246,7 @@ Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderIn
   data["points"] = pts;
   RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
                              {"order_created", o.member_id, actor.Label(), data.dump()}));
-  RG_TRY(AfterOrderCreated(tx, actor, out));
+  RG_TRY(AfterOrderCreated(tx, actor, out, in));
   return out;
 }
 
