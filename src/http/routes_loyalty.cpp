@@ -9,6 +9,7 @@
 #include "http/router.h"
 #include "loyalty/loyalty_service.h"
 #include "loyalty/order_service.h"
+#include "loyalty/report_service.h"
 #include "loyalty/stamp_service.h"
 #include "loyalty/tier_service.h"
 
@@ -350,6 +351,69 @@ Result<TierInput> TierFields(const json& body) {
 }  // namespace
 
 void RegisterLoyaltyRoutes(Router& router) {
+  // Reports.
+  router.Read("GET", "/api/v1/reports/{name}",
+              "A report: liability or points-activity (?from=&to=&branch_id=); Accept: text/csv "
+              "for CSV",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                std::string name = r.PathParam("name");
+                bool csv = r.http.get_header_value("Accept").find("text/csv") != std::string::npos ||
+                           r.Query("format").value_or("") == "csv";
+                Reply reply;
+                if (name == "liability") {
+                  RG_ASSIGN_OR_RETURN(auto rows, LiabilityReport(tx, r.actor));
+                  if (csv) {
+                    reply.raw = LiabilityCsv(rows);
+                  } else {
+                    json data = json::array();
+                    for (const auto& x : rows)
+                      data.push_back({{"kind", x.kind}, {"point_type", x.point_type},
+                                      {"branch_id", IdOrNull(x.branch_id)}, {"members", x.members},
+                                      {"outstanding", x.outstanding}, {"value_minor", x.value_minor},
+                                      {"currency", r.merchant.currency}});
+                    reply.body = {{"report", name}, {"data", data}};
+                  }
+                } else if (name == "points-activity") {
+                  Micros to = r.actor.now, from = r.actor.now - 30 * kMicrosPerDay;
+                  if (auto f = r.Query("from")) {
+                    auto t = ParseRfc3339(*f);
+                    if (!t) return InvalidField("from", "must be an RFC 3339 time");
+                    from = *t;
+                  }
+                  if (auto f = r.Query("to")) {
+                    auto t = ParseRfc3339(*f);
+                    if (!t) return InvalidField("to", "must be an RFC 3339 time");
+                    to = *t;
+                  }
+                  std::optional<Id> branch;
+                  if (auto b = r.Query("branch_id")) {
+                    branch = ParseId(*b);
+                    if (!branch) return InvalidField("branch_id", "is not a valid id");
+                  }
+                  RG_ASSIGN_OR_RETURN(auto rows, PointsActivityReport(tx, r.actor, from, to, branch));
+                  if (csv) {
+                    reply.raw = ActivityCsv(rows);
+                  } else {
+                    json data = json::array();
+                    for (const auto& x : rows)
+                      data.push_back({{"day", x.day}, {"branch_id", IdOrNull(x.branch_id)},
+                                      {"point_type", x.point_type}, {"earned", x.earned},
+                                      {"redeemed", x.redeemed}, {"expired", x.expired},
+                                      {"reversed", x.reversed}});
+                    reply.body = {{"report", name}, {"from", FormatRfc3339(from)},
+                                  {"to", FormatRfc3339(to)}, {"data", data}};
+                  }
+                } else {
+                  return Fail(Code::kNotFound, "report not found (liability, points-activity)");
+                }
+                if (csv) {
+                  reply.content_type = "text/csv; charset=utf-8";
+                  reply.headers.emplace_back("Content-Disposition",
+                                             "attachment; filename=\"" + name + ".csv\"");
+                }
+                return reply;
+              });
+
   // Stamp cards.
   router.Read("GET", "/api/v1/stamp-cards", "Stamp cards",
               [](Request& r, store::Tx& tx) -> Result<Reply> {
