@@ -22,11 +22,18 @@ void HttpTest::SetUp() {
       bp.name = "Main";
       RG_ASSIGN_OR_RETURN(auto b, commerce::CreateBranch(tx, sys, bp));
       t->owner_email = n == 1 ? "owner@a.test" : "owner@b.test";
-      RG_TRY(accounts::CreateStaff(tx, sys, {"Owner", t->owner_email, accounts::Role::kOwner, hash, {}}));
-      RG_TRY(accounts::CreateStaff(tx, sys, {"Cashier", n == 1 ? "cashier@a.test" : "cashier@b.test",
-                                             accounts::Role::kCashier, hash, {b.id}}));
-      RG_ASSIGN_OR_RETURN(auto ok, accounts::CreateApiKey(tx, clock_.Now(), m.id, "owner", accounts::Role::kOwner));
-      RG_ASSIGN_OR_RETURN(auto ck, accounts::CreateApiKey(tx, clock_.Now(), m.id, "cashier", accounts::Role::kCashier));
+      RG_TRY(accounts::CreateStaff(tx, sys,
+                                   {"Owner", t->owner_email, accounts::Role::kOwner, hash, {}}));
+      RG_TRY(accounts::CreateStaff(tx, sys,
+                                   {"Cashier",
+                                    n == 1 ? "cashier@a.test" : "cashier@b.test",
+                                    accounts::Role::kCashier,
+                                    hash,
+                                    {b.id}}));
+      RG_ASSIGN_OR_RETURN(
+          auto ok, accounts::CreateApiKey(tx, clock_.Now(), m.id, "owner", accounts::Role::kOwner));
+      RG_ASSIGN_OR_RETURN(auto ck, accounts::CreateApiKey(tx, clock_.Now(), m.id, "cashier",
+                                                          accounts::Role::kCashier));
       t->merchant_id = IdToString(m.id);
       t->owner_key = ok.secret;
       t->cashier_key = ck.secret;
@@ -54,18 +61,22 @@ void HttpTest::TearDown() {
   server_.reset();
 }
 
-Response HttpTest::Call(const std::string& method, const std::string& path,
-                        const std::string& key, const std::string& body,
-                        httplib::Headers headers) {
+Response HttpTest::Call(const std::string& method, const std::string& path, const std::string& key,
+                        const std::string& body, httplib::Headers headers) {
   if (!key.empty()) headers.emplace("Authorization", "Bearer " + key);
   httplib::Result res(nullptr, httplib::Error::Unknown);
-  if (method == "GET") res = client_->Get(path, headers);
-  else if (method == "POST") res = client_->Post(path, headers, body, "application/json");
-  else if (method == "PATCH") res = client_->Patch(path, headers, body, "application/json");
-  else if (method == "DELETE") res = client_->Delete(path, headers, body, "application/json");
+  if (method == "GET")
+    res = client_->Get(path, headers);
+  else if (method == "POST")
+    res = client_->Post(path, headers, body, "application/json");
+  else if (method == "PATCH")
+    res = client_->Patch(path, headers, body, "application/json");
+  else if (method == "DELETE")
+    res = client_->Delete(path, headers, body, "application/json");
   Response out;
   if (!res) {
-    ADD_FAILURE() << method << " " << path << ": no response (" << httplib::to_string(res.error()) << ")";
+    ADD_FAILURE() << method << " " << path << ": no response (" << httplib::to_string(res.error())
+                  << ")";
     return out;
   }
   out.status = res->status;

@@ -50,8 +50,8 @@ TEST_P(Api, BadInputGetsAPreciseErrorAndChangesNothing) {
        "phone"},
       {R"({"phone": "0922000111", "consent": {"sms": "yes"}})", 400, "invalid_argument",
        "consent.sms: must be true or false", "consent.sms"},
-      {R"({"phone": "0922000111", "nmae": "typo"})", 400, "invalid_argument",
-       "nmae: unknown field", "nmae"},
+      {R"({"phone": "0922000111", "nmae": "typo"})", 400, "invalid_argument", "nmae: unknown field",
+       "nmae"},
       {R"({"phone": "0912-345678"})", 409, "already_exists",
        "phone: a member with this phone number already exists", "phone"},
   };
@@ -74,8 +74,8 @@ TEST_P(Api, BadInputGetsAPreciseErrorAndChangesNothing) {
               "only the owner may manage staff");
   ExpectError(Get("/api/v1/members", ""), 401, "unauthenticated",
               "log in, or send 'Authorization: Bearer <api key>'");
-  ExpectError(Get("/api/v1/members", "rk_1_forgedforgedforgedforgedforged"), 401,
-              "unauthenticated", "API key is not valid");
+  ExpectError(Get("/api/v1/members", "rk_1_forgedforgedforgedforgedforged"), 401, "unauthenticated",
+              "API key is not valid");
   ExpectError(Get("/api/v1/members?limit=0", a_.owner_key), 400, "invalid_argument",
               "limit: must be a whole number from 1 to 500", "limit");
   EXPECT_EQ(Count("members"), members);
@@ -158,7 +158,8 @@ TEST_P(Api, MemberLifecycle) {
 
   auto found = Post("/api/v1/members/lookup", a_.cashier_key, {{"phone", "+886 912-345-678"}});
   EXPECT_EQ(found.body["id"], id);
-  auto by_code = Post("/api/v1/members/lookup", a_.cashier_key, {{"code", c.body["referral_code"]}});
+  auto by_code =
+      Post("/api/v1/members/lookup", a_.cashier_key, {{"code", c.body["referral_code"]}});
   EXPECT_EQ(by_code.body["id"], id);
   auto search = Get("/api/v1/members?q=%E9%99%88%E5%B0%8F%E6%98%8E", a_.cashier_key);  // 陈小明
   ASSERT_EQ(search.body["data"].size(), 1u) << search.raw;
@@ -174,8 +175,8 @@ TEST_P(Api, MemberLifecycle) {
   EXPECT_EQ(t.body["data"][0]["type"], "member_updated");
   EXPECT_EQ(t.body["data"][1]["type"], "consent_changed");
   ASSERT_TRUE(t.body["next_cursor"].is_string());
-  auto t2 = Get("/api/v1/members/" + id + "/timeline?limit=10&cursor=" +
-                    t.body["next_cursor"].get<std::string>(),
+  auto t2 = Get("/api/v1/members/" + id +
+                    "/timeline?limit=10&cursor=" + t.body["next_cursor"].get<std::string>(),
                 a_.owner_key);
   EXPECT_EQ(t2.body["data"].size(), 3u);  // consent x2 + member_created
   EXPECT_TRUE(t2.body["next_cursor"].is_null());
@@ -208,33 +209,43 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
     EXPECT_TRUE(r.status == 200 || r.status == 201) << r.raw;
     return r.body.value("id", std::string());
   };
-  std::string point_type = id_of(Post("/api/v1/point-types", a_.owner_key,
-                                      {{"code", "points"}, {"name", "Points"}}));
+  std::string point_type =
+      id_of(Post("/api/v1/point-types", a_.owner_key, {{"code", "points"}, {"name", "Points"}}));
   std::string rule = id_of(Post("/api/v1/earning-rules", a_.owner_key,
                                 {{"point_type", "points"},
                                  {"name", "per visit"},
                                  {"definition", {{"kind", "per_visit"}, {"points", 50}}}}));
   std::string reward = id_of(Post("/api/v1/rewards", a_.owner_key,
                                   {{"name", "Tea"}, {"point_type", "points"}, {"points", 10}}));
-  std::string order = id_of(Post("/api/v1/orders", a_.owner_key,
-                                 {{"external_id", "A-1"}, {"member_id", member}, {"total_minor", 1000}}));
-  std::string redemption = id_of(Post("/api/v1/redemptions", a_.owner_key,
-                                      {{"member_id", member}, {"point_type", "points"}, {"points", 5}}));
-  std::string card = id_of(Post("/api/v1/stamp-cards", a_.owner_key,
-                                {{"name", "Card"}, {"point_type", "points"}, {"stamps_needed", 1}, {"reward_name", "Tea"}}));
+  std::string order =
+      id_of(Post("/api/v1/orders", a_.owner_key,
+                 {{"external_id", "A-1"}, {"member_id", member}, {"total_minor", 1000}}));
+  std::string redemption =
+      id_of(Post("/api/v1/redemptions", a_.owner_key,
+                 {{"member_id", member}, {"point_type", "points"}, {"points", 5}}));
+  std::string card = id_of(Post(
+      "/api/v1/stamp-cards", a_.owner_key,
+      {{"name", "Card"}, {"point_type", "points"}, {"stamps_needed", 1}, {"reward_name", "Tea"}}));
   auto stamped = Post("/api/v1/members/" + member + "/stamps", a_.owner_key, {{"card_id", card}});
   std::string stamp_reward = stamped.body["rewards"][0]["id"];
-  std::string tier = id_of(Post("/api/v1/tiers", a_.owner_key,
-                                {{"level", 1}, {"name", "Silver"}, {"threshold", 100}}));
-  std::string scheme = id_of(Post("/api/v1/wallet/bonus-schemes", a_.owner_key,
-                                  {{"name", "1000 get 1100"}, {"pay_minor", 100000}, {"bonus_minor", 10000}}));
+  std::string tier = id_of(
+      Post("/api/v1/tiers", a_.owner_key, {{"level", 1}, {"name", "Silver"}, {"threshold", 100}}));
+  std::string scheme =
+      id_of(Post("/api/v1/wallet/bonus-schemes", a_.owner_key,
+                 {{"name", "1000 get 1100"}, {"pay_minor", 100000}, {"bonus_minor", 10000}}));
   const std::vector<std::pair<std::string, std::string>> ids = {
-      {"/api/v1/members", member},         {"/api/v1/branches", a_.branch_id},
-      {"/api/v1/staff", staff_id},         {"/api/v1/api-keys", key_id},
-      {"/api/v1/point-types", point_type}, {"/api/v1/earning-rules", rule},
-      {"/api/v1/rewards", reward},         {"/api/v1/orders", order},
-      {"/api/v1/redemptions", redemption}, {"/api/v1/wallet/bonus-schemes", scheme},
-      {"/api/v1/tiers", tier},             {"/api/v1/stamp-cards", card},
+      {"/api/v1/members", member},
+      {"/api/v1/branches", a_.branch_id},
+      {"/api/v1/staff", staff_id},
+      {"/api/v1/api-keys", key_id},
+      {"/api/v1/point-types", point_type},
+      {"/api/v1/earning-rules", rule},
+      {"/api/v1/rewards", reward},
+      {"/api/v1/orders", order},
+      {"/api/v1/redemptions", redemption},
+      {"/api/v1/wallet/bonus-schemes", scheme},
+      {"/api/v1/tiers", tier},
+      {"/api/v1/stamp-cards", card},
       {"/api/v1/stamp-rewards", stamp_reward}};
   int checked = 0;
   for (const auto& route : server_->Routes()) {
@@ -288,19 +299,25 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
 
 TEST_P(Api, StaffAndBranchesForOwners) {
   auto s = Post("/api/v1/staff", a_.owner_key,
-                {{"name", "New Cashier"}, {"email", "new@a.test"}, {"role", "cashier"},
+                {{"name", "New Cashier"},
+                 {"email", "new@a.test"},
+                 {"role", "cashier"},
                  {"password", "short"}});
   ExpectError(s, 400, "invalid_argument", "password: must be at least 8 characters", "password");
   s = Post("/api/v1/staff", a_.owner_key,
-           {{"name", "New Cashier"}, {"email", "new@a.test"}, {"role", "cashier"},
-            {"password", "long-enough-pass"}, {"branch_ids", {a_.branch_id}}});
+           {{"name", "New Cashier"},
+            {"email", "new@a.test"},
+            {"role", "cashier"},
+            {"password", "long-enough-pass"},
+            {"branch_ids", {a_.branch_id}}});
   ASSERT_EQ(s.status, 201) << s.raw;
   EXPECT_EQ(s.body["branch_ids"][0], a_.branch_id);
   EXPECT_FALSE(s.body.contains("password_hash"));
   auto login = Call("POST", "/api/v1/auth/login", "",
                     R"({"email": "new@a.test", "password": "long-enough-pass"})");
   EXPECT_EQ(login.status, 200) << login.raw;
-  auto off = Patch("/api/v1/staff/" + s.body["id"].get<std::string>(), a_.owner_key, {{"active", false}});
+  auto off =
+      Patch("/api/v1/staff/" + s.body["id"].get<std::string>(), a_.owner_key, {{"active", false}});
   EXPECT_EQ(off.body["active"], false);
   auto login2 = Call("POST", "/api/v1/auth/login", "",
                      R"({"email": "new@a.test", "password": "long-enough-pass"})");
@@ -317,10 +334,12 @@ TEST_P(Api, HealthMetricsAndConsole) {
   EXPECT_EQ(Get("/healthz", "").body["status"], "ok");
   Get("/api/v1/members", a_.owner_key);
   auto m = Get("/metrics", "");
-  EXPECT_NE(m.raw.find("regulars_http_requests_total{method=\"GET\",route=\"/api/v1/members\",status=\"200\"} 1"),
+  EXPECT_NE(m.raw.find("regulars_http_requests_total{method=\"GET\",route=\"/api/v1/"
+                       "members\",status=\"200\"} 1"),
             std::string::npos)
       << m.raw;
-  EXPECT_NE(m.raw.find("regulars_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/v1/members\",le=\"+Inf\"} 1"),
+  EXPECT_NE(m.raw.find("regulars_http_request_duration_seconds_bucket{method=\"GET\",route=\"/api/"
+                       "v1/members\",le=\"+Inf\"} 1"),
             std::string::npos);
   EXPECT_NE(m.raw.find("regulars_db_seconds_total"), std::string::npos);
   EXPECT_EQ(Get("/api/v1/no-such-thing", a_.owner_key).body["error"]["code"], "not_found");
@@ -341,49 +360,69 @@ TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
   std::string m2 = CreateMember(a_, "0922333444", "Two");
   id_of(Post("/api/v1/point-types", a_.owner_key, {{"code", "points"}, {"name", "Points"}}));
   id_of(Post("/api/v1/earning-rules", a_.owner_key,
-             {{"point_type", "points"}, {"name", "visit"}, {"definition", {{"kind", "per_visit"}, {"points", 100}}}}));
-  std::string order = id_of(Post("/api/v1/orders", a_.owner_key,
-                                 {{"external_id", "O-1"}, {"member_id", m1}, {"total_minor", 10000}}));
+             {{"point_type", "points"},
+              {"name", "visit"},
+              {"definition", {{"kind", "per_visit"}, {"points", 100}}}}));
+  std::string order =
+      id_of(Post("/api/v1/orders", a_.owner_key,
+                 {{"external_id", "O-1"}, {"member_id", m1}, {"total_minor", 10000}}));
   std::string hold1 = id_of(Post("/api/v1/redemptions", a_.owner_key,
                                  {{"member_id", m1}, {"point_type", "points"}, {"points", 5}}));
   std::string hold2 = id_of(Post("/api/v1/redemptions", a_.owner_key,
                                  {{"member_id", m1}, {"point_type", "points"}, {"points", 5}}));
-  auto topup = Post("/api/v1/members/" + m1 + "/wallet/top-ups", a_.owner_key, {{"amount_minor", 50000}});
+  auto topup =
+      Post("/api/v1/members/" + m1 + "/wallet/top-ups", a_.owner_key, {{"amount_minor", 50000}});
   ASSERT_EQ(topup.status, 201) << topup.raw;
-  auto charge = Post("/api/v1/members/" + m1 + "/wallet/charges", a_.owner_key, {{"amount_minor", 1000}});
+  auto charge =
+      Post("/api/v1/members/" + m1 + "/wallet/charges", a_.owner_key, {{"amount_minor", 1000}});
   ASSERT_EQ(charge.status, 201) << charge.raw;
   std::string charge_id = charge.body["entry"]["id"];
   id_of(Post("/api/v1/point-types", a_.owner_key, {{"code", "cups"}, {"name", "Cup stamps"}}));
-  std::string card = id_of(Post("/api/v1/stamp-cards", a_.owner_key,
-                                {{"name", "Card"}, {"point_type", "cups"}, {"stamps_needed", 5}, {"reward_name", "Tea"}}));
-  auto stamped = Post("/api/v1/members/" + m1 + "/stamps", a_.owner_key, {{"card_id", card}, {"stamps", 5}});
+  std::string card = id_of(Post(
+      "/api/v1/stamp-cards", a_.owner_key,
+      {{"name", "Card"}, {"point_type", "cups"}, {"stamps_needed", 5}, {"reward_name", "Tea"}}));
+  auto stamped =
+      Post("/api/v1/members/" + m1 + "/stamps", a_.owner_key, {{"card_id", card}, {"stamps", 5}});
   ASSERT_EQ(stamped.status, 201) << stamped.raw;
   std::string stamp_reward = stamped.body["rewards"][0]["id"];
 
   std::map<std::string, json> bodies = {
       {"/api/v1/branches", {{"name", "East"}}},
-      {"/api/v1/staff", {{"name", "S"}, {"email", "s@a.test"}, {"role", "cashier"}, {"password", "long-enough-pass"}}},
+      {"/api/v1/staff",
+       {{"name", "S"},
+        {"email", "s@a.test"},
+        {"role", "cashier"},
+        {"password", "long-enough-pass"}}},
       {"/api/v1/api-keys", {{"name", "POS"}}},
       {"/api/v1/members", {{"phone", "0933000111"}}},
       {"/api/v1/members/{id}/merge", {{"from_member_id", m2}}},
       {"/api/v1/point-types", {{"code", "stamps"}, {"name", "Stamps"}}},
-      {"/api/v1/earning-rules", {{"point_type", "points"}, {"name", "x"}, {"definition", {{"kind", "per_visit"}, {"points", 1}}}}},
+      {"/api/v1/earning-rules",
+       {{"point_type", "points"},
+        {"name", "x"},
+        {"definition", {{"kind", "per_visit"}, {"points", 1}}}}},
       {"/api/v1/rewards", {{"name", "Tea"}, {"point_type", "points"}, {"points", 10}}},
       {"/api/v1/orders", {{"external_id", "O-2"}, {"member_id", m1}, {"total_minor", 5000}}},
       {"/api/v1/orders/{id}/refunds", {{"amount_minor", 1000}}},
-      {"/api/v1/members/{id}/adjustments", {{"point_type", "points"}, {"points", 7}, {"reason", "gift"}}},
-      {"/api/v1/redemptions", {{"member_id", m1}, {"point_type", "points"}, {"points", 3}, {"commit", true}}},
+      {"/api/v1/members/{id}/adjustments",
+       {{"point_type", "points"}, {"points", 7}, {"reason", "gift"}}},
+      {"/api/v1/redemptions",
+       {{"member_id", m1}, {"point_type", "points"}, {"points", 3}, {"commit", true}}},
       {"/api/v1/redemptions/{id}/commit", json::object()},
       {"/api/v1/redemptions/{id}/cancel", json::object()},
       {"/api/v1/members/{id}/wallet/top-ups", {{"amount_minor", 10000}}},
       {"/api/v1/members/{id}/wallet/charges", {{"amount_minor", 500}}},
       {"/api/v1/members/{id}/wallet/refunds", {{"charge_id", charge_id}, {"amount_minor", 100}}},
       {"/api/v1/members/{id}/wallet/adjustments", {{"paid_minor", 100}, {"reason", "fix"}}},
-      {"/api/v1/wallet/bonus-schemes", {{"name", "1000 get 1100"}, {"pay_minor", 100000}, {"bonus_minor", 10000}}},
-      {"/api/v1/tiers", {{"level", 1}, {"name", "Silver"}, {"threshold", 100000}, {"earn_multiplier", 1.5}}},
-      {"/api/v1/tier-program", {{"metric", "spend"}, {"window", {{"kind", "rolling_days"}, {"days", 180}}}}},
+      {"/api/v1/wallet/bonus-schemes",
+       {{"name", "1000 get 1100"}, {"pay_minor", 100000}, {"bonus_minor", 10000}}},
+      {"/api/v1/tiers",
+       {{"level", 1}, {"name", "Silver"}, {"threshold", 100000}, {"earn_multiplier", 1.5}}},
+      {"/api/v1/tier-program",
+       {{"metric", "spend"}, {"window", {{"kind", "rolling_days"}, {"days", 180}}}}},
       {"/api/v1/members/{id}/tier-override", {{"level", 0}}},
-      {"/api/v1/stamp-cards", {{"name", "Card 2"}, {"point_type", "cups"}, {"stamps_needed", 5}, {"reward_name", "Tea"}}},
+      {"/api/v1/stamp-cards",
+       {{"name", "Card 2"}, {"point_type", "cups"}, {"stamps_needed", 5}, {"reward_name", "Tea"}}},
       {"/api/v1/members/{id}/stamps", {{"card_id", card}, {"stamps", 7}}},
       {"/api/v1/stamp-rewards/{id}/use", json::object()},
   };
@@ -391,18 +430,19 @@ TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
   const std::set<std::string> exempt = {"/api/v1/auth/login", "/api/v1/auth/logout",
                                         "/api/v1/members/lookup", "/api/v1/loyalty/calculate"};
   auto path_for = [&](const std::string& pattern) {
-    std::string id = pattern.starts_with("/api/v1/orders")        ? order
+    std::string id = pattern.starts_with("/api/v1/orders")          ? order
                      : pattern.starts_with("/api/v1/stamp-rewards") ? stamp_reward
-                     : pattern.ends_with("/commit")              ? hold1
-                     : pattern.ends_with("/cancel")       ? hold2
-                                                          : m1;
+                     : pattern.ends_with("/commit")                 ? hold1
+                     : pattern.ends_with("/cancel")                 ? hold2
+                                                                    : m1;
     return std::regex_replace(pattern, std::regex("\\{[a-z_]+\\}"), id);
   };
-  const char* tables[] = {"members", "branches", "staff", "api_keys", "events", "orders",
-                          "refunds", "ledger_entries", "point_lots", "redemptions", "rewards",
-                          "point_types", "earning_rules", "wallet_entries", "wallet_bonus_schemes",
-                          "tiers", "tier_programs", "member_tiers", "tier_history",
-                          "stamp_cards", "stamp_rewards"};
+  const char* tables[] = {
+      "members",      "branches",      "staff",          "api_keys",       "events",
+      "orders",       "refunds",       "ledger_entries", "point_lots",     "redemptions",
+      "rewards",      "point_types",   "earning_rules",  "wallet_entries", "wallet_bonus_schemes",
+      "tiers",        "tier_programs", "member_tiers",   "tier_history",   "stamp_cards",
+      "stamp_rewards"};
   auto snapshot = [&] {
     std::map<std::string, int64_t> counts;
     for (const char* t : tables) counts[t] = Count(t);

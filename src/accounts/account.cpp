@@ -13,9 +13,12 @@ namespace regulars::accounts {
 
 std::string_view RoleName(Role role) {
   switch (role) {
-    case Role::kOwner: return "owner";
-    case Role::kManager: return "manager";
-    case Role::kCashier: return "cashier";
+    case Role::kOwner:
+      return "owner";
+    case Role::kManager:
+      return "manager";
+    case Role::kCashier:
+      return "cashier";
   }
   return "cashier";
 }
@@ -65,11 +68,14 @@ Status ValidateMerchant(const Merchant& m) {
   if (m.name.empty() || m.name.size() > 200) return InvalidField("name", "must be 1 to 200 bytes");
   if (!IsValidUtf8(m.name)) return InvalidField("name", "is not valid UTF-8");
   if (m.region.size() != 2 || !IsKnownRegion(m.region))
-    return InvalidField("region", fmt::format("unknown region '{}' (use ISO 3166, e.g. TW)", m.region));
+    return InvalidField("region",
+                        fmt::format("unknown region '{}' (use ISO 3166, e.g. TW)", m.region));
   if (CurrencyExponent(m.currency) < 0)
-    return InvalidField("currency", fmt::format("unknown currency '{}' (use ISO 4217, e.g. TWD)", m.currency));
+    return InvalidField("currency",
+                        fmt::format("unknown currency '{}' (use ISO 4217, e.g. TWD)", m.currency));
   if (!IsKnownTimeZone(m.timezone))
-    return InvalidField("timezone", fmt::format("unknown time zone '{}' (use IANA, e.g. Asia/Taipei)", m.timezone));
+    return InvalidField(
+        "timezone", fmt::format("unknown time zone '{}' (use IANA, e.g. Asia/Taipei)", m.timezone));
   if (!IsSupportedLanguage(m.language))
     return InvalidField("language", "must be zh-TW, zh-CN or en");
   return {};
@@ -92,7 +98,8 @@ Result<std::string> NormalizeEmail(std::string_view raw, std::string_view field)
 }
 
 Status ValidatePassword(std::string_view password, std::string_view field) {
-  if (Utf8Length(password) < 8) return InvalidField(std::string(field), "must be at least 8 characters");
+  if (Utf8Length(password) < 8)
+    return InvalidField(std::string(field), "must be at least 8 characters");
   if (password.size() > 1024) return InvalidField(std::string(field), "is too long");
   return {};
 }

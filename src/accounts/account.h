@@ -40,8 +40,8 @@ Actor SystemActor(Id merchant_id, Micros now);
 struct Merchant {
   Id id = 0;
   std::string name;
-  std::string region = "TW";      // ISO 3166: how phone numbers without a prefix are read
-  std::string currency = "TWD";   // ISO 4217
+  std::string region = "TW";             // ISO 3166: how phone numbers without a prefix are read
+  std::string currency = "TWD";          // ISO 4217
   std::string timezone = "Asia/Taipei";  // IANA
   std::string language = "zh-TW";        // zh-TW, zh-CN or en
   Micros created_at = 0;

@@ -71,9 +71,8 @@ Status SetBranches(Tx& tx, Id merchant_id, Id staff_id, const std::vector<Id>& b
     if (b.empty())
       return Fail(Code::kInvalidArgument,
                   fmt::format("branch_ids: branch {} not found", IdToString(ids[i])), "branch_ids");
-    RG_TRY(tx.Exec(
-        "INSERT INTO staff_branches (merchant_id, staff_id, branch_id) VALUES (?, ?, ?)",
-        {merchant_id, staff_id, ids[i]}));
+    RG_TRY(tx.Exec("INSERT INTO staff_branches (merchant_id, staff_id, branch_id) VALUES (?, ?, ?)",
+                   {merchant_id, staff_id, ids[i]}));
   }
   return {};
 }
@@ -121,17 +120,18 @@ Result<Merchant> CreateMerchant(Tx& tx, Micros now, Merchant m) {
   RG_TRY(ValidateMerchant(m));
   m.id = NewId();
   m.created_at = now;
-  RG_TRY(tx.Exec("INSERT INTO merchants (merchant_id, name, region, currency, timezone, language, "
-                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 {m.id, m.name, m.region, m.currency, m.timezone, m.language, now, now}));
+  RG_TRY(
+      tx.Exec("INSERT INTO merchants (merchant_id, name, region, currency, timezone, language, "
+              "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+              {m.id, m.name, m.region, m.currency, m.timezone, m.language, now, now}));
   return m;
 }
 
 Result<Merchant> GetMerchant(Tx& tx, Id merchant_id) {
-  RG_ASSIGN_OR_RETURN(Rows rows,
-                      tx.Query(fmt::format("SELECT {} FROM merchants WHERE merchant_id = ?",
-                                           kMerchantCols),
-                               {merchant_id}));
+  RG_ASSIGN_OR_RETURN(
+      Rows rows,
+      tx.Query(fmt::format("SELECT {} FROM merchants WHERE merchant_id = ?", kMerchantCols),
+               {merchant_id}));
   if (rows.empty()) return Fail(Code::kNotFound, "merchant not found");
   return MerchantFromRow(rows[0]);
 }
@@ -186,14 +186,15 @@ Result<Staff> UpdateStaff(Tx& tx, const Actor& actor, Id staff_id, StaffPatch p)
                                  "'owner' AND active = 1 AND id <> ?",
                                  {actor.merchant_id, staff_id}));
     if (owners[0].Int(0) == 0)
-      return Fail(Code::kFailedPrecondition,
-                  "the merchant must keep at least one active owner", p.role ? "role" : "active");
+      return Fail(Code::kFailedPrecondition, "the merchant must keep at least one active owner",
+                  p.role ? "role" : "active");
   }
   s.updated_at = actor.now;
-  RG_TRY(tx.Exec("UPDATE staff SET name = ?, role = ?, active = ?, updated_at = ? WHERE "
-                 "merchant_id = ? AND id = ?",
-                 {s.name, std::string(RoleName(s.role)), int64_t{s.active ? 1 : 0}, s.updated_at,
-                  actor.merchant_id, staff_id}));
+  RG_TRY(
+      tx.Exec("UPDATE staff SET name = ?, role = ?, active = ?, updated_at = ? WHERE "
+              "merchant_id = ? AND id = ?",
+              {s.name, std::string(RoleName(s.role)), int64_t{s.active ? 1 : 0}, s.updated_at,
+               actor.merchant_id, staff_id}));
   if (p.password_hash)
     RG_TRY(tx.Exec("UPDATE staff SET password_hash = ? WHERE merchant_id = ? AND id = ?",
                    {*p.password_hash, actor.merchant_id, staff_id}));
@@ -213,11 +214,11 @@ Result<Staff> GetStaff(Tx& tx, const Actor& actor, Id staff_id) {
 
 Result<Page<Staff>> ListStaff(Tx& tx, const Actor& actor, std::optional<Id> after, int limit) {
   RG_TRY(RequireOwner(actor));
-  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(fmt::format("SELECT {} FROM staff WHERE merchant_id = ? "
-                                                      "AND id > ? ORDER BY id LIMIT ?",
-                                                      kStaffCols),
-                                          {actor.merchant_id, after.value_or(0),
-                                           int64_t{limit + 1}}));
+  RG_ASSIGN_OR_RETURN(Rows rows,
+                      tx.Query(fmt::format("SELECT {} FROM staff WHERE merchant_id = ? "
+                                           "AND id > ? ORDER BY id LIMIT ?",
+                                           kStaffCols),
+                               {actor.merchant_id, after.value_or(0), int64_t{limit + 1}}));
   Page<Staff> page;
   for (size_t i = 0; i < rows.size() && static_cast<int>(i) < limit; ++i) {
     Staff s = StaffFromRow(rows[i]);
@@ -283,10 +284,11 @@ Result<Session> Login(store::Database& db, const Clock& clock, LoginThrottle& th
     auto split = SplitToken(session.token, '.', "");
     RG_TRY(tx.Exec("DELETE FROM sessions WHERE merchant_id = ? AND expires_at < ?",
                    {who.merchant_id, now}));
-    RG_TRY(tx.Exec("INSERT INTO sessions (merchant_id, token_hash, staff_id, csrf_token, "
-                   "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-                   {who.merchant_id, split->second, who.staff_id, session.csrf_token, now,
-                    session.expires_at}));
+    RG_TRY(
+        tx.Exec("INSERT INTO sessions (merchant_id, token_hash, staff_id, csrf_token, "
+                "created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
+                {who.merchant_id, split->second, who.staff_id, session.csrf_token, now,
+                 session.expires_at}));
     return {};
   }));
   return session;
@@ -336,9 +338,10 @@ Result<NewApiKey> CreateApiKey(Tx& tx, Micros now, Id merchant_id, std::string n
   out.key.created_at = now;
   out.secret = fmt::format("rk_{}_{}", merchant_id, RandomToken(32));
   auto split = SplitToken(out.secret, '_', "rk_");
-  RG_TRY(tx.Exec("INSERT INTO api_keys (merchant_id, id, name, role, key_hash, created_at) "
-                 "VALUES (?, ?, ?, ?, ?, ?)",
-                 {merchant_id, out.key.id, name, std::string(RoleName(role)), split->second, now}));
+  RG_TRY(
+      tx.Exec("INSERT INTO api_keys (merchant_id, id, name, role, key_hash, created_at) "
+              "VALUES (?, ?, ?, ?, ?, ?)",
+              {merchant_id, out.key.id, name, std::string(RoleName(role)), split->second, now}));
   return out;
 }
 

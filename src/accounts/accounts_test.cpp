@@ -95,8 +95,8 @@ TEST_P(AccountsTest, ApiKeysAreHashedShownOnceAndRevocable) {
   });
   ASSERT_TRUE(k.has_value()) << k.error().ToString();
   auto stored = db().ReadValue([&](store::Tx& tx) -> Result<std::string> {
-    RG_ASSIGN_OR_RETURN(auto r, tx.Query("SELECT key_hash FROM api_keys WHERE merchant_id = ?",
-                                         {merchant_.id}));
+    RG_ASSIGN_OR_RETURN(
+        auto r, tx.Query("SELECT key_hash FROM api_keys WHERE merchant_id = ?", {merchant_.id}));
     return r[0].Str(0);
   });
   EXPECT_EQ(stored->find(k->secret), std::string::npos);
@@ -140,8 +140,8 @@ TEST_P(AccountsTest, StaffRulesAndBranchLimits) {
   Actor as_cashier = Owner();
   as_cashier.role = Role::kCashier;
   as_cashier.staff_id = cashier->id;
-  auto denied = db().ReadValue(
-      [&](store::Tx& tx) { return ListStaff(tx, as_cashier, std::nullopt, 50); });
+  auto denied =
+      db().ReadValue([&](store::Tx& tx) { return ListStaff(tx, as_cashier, std::nullopt, 50); });
   EXPECT_EQ(denied.error().code, Code::kPermissionDenied);
 
   // The last owner cannot be demoted.

@@ -37,8 +37,10 @@ void LoginThrottle::RecordFailure(const std::string& email, const std::string& i
   failures_["ip:" + ip].push_back(now);
   if (failures_.size() > 100'000) {  // bound memory under a spray of addresses
     for (auto it = failures_.begin(); it != failures_.end();) {
-      if (CountRecent(it->second, now) == 0) it = failures_.erase(it);
-      else ++it;
+      if (CountRecent(it->second, now) == 0)
+        it = failures_.erase(it);
+      else
+        ++it;
     }
   }
 }

@@ -15,8 +15,8 @@
 namespace regulars::accounts {
 
 struct ThrottleOptions {
-  int max_failures_per_email = 5;   // within the window
-  int max_failures_per_ip = 30;     // within the window
+  int max_failures_per_email = 5;  // within the window
+  int max_failures_per_ip = 30;    // within the window
   Micros window = 15 * 60 * kMicrosPerSecond;
 };
 

@@ -58,8 +58,8 @@ TEST(Text, TraditionalAndSimplifiedFoldTogether) {
 TEST(Text, Utf8Validation) {
   EXPECT_TRUE(IsValidUtf8("陳小明 abc"));
   EXPECT_FALSE(IsValidUtf8("\xff\xfe"));
-  EXPECT_FALSE(IsValidUtf8("\xe9\x99"));          // truncated
-  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));          // overlong
+  EXPECT_FALSE(IsValidUtf8("\xe9\x99"));  // truncated
+  EXPECT_FALSE(IsValidUtf8("\xc0\xaf"));  // overlong
   EXPECT_EQ(Utf8Length("陳小明a"), 4u);
 }
 
@@ -115,8 +115,7 @@ TEST(Crypto, PasswordHashIsArgon2idAndVerifies) {
 TEST(Crypto, TokensAndHashes) {
   EXPECT_NE(RandomToken(), RandomToken());
   EXPECT_EQ(RandomToken(32).size(), 43u);
-  EXPECT_EQ(Sha256Hex("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_TRUE(ConstantTimeEquals("abc", "abc"));
   EXPECT_FALSE(ConstantTimeEquals("abc", "abd"));
 }
@@ -148,7 +147,8 @@ TEST(Zone, DstGapAndOverlap) {
   // Falls back 2026-11-01 02:00 -> 01:00; 01:30 happens twice, the earlier is chosen.
   EXPECT_EQ(FormatRfc3339(*FromLocal(2026, 11, 1, 1, 30, 0, "America/New_York")),
             "2026-11-01T05:30:00.000Z");
-  EXPECT_EQ(ToLocal(0, "Mars/Olympus").error().message, "timezone: unknown time zone 'Mars/Olympus'");
+  EXPECT_EQ(ToLocal(0, "Mars/Olympus").error().message,
+            "timezone: unknown time zone 'Mars/Olympus'");
 }
 
 }  // namespace

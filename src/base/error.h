@@ -77,9 +77,9 @@ inline std::unexpected<Error> InvalidField(std::string field, std::string_view w
 }  // namespace regulars
 
 // Propagates an error from an expression returning Result<T>/Status; evaluates to nothing.
-#define RG_TRY(expr)                                                   \
-  do {                                                                 \
-    auto rg_try_result_ = (expr);                                      \
+#define RG_TRY(expr)                                                     \
+  do {                                                                   \
+    auto rg_try_result_ = (expr);                                        \
     if (!rg_try_result_) return std::unexpected(rg_try_result_.error()); \
   } while (0)
 

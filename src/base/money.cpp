@@ -5,9 +5,9 @@
 namespace regulars {
 
 int CurrencyExponent(std::string_view c) {
-  static constexpr std::string_view kZero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF",
-                                               "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
-                                               "XAF", "XOF", "XPF"};
+  static constexpr std::string_view kZero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY",
+                                               "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
+                                               "VND", "VUV", "XAF", "XOF", "XPF"};
   static constexpr std::string_view kThree[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
   static constexpr std::string_view kTwo[] = {
       "TWD", "USD", "EUR", "GBP", "CNY", "HKD", "MOP", "SGD", "MYR", "THB", "PHP", "IDR",

@@ -56,7 +56,8 @@ Result<Micros> EndOfLocalDay(Micros t, std::string_view tz) {
   RG_ASSIGN_OR_RETURN(LocalTime lt, ToLocal(t, tz));
   int64_t next = DaysFromCivil(lt.year, lt.month, lt.day) + 1;
   date::year_month_day ymd{date::sys_days{date::days{next}}};
-  return FromLocal(static_cast<int>(ymd.year()), static_cast<int>(static_cast<unsigned>(ymd.month())),
+  return FromLocal(static_cast<int>(ymd.year()),
+                   static_cast<int>(static_cast<unsigned>(ymd.month())),
                    static_cast<int>(static_cast<unsigned>(ymd.day())), 0, 0, 0, tz);
 }
 

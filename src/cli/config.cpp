@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <charconv>
 #include <toml++/toml.h>
+#include <charconv>
 
 namespace regulars::cli {
 
@@ -25,7 +25,8 @@ Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
   if (colon == std::string::npos || colon == 0)
     return InvalidField("listen", "must be HOST:PORT, e.g. 127.0.0.1:8080");
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   int port = -1;
   std::string_view p(listen.data() + colon + 1, listen.size() - colon - 1);
   auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
@@ -81,7 +82,8 @@ Result<Config> LoadConfigFile(const std::string& path, Config c) {
   auto integer = [&](const char* sec, const char* key, int& out) -> Status {
     auto node = t[sec][key];
     if (!node) return {};
-    if (!node.is_integer()) return InvalidField(fmt::format("{}.{}", sec, key), "must be an integer");
+    if (!node.is_integer())
+      return InvalidField(fmt::format("{}.{}", sec, key), "must be an integer");
     out = static_cast<int>(*node.value<int64_t>());
     return {};
   };

@@ -9,7 +9,8 @@ namespace regulars::cli {
 namespace {
 
 std::string WriteFile(const std::string& text) {
-  auto path = std::filesystem::temp_directory_path() / ("regulars-config-" + std::to_string(::getpid()) + ".toml");
+  auto path = std::filesystem::temp_directory_path() /
+              ("regulars-config-" + std::to_string(::getpid()) + ".toml");
   std::ofstream(path) << text;
   return path.string();
 }
@@ -25,8 +26,9 @@ TEST(Config, DefaultsAreDocumentedValues) {
 }
 
 TEST(Config, FileOverridesDefaults) {
-  auto c = LoadConfigFile(WriteFile("[server]\nlisten = \"0.0.0.0:9000\"\nthreads = 16\n"
-                                    "[database]\nurl = \"postgresql://x@h/db\"\n"));
+  auto c =
+      LoadConfigFile(WriteFile("[server]\nlisten = \"0.0.0.0:9000\"\nthreads = 16\n"
+                               "[database]\nurl = \"postgresql://x@h/db\"\n"));
   ASSERT_TRUE(c.has_value()) << c.error().message;
   EXPECT_EQ(c->listen, "0.0.0.0:9000");
   EXPECT_EQ(c->threads, 16);
@@ -57,7 +59,8 @@ TEST(Config, ListenParsing) {
   EXPECT_EQ(ParseListen("[::1]:8080")->first, "::1");
   EXPECT_EQ(ParseListen("localhost:0")->second, 0);
   EXPECT_EQ(ParseListen("8080").error().message, "listen: must be HOST:PORT, e.g. 127.0.0.1:8080");
-  EXPECT_EQ(ParseListen("h:99999").error().message, "listen: port must be a number from 0 to 65535");
+  EXPECT_EQ(ParseListen("h:99999").error().message,
+            "listen: port must be a number from 0 to 65535");
 }
 
 }  // namespace

@@ -22,11 +22,11 @@ constexpr const char* kSurnames[] = {"陳", "林", "黃", "張", "李", "王", "
 constexpr const char* kGiven[] = {"怡君", "雅婷", "家豪", "志明", "淑芬", "俊傑", "美玲", "宗翰",
                                   "欣怡", "冠宇", "佳穎", "建宏", "詩涵", "承恩", "郁婷", "柏翰",
                                   "小明", "婉婷", "哲瑋", "品妍", "子晴", "宇軒", "思妤", "彥廷"};
-constexpr const char* kEnglishFirst[] = {"Alice", "Brian", "Cindy", "David", "Emily", "Frank",
-                                         "Grace", "Henry", "Irene", "Jason", "Kevin", "Linda",
-                                         "Michael", "Nina", "Oscar", "Peggy", "Vivian", "Wendy"};
+constexpr const char* kEnglishFirst[] = {"Alice",   "Brian", "Cindy", "David", "Emily",  "Frank",
+                                         "Grace",   "Henry", "Irene", "Jason", "Kevin",  "Linda",
+                                         "Michael", "Nina",  "Oscar", "Peggy", "Vivian", "Wendy"};
 constexpr const char* kEnglishLast[] = {"Chen", "Lin", "Huang", "Chang", "Lee", "Wang",
-                                        "Wu", "Liu", "Tsai", "Yang", "Hsu", "Cheng"};
+                                        "Wu",   "Liu", "Tsai",  "Yang",  "Hsu", "Cheng"};
 struct Place {
   const char* region;
   const char* cities[4];
@@ -41,13 +41,11 @@ struct MenuItem {
   const char* category;
   int64_t price_minor;
 };
-constexpr MenuItem kMenu[] = {{"BT-PEARL", "珍珠奶茶", "milk_tea", 6000},
-                              {"BT-OOLONG", "四季春青茶", "tea", 3500},
-                              {"BT-BLACK", "錫蘭紅茶", "tea", 3000},
-                              {"BT-MATCHA", "抹茶拿鐵", "latte", 7000},
-                              {"BT-MANGO", "芒果冰沙", "smoothie", 7500},
-                              {"BT-TARO", "芋頭鮮奶", "latte", 6500},
-                              {"SN-WAFFLE", "格子鬆餅", "snack", 5500}};
+constexpr MenuItem kMenu[] = {
+    {"BT-PEARL", "珍珠奶茶", "milk_tea", 6000}, {"BT-OOLONG", "四季春青茶", "tea", 3500},
+    {"BT-BLACK", "錫蘭紅茶", "tea", 3000},      {"BT-MATCHA", "抹茶拿鐵", "latte", 7000},
+    {"BT-MANGO", "芒果冰沙", "smoothie", 7500}, {"BT-TARO", "芋頭鮮奶", "latte", 6500},
+    {"SN-WAFFLE", "格子鬆餅", "snack", 5500}};
 constexpr const char* kTags[] = {"常客", "喜歡少糖", "學生", "上班族", "團購", "VIP"};
 
 // A loyalty program and a year of orders and redemptions for the demo members.
@@ -68,13 +66,13 @@ Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merc
     loyalty::RuleInput base{"points", "每 NT$30 累積 1 點",
                             R"({"kind":"per_amount","points":1,"per_amount_minor":3000})", true};
     RG_TRY(loyalty::CreateRule(tx, a, base));
-    loyalty::RuleInput birthday{"points", "生日月點數雙倍",
-                                R"({"kind":"multiplier","factor":2,"birthday_month":true,"stacking":"best_of"})",
-                                true};
+    loyalty::RuleInput birthday{
+        "points", "生日月點數雙倍",
+        R"({"kind":"multiplier","factor":2,"birthday_month":true,"stacking":"best_of"})", true};
     RG_TRY(loyalty::CreateRule(tx, a, birthday));
-    loyalty::RuleInput wednesday{"points", "週三會員日 1.5 倍",
-                                 R"({"kind":"multiplier","factor":1.5,"weekdays":[3],"stacking":"best_of"})",
-                                 true};
+    loyalty::RuleInput wednesday{
+        "points", "週三會員日 1.5 倍",
+        R"({"kind":"multiplier","factor":1.5,"weekdays":[3],"stacking":"best_of"})", true};
     RG_TRY(loyalty::CreateRule(tx, a, wednesday));
     loyalty::RewardInput tea;
     tea.name = "免費中杯紅茶";
@@ -88,12 +86,19 @@ Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merc
     voucher.points = 100;
     voucher.stock = std::optional<int64_t>(500);
     RG_TRY(loyalty::CreateReward(tx, a, voucher));
-    RG_TRY(loyalty::SetTierProgram(tx, a, {loyalty::TierMetric::kSpend, {}, loyalty::TierWindow::kRollingDays, 365, 30}));
-    RG_TRY(loyalty::CreateTier(tx, a, {1, "銀卡 Silver", 100000, 1000, R"({"birthday_gift":"free drink"})"}));
-    RG_TRY(loyalty::CreateTier(tx, a, {2, "金卡 Gold", 300000, 1500, R"({"birthday_gift":"free drink","member_price_percent":5})"}));
-    RG_TRY(loyalty::CreateTier(tx, a, {3, "黑卡 Black", 800000, 2000, R"({"birthday_gift":"two drinks","member_price_percent":10})"}));
-    RG_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT id FROM members WHERE merchant_id = ? ORDER BY id",
-                                            {merchant.id}));
+    RG_TRY(loyalty::SetTierProgram(
+        tx, a, {loyalty::TierMetric::kSpend, {}, loyalty::TierWindow::kRollingDays, 365, 30}));
+    RG_TRY(loyalty::CreateTier(
+        tx, a, {1, "銀卡 Silver", 100000, 1000, R"({"birthday_gift":"free drink"})"}));
+    RG_TRY(loyalty::CreateTier(tx, a,
+                               {2, "金卡 Gold", 300000, 1500,
+                                R"({"birthday_gift":"free drink","member_price_percent":5})"}));
+    RG_TRY(loyalty::CreateTier(tx, a,
+                               {3, "黑卡 Black", 800000, 2000,
+                                R"({"birthday_gift":"two drinks","member_price_percent":10})"}));
+    RG_ASSIGN_OR_RETURN(
+        auto rows,
+        tx.Query("SELECT id FROM members WHERE merchant_id = ? ORDER BY id", {merchant.id}));
     for (const auto& r : rows) member_ids.push_back(r.Int(0));
     return {};
   }));
@@ -108,9 +113,11 @@ Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merc
   for (Id m : member_ids) {
     int n = std::min(60, static_cast<int>(habit(rng)));
     for (int i = 0; i < n; ++i)
-      visits.push_back({year_ago + std::uniform_int_distribution<Micros>(0, 364 * kMicrosPerDay)(rng), m});
+      visits.push_back(
+          {year_ago + std::uniform_int_distribution<Micros>(0, 364 * kMicrosPerDay)(rng), m});
   }
-  std::sort(visits.begin(), visits.end(), [](const Visit& a, const Visit& b) { return a.at < b.at; });
+  std::sort(visits.begin(), visits.end(),
+            [](const Visit& a, const Visit& b) { return a.at < b.at; });
   const size_t kBatch = 500;
   int serial = 0;
   for (size_t start = 0; start < visits.size(); start += kBatch) {
@@ -121,14 +128,17 @@ Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merc
         loyalty::OrderInput o;
         o.external_id = fmt::format("POS-{:06}", ++serial);
         o.member_id = v.member;
-        o.branch_id = branch_ids[std::uniform_int_distribution<size_t>(0, branch_ids.size() - 1)(rng)];
+        o.branch_id =
+            branch_ids[std::uniform_int_distribution<size_t>(0, branch_ids.size() - 1)(rng)];
         o.occurred_at = v.at;
         int lines = std::uniform_int_distribution<int>(1, 3)(rng);
         o.total_minor = 0;
         for (int l = 0; l < lines; ++l) {
-          const MenuItem& item = kMenu[std::uniform_int_distribution<size_t>(0, std::size(kMenu) - 1)(rng)];
+          const MenuItem& item =
+              kMenu[std::uniform_int_distribution<size_t>(0, std::size(kMenu) - 1)(rng)];
           int64_t qty = std::uniform_int_distribution<int>(1, 2)(rng);
-          o.items.push_back({item.sku, item.name, std::string(item.category), qty, item.price_minor});
+          o.items.push_back(
+              {item.sku, item.name, std::string(item.category), qty, item.price_minor});
           o.total_minor += qty * item.price_minor;
         }
         RG_TRY(loyalty::CreateOrder(tx, a, o));
@@ -156,9 +166,8 @@ Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merc
 }  // namespace
 
 Result<bool> SeedDemo(store::Database& db, const Clock& clock, int member_count, uint32_t seed) {
-  RG_ASSIGN_OR_RETURN(auto existing, db.ReadValue([](store::Tx& tx) {
-    return accounts::ListMerchants(tx);
-  }));
+  RG_ASSIGN_OR_RETURN(auto existing,
+                      db.ReadValue([](store::Tx& tx) { return accounts::ListMerchants(tx); }));
   if (!existing.empty()) return false;
   DemoLogins logins;
   RG_ASSIGN_OR_RETURN(std::string owner_hash, HashPassword(logins.owner_password));
@@ -190,15 +199,20 @@ Result<bool> SeedDemo(store::Database& db, const Clock& clock, int member_count,
       RG_ASSIGN_OR_RETURN(auto b, commerce::CreateBranch(tx, system, p));
       branch_ids.push_back(b.id);
     }
+    RG_TRY(accounts::CreateStaff(
+        tx, system, {"王店長 Owner", logins.owner_email, accounts::Role::kOwner, owner_hash, {}}));
     RG_TRY(accounts::CreateStaff(tx, system,
-                                 {"王店長 Owner", logins.owner_email, accounts::Role::kOwner,
-                                  owner_hash, {}}));
+                                 {"林經理 Manager",
+                                  "manager@demo.regulars.test",
+                                  accounts::Role::kManager,
+                                  manager_hash,
+                                  {}}));
     RG_TRY(accounts::CreateStaff(tx, system,
-                                 {"林經理 Manager", "manager@demo.regulars.test",
-                                  accounts::Role::kManager, manager_hash, {}}));
-    RG_TRY(accounts::CreateStaff(tx, system,
-                                 {"陳小美 Cashier", logins.cashier_email, accounts::Role::kCashier,
-                                  cashier_hash, {branch_ids[0]}}));
+                                 {"陳小美 Cashier",
+                                  logins.cashier_email,
+                                  accounts::Role::kCashier,
+                                  cashier_hash,
+                                  {branch_ids[0]}}));
     return {};
   }));
 
@@ -212,12 +226,14 @@ Result<bool> SeedDemo(store::Database& db, const Clock& clock, int member_count,
       members::MemberInput in;
       std::string phone;
       do {
-        phone = fmt::format("09{:08}", std::uniform_int_distribution<int>(10'000'000, 99'999'999)(rng));
+        phone =
+            fmt::format("09{:08}", std::uniform_int_distribution<int>(10'000'000, 99'999'999)(rng));
       } while (!phones.insert(phone).second);
       in.phone = phone;
       bool english = chance(0.15);
       if (chance(0.92))
-        in.name = english ? std::optional<std::string>(fmt::format("{} {}", pick(kEnglishFirst), pick(kEnglishLast)))
+        in.name = english ? std::optional<std::string>(
+                                fmt::format("{} {}", pick(kEnglishFirst), pick(kEnglishLast)))
                           : std::optional<std::string>(std::string(pick(kSurnames)) + pick(kGiven));
       if (chance(0.45)) {
         std::string local = english ? std::string(pick(kEnglishFirst)) : "member";
@@ -244,7 +260,8 @@ Result<bool> SeedDemo(store::Database& db, const Clock& clock, int member_count,
                     {members::Channel::kEmail, chance(0.4)},
                     {members::Channel::kLine, chance(0.55)}};
       in.consent_source = "counter";
-      in.branch_id = branch_ids[std::uniform_int_distribution<size_t>(0, branch_ids.size() - 1)(rng)];
+      in.branch_id =
+          branch_ids[std::uniform_int_distribution<size_t>(0, branch_ids.size() - 1)(rng)];
       batch.push_back(std::move(in));
     }
     RG_TRY(db.Write([&](store::Tx& tx) -> Status {

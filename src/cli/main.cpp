@@ -1,13 +1,13 @@
 // The `regulars` command: serve, merchant create, apikey create, migrate, version.
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
-#include <iostream>
 #include <atomic>
+#include <iostream>
 #include <thread>
 
 #include "accounts/account_service.h"
@@ -105,14 +105,18 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
       // Tier reviews hourly: downgrades after grace, overrides that ended.
       if (clock.Now() - last_review >= 3600 * kMicrosPerSecond) {
         last_review = clock.Now();
-        auto merchants = (*db)->ReadValue([](store::Tx& tx) { return accounts::ListMerchants(tx); });
+        auto merchants =
+            (*db)->ReadValue([](store::Tx& tx) { return accounts::ListMerchants(tx); });
         for (const auto& m : merchants.value_or(std::vector<accounts::Merchant>{})) {
-          auto n = (*db)->WriteValue([&](store::Tx& tx) { return loyalty::ReviewTiers(tx, m.id, clock.Now()); });
+          auto n = (*db)->WriteValue(
+              [&](store::Tx& tx) { return loyalty::ReviewTiers(tx, m.id, clock.Now()); });
           if (!n) spdlog::error("tier review merchant={} failed: {}", m.id, n.error().ToString());
         }
       }
-      auto r = (*db)->WriteValue([&](store::Tx& tx) { return loyalty::RunExpiry(tx, clock.Now()); });
-      if (!r) spdlog::error("expiry sweep failed: {}", r.error().ToString());
+      auto r =
+          (*db)->WriteValue([&](store::Tx& tx) { return loyalty::RunExpiry(tx, clock.Now()); });
+      if (!r)
+        spdlog::error("expiry sweep failed: {}", r.error().ToString());
       else if (r->points_expired || r->reservations_released)
         spdlog::info("expiry sweep: points_expired={} reservations_released={}", r->points_expired,
                      r->reservations_released);
@@ -132,8 +136,8 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
     if (demo) {
       DemoLogins logins;
       std::cout << "  demo owner:   " << logins.owner_email << " / " << logins.owner_password
-                << "\n  demo cashier: " << logins.cashier_email << " / "
-                << logins.cashier_password << "\n";
+                << "\n  demo cashier: " << logins.cashier_email << " / " << logins.cashier_password
+                << "\n";
     }
     std::cout << "  stop with Ctrl-C" << std::endl;
   }
@@ -170,8 +174,9 @@ int main(int argc, char** argv) {
 
   auto* merchant = app.add_subcommand("merchant", "manage merchants");
   merchant->require_subcommand(1);
-  auto* mcreate = merchant->add_subcommand("create", "create a merchant and its owner; the "
-                                                     "owner's password is read from stdin");
+  auto* mcreate = merchant->add_subcommand("create",
+                                           "create a merchant and its owner; the "
+                                           "owner's password is read from stdin");
   AddCommon(mcreate, common);
   accounts::Merchant m;
   std::string owner_email, owner_name = "Owner";
@@ -194,8 +199,9 @@ int main(int argc, char** argv) {
 
   auto* migrate = app.add_subcommand("migrate", "apply pending schema migrations");
   AddCommon(migrate, common);
-  auto* check = app.add_subcommand("check", "audit every balance against its ledger; exits 1 on "
-                                               "any mismatch");
+  auto* check = app.add_subcommand("check",
+                                   "audit every balance against its ledger; exits 1 on "
+                                   "any mismatch");
   AddCommon(check, common);
   auto* version = app.add_subcommand("version", "print the version");
   version->add_flag("--json", common.json, "machine-readable output");
@@ -222,8 +228,10 @@ int main(int argc, char** argv) {
   if (*migrate) {
     auto v = store::SchemaVersion(**db);
     if (!v) return Die(v.error(), common.json);
-    if (common.json) std::cout << nlohmann::json{{"schema_version", *v}}.dump() << "\n";
-    else std::cout << "schema version " << *v << "\n";
+    if (common.json)
+      std::cout << nlohmann::json{{"schema_version", *v}}.dump() << "\n";
+    else
+      std::cout << "schema version " << *v << "\n";
     return 0;
   }
 
@@ -268,7 +276,8 @@ int main(int argc, char** argv) {
 
   if (*kcreate) {
     auto mid = ParseId(key_merchant);
-    if (!mid) return Die(MakeError(Code::kInvalidArgument, "--merchant: not a merchant id"), common.json);
+    if (!mid)
+      return Die(MakeError(Code::kInvalidArgument, "--merchant: not a merchant id"), common.json);
     auto role = accounts::ParseRole(key_role);
     if (!role)
       return Die(MakeError(Code::kInvalidArgument, "--role: must be owner, manager or cashier"),

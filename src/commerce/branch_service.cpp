@@ -27,7 +27,8 @@ Branch FromRow(const Row& r) {
   return b;
 }
 
-Status CheckText(const std::optional<std::string>& v, const char* field, size_t max, bool required) {
+Status CheckText(const std::optional<std::string>& v, const char* field, size_t max,
+                 bool required) {
   if (!v || v->empty()) {
     if (required) return InvalidField(field, "is required");
     return {};
@@ -59,19 +60,26 @@ Status Apply(Branch& b, const BranchPatch& p) {
 }
 
 Status Save(store::Tx& tx, const Branch& b, bool insert) {
-  std::vector<store::Value> v = {b.name,       store::Opt(b.code),  store::Opt(b.address),
-                                 store::Opt(b.phone), int64_t{b.active ? 1 : 0}, b.updated_at,
-                                 b.merchant_id, b.id};
+  std::vector<store::Value> v = {b.name,
+                                 store::Opt(b.code),
+                                 store::Opt(b.address),
+                                 store::Opt(b.phone),
+                                 int64_t{b.active ? 1 : 0},
+                                 b.updated_at,
+                                 b.merchant_id,
+                                 b.id};
   Result<int64_t> r;
   if (insert) {
     v.push_back(b.created_at);
-    r = tx.Exec("INSERT INTO branches (name, code, address, phone, active, updated_at, "
-                "merchant_id, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                v);
+    r = tx.Exec(
+        "INSERT INTO branches (name, code, address, phone, active, updated_at, "
+        "merchant_id, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        v);
   } else {
-    r = tx.Exec("UPDATE branches SET name = ?, code = ?, address = ?, phone = ?, active = ?, "
-                "updated_at = ? WHERE merchant_id = ? AND id = ?",
-                v);
+    r = tx.Exec(
+        "UPDATE branches SET name = ?, code = ?, address = ?, phone = ?, active = ?, "
+        "updated_at = ? WHERE merchant_id = ? AND id = ?",
+        v);
   }
   if (!r && r.error().code == Code::kAlreadyExists)
     return Fail(Code::kAlreadyExists, "code: another branch already uses this code", "code");
@@ -119,11 +127,11 @@ Result<Branch> GetBranch(store::Tx& tx, const accounts::Actor& actor, Id branch_
 
 Result<Page<Branch>> ListBranches(store::Tx& tx, const accounts::Actor& actor,
                                   std::optional<Id> after, int limit) {
-  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(fmt::format("SELECT {} FROM branches WHERE merchant_id "
-                                                      "= ? AND id > ? ORDER BY id LIMIT ?",
-                                                      kCols),
-                                          {actor.merchant_id, after.value_or(0),
-                                           int64_t{limit + 1}}));
+  RG_ASSIGN_OR_RETURN(Rows rows,
+                      tx.Query(fmt::format("SELECT {} FROM branches WHERE merchant_id "
+                                           "= ? AND id > ? ORDER BY id LIMIT ?",
+                                           kCols),
+                               {actor.merchant_id, after.value_or(0), int64_t{limit + 1}}));
   Page<Branch> page;
   for (size_t i = 0; i < rows.size() && static_cast<int>(i) < limit; ++i)
     page.items.push_back(FromRow(rows[i]));

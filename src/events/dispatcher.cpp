@@ -61,11 +61,11 @@ Result<int64_t> Dispatcher::Deliver(Consumer& c, Id merchant_id, int64_t last_se
       if (events.empty()) return {};
       for (const Event& e : events) RG_TRY(c.Handle(tx, e));
       int64_t to = events.back().seq;
-      RG_TRY(tx.Exec(
-          "INSERT INTO event_cursors (merchant_id, consumer, last_seq, updated_at) "
-          "VALUES (?, ?, ?, ?) ON CONFLICT (merchant_id, consumer) DO UPDATE SET "
-          "last_seq = excluded.last_seq, updated_at = excluded.updated_at",
-          {merchant_id, c.name(), to, clock_.Now()}));
+      RG_TRY(
+          tx.Exec("INSERT INTO event_cursors (merchant_id, consumer, last_seq, updated_at) "
+                  "VALUES (?, ?, ?, ?) ON CONFLICT (merchant_id, consumer) DO UPDATE SET "
+                  "last_seq = excluded.last_seq, updated_at = excluded.updated_at",
+                  {merchant_id, c.name(), to, clock_.Now()}));
       batch = static_cast<int64_t>(events.size());
       more = to < last_seq;
       return {};

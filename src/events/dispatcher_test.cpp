@@ -58,7 +58,8 @@ class DispatcherTest : public store::BackendTest {
   Status AppendN(store::Database& db, int n) {
     for (int i = 0; i < n; ++i) {
       RG_TRY(db.Write([&](store::Tx& tx) -> Status {
-        RG_TRY(AppendEvent(tx, kMerchant, clock_.Now(), {"test_event", std::nullopt, "test", "{}"}));
+        RG_TRY(
+            AppendEvent(tx, kMerchant, clock_.Now(), {"test_event", std::nullopt, "test", "{}"}));
         return {};
       }));
     }

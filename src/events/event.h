@@ -13,10 +13,10 @@
 namespace regulars::events {
 
 struct NewEvent {
-  std::string type;               // "member_created", "consent_changed", ...
-  std::optional<Id> member_id;    // the member it is about, if any (drives the timeline)
-  std::string actor;              // "staff:123", "api_key:456", "system"
-  std::string data = "{}";        // a JSON object, built by the module that owns the event
+  std::string type;             // "member_created", "consent_changed", ...
+  std::optional<Id> member_id;  // the member it is about, if any (drives the timeline)
+  std::string actor;            // "staff:123", "api_key:456", "system"
+  std::string data = "{}";      // a JSON object, built by the module that owns the event
 };
 
 struct Event {

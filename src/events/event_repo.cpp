@@ -45,8 +45,7 @@ Result<Event> AppendEvent(store::Tx& tx, Id merchant_id, Micros now, NewEvent ne
   return e;
 }
 
-Result<std::vector<Event>> ReadEvents(store::Tx& tx, Id merchant_id, int64_t after_seq,
-                                      int limit) {
+Result<std::vector<Event>> ReadEvents(store::Tx& tx, Id merchant_id, int64_t after_seq, int limit) {
   RG_ASSIGN_OR_RETURN(store::Rows rows,
                       tx.Query(std::string("SELECT ") + std::string(kColumns) +
                                    " FROM events WHERE merchant_id = ? AND seq > ? "

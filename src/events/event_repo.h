@@ -14,8 +14,7 @@ namespace regulars::events {
 Result<Event> AppendEvent(store::Tx& tx, Id merchant_id, Micros now, NewEvent e);
 
 // Events of one merchant with seq > after_seq, oldest first, at most `limit`.
-Result<std::vector<Event>> ReadEvents(store::Tx& tx, Id merchant_id, int64_t after_seq,
-                                      int limit);
+Result<std::vector<Event>> ReadEvents(store::Tx& tx, Id merchant_id, int64_t after_seq, int limit);
 
 // Events about one member, newest first, with seq < before_seq (0 = from the newest).
 Result<std::vector<Event>> MemberEvents(store::Tx& tx, Id merchant_id, Id member_id,

@@ -77,9 +77,12 @@ Result<std::optional<Id>> Fields::IdValue(std::string_view key) const {
   const json* v = Get(key);
   if (!v || v->is_null()) return std::optional<Id>{};
   std::optional<Id> id;
-  if (v->is_string()) id = ParseId(v->get<std::string>());
-  else if (v->is_number_integer() && v->get<int64_t>() > 0) id = v->get<int64_t>();
-  else return TypeError(key, "an id string");
+  if (v->is_string())
+    id = ParseId(v->get<std::string>());
+  else if (v->is_number_integer() && v->get<int64_t>() > 0)
+    id = v->get<int64_t>();
+  else
+    return TypeError(key, "an id string");
   if (!id) return InvalidField(Name(key), "is not a valid id");
   return id;
 }

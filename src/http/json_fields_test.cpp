@@ -53,8 +53,9 @@ TEST(Errors, OneTableOfStatuses) {
   EXPECT_EQ(HttpStatus(Code::kUnavailable), 503);
   EXPECT_EQ(HttpStatus(Code::kInternal), 500);
   Error e = MakeError(Code::kAlreadyExists, "phone: taken", "phone").WithDetail("member_id", "7");
-  EXPECT_EQ(ErrorBody(e).dump(),
-            R"({"error":{"code":"already_exists","details":{"member_id":"7"},"field":"phone","message":"phone: taken"}})");
+  EXPECT_EQ(
+      ErrorBody(e).dump(),
+      R"({"error":{"code":"already_exists","details":{"member_id":"7"},"field":"phone","message":"phone: taken"}})");
   EXPECT_EQ(ErrorBody(MakeError(Code::kInternal, "secret sql")).at("error").at("message"),
             "internal error");
 }

@@ -22,8 +22,9 @@ std::string Metrics::Render(const std::string& extra) const {
   std::lock_guard lock(mu_);
   for (const auto& [key, s] : series_)
     for (const auto& [status, n] : s.by_status)
-      out += fmt::format("regulars_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {}\n",
-                         key.first, key.second, status, n);
+      out += fmt::format(
+          "regulars_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{}\"}} {}\n",
+          key.first, key.second, status, n);
   out += "# HELP regulars_http_request_duration_seconds HTTP request latency by route.\n";
   out += "# TYPE regulars_http_request_duration_seconds histogram\n";
   for (const auto& [key, s] : series_) {

@@ -23,8 +23,12 @@ json IdsJson(const std::vector<Id>& ids) {
 }
 
 json ToJson(const accounts::Merchant& m) {
-  return {{"id", IdToString(m.id)},   {"name", m.name},         {"region", m.region},
-          {"currency", m.currency},   {"timezone", m.timezone}, {"language", m.language},
+  return {{"id", IdToString(m.id)},
+          {"name", m.name},
+          {"region", m.region},
+          {"currency", m.currency},
+          {"timezone", m.timezone},
+          {"language", m.language},
           {"created_at", FormatRfc3339(m.created_at)}};
 }
 
@@ -99,13 +103,17 @@ json ToJson(const events::Event& e) {
   if (data.is_discarded()) data = json::object();
   // A one-line English summary; the console translates by `type` and `data`.
   std::string summary = e.type;
-  if (e.type == "member_created") summary = "Joined";
-  else if (e.type == "member_updated") summary = "Profile updated";
+  if (e.type == "member_created")
+    summary = "Joined";
+  else if (e.type == "member_updated")
+    summary = "Profile updated";
   else if (e.type == "consent_changed")
     summary = std::string(data.value("granted", false) ? "Agreed to " : "Withdrew from ") +
               data.value("channel", "") + " marketing";
-  else if (e.type == "member_merged") summary = "Merged with another member";
-  else if (e.type == "member_erased") summary = "Personal data erased";
+  else if (e.type == "member_merged")
+    summary = "Merged with another member";
+  else if (e.type == "member_erased")
+    summary = "Personal data erased";
   return {{"id", IdToString(e.id)},
           {"seq", e.seq},
           {"type", e.type},

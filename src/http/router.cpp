@@ -34,10 +34,12 @@ Result<int> Request::Limit() const {
   if (!v || v->empty()) return kDefaultPageSize;
   int n = 0;
   for (char c : *v) {
-    if (c < '0' || c > '9' || n > 100000) return InvalidField("limit", "must be a whole number from 1 to 500");
+    if (c < '0' || c > '9' || n > 100000)
+      return InvalidField("limit", "must be a whole number from 1 to 500");
     n = n * 10 + (c - '0');
   }
-  if (n < 1 || n > kMaxPageSize) return InvalidField("limit", "must be a whole number from 1 to 500");
+  if (n < 1 || n > kMaxPageSize)
+    return InvalidField("limit", "must be a whole number from 1 to 500");
   return n;
 }
 
@@ -59,12 +61,14 @@ void Send(httplib::Response& res, const Result<Reply>& reply) {
   res.status = reply->status;
   for (const auto& [k, v] : reply->headers) res.set_header(k, v);
   if (reply->status == 204) return;
-  if (reply->raw) res.set_content(*reply->raw, reply->content_type);
-  else res.set_content(reply->body.dump(), "application/json");
+  if (reply->raw)
+    res.set_content(*reply->raw, reply->content_type);
+  else
+    res.set_content(reply->body.dump(), "application/json");
 }
 
-void Router::Read(const std::string& method, const std::string& pattern,
-                  const std::string& summary, TxHandler handler) {
+void Router::Read(const std::string& method, const std::string& pattern, const std::string& summary,
+                  TxHandler handler) {
   Add(Kind::kRead, method, pattern, summary, true, std::move(handler), nullptr);
 }
 
@@ -74,8 +78,8 @@ void Router::Write(const std::string& method, const std::string& pattern,
       std::move(prepare));
 }
 
-void Router::Raw(const std::string& method, const std::string& pattern,
-                 const std::string& summary, bool authenticated, RawHandler handler) {
+void Router::Raw(const std::string& method, const std::string& pattern, const std::string& summary,
+                 bool authenticated, RawHandler handler) {
   Add(Kind::kRaw, method, pattern, summary, authenticated, nullptr, std::move(handler));
 }
 
@@ -103,11 +107,16 @@ void Router::Add(Kind kind, const std::string& method, const std::string& patter
                const httplib::Request& req, httplib::Response& res) {
     Handle(kind, pattern, names, authenticated, tx_handler, raw_handler, prepare, req, res);
   };
-  if (method == "GET") server_.Get(regex, h);
-  else if (method == "POST") server_.Post(regex, h);
-  else if (method == "PATCH") server_.Patch(regex, h);
-  else if (method == "DELETE") server_.Delete(regex, h);
-  else if (method == "PUT") server_.Put(regex, h);
+  if (method == "GET")
+    server_.Get(regex, h);
+  else if (method == "POST")
+    server_.Post(regex, h);
+  else if (method == "PATCH")
+    server_.Patch(regex, h);
+  else if (method == "DELETE")
+    server_.Delete(regex, h);
+  else if (method == "PUT")
+    server_.Put(regex, h);
 }
 
 Status Router::Authenticate(Request& r) {
@@ -151,9 +160,8 @@ Status Router::Authenticate(Request& r) {
 }
 
 void Router::Handle(Kind kind, const std::string& pattern, const std::vector<std::string>& names,
-                    bool authenticated, const TxHandler& tx_handler,
-                    const RawHandler& raw_handler, const Prepare& prepare,
-                    const httplib::Request& req, httplib::Response& res) {
+                    bool authenticated, const TxHandler& tx_handler, const RawHandler& raw_handler,
+                    const Prepare& prepare, const httplib::Request& req, httplib::Response& res) {
   auto started = std::chrono::steady_clock::now();
   Request r{req, names};
   r.client_ip = req.remote_addr;
@@ -194,10 +202,11 @@ void Router::Handle(Kind kind, const std::string& pattern, const std::vector<std
         return replay;
       }
       RG_ASSIGN_OR_RETURN(Reply reply, tx_handler(r, tx));
-      RG_TRY(tx.Exec("INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, "
-                     "response, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                     {r.actor.merchant_id, key, hash, int64_t{reply.status},
-                      (reply.replay_body ? *reply.replay_body : reply.body).dump(), r.actor.now}));
+      RG_TRY(
+          tx.Exec("INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, "
+                  "response, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                  {r.actor.merchant_id, key, hash, int64_t{reply.status},
+                   (reply.replay_body ? *reply.replay_body : reply.body).dump(), r.actor.now}));
       return reply;
     });
   };
@@ -208,8 +217,7 @@ void Router::Handle(Kind kind, const std::string& pattern, const std::vector<std
     reply = Fail(Code::kInternal, fmt::format("unhandled exception: {}", e.what()));
   }
   Send(res, reply);
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   app_.metrics.Record(req.method, pattern, res.status, secs);
   if (kind == Kind::kWrite && reply && app_.dispatcher) app_.dispatcher->Notify();
 }

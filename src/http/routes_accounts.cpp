@@ -47,31 +47,30 @@ Result<commerce::BranchPatch> BranchFields(const json& body) {
 }  // namespace
 
 void RegisterAccountRoutes(Router& router) {
-  router.Raw("POST", "/api/v1/auth/login", "Log in to the console; sets the session cookie",
-             false, [](Request& r, AppContext& app) -> Result<Reply> {
-               RG_ASSIGN_OR_RETURN(Fields f,
-                                   Fields::Of(r.body, {"email", "password", "merchant_id"}));
-               accounts::LoginRequest req;
-               RG_ASSIGN_OR_RETURN(auto email, f.String("email"));
-               RG_ASSIGN_OR_RETURN(auto password, f.String("password"));
-               if (!email || email->empty()) return InvalidField("email", "is required");
-               if (!password || password->empty()) return InvalidField("password", "is required");
-               req.email = *email;
-               req.password = *password;
-               RG_ASSIGN_OR_RETURN(req.merchant_id, f.IdValue("merchant_id"));
-               req.client_ip = r.client_ip;
-               req.ttl = app.options.session_ttl;
-               RG_ASSIGN_OR_RETURN(auto s, accounts::Login(app.db, app.clock, app.throttle, req));
-               Reply reply;
-               reply.body = SessionJson(s.staff, s.merchant, s.csrf_token);
-               reply.headers.emplace_back(
-                   "Set-Cookie",
-                   fmt::format("regulars_session={}; Path=/; HttpOnly; SameSite=Strict; "
-                               "Max-Age={}{}",
-                               s.token, app.options.session_ttl / kMicrosPerSecond,
-                               app.options.secure_cookies ? "; Secure" : ""));
-               return reply;
-             });
+  router.Raw(
+      "POST", "/api/v1/auth/login", "Log in to the console; sets the session cookie", false,
+      [](Request& r, AppContext& app) -> Result<Reply> {
+        RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"email", "password", "merchant_id"}));
+        accounts::LoginRequest req;
+        RG_ASSIGN_OR_RETURN(auto email, f.String("email"));
+        RG_ASSIGN_OR_RETURN(auto password, f.String("password"));
+        if (!email || email->empty()) return InvalidField("email", "is required");
+        if (!password || password->empty()) return InvalidField("password", "is required");
+        req.email = *email;
+        req.password = *password;
+        RG_ASSIGN_OR_RETURN(req.merchant_id, f.IdValue("merchant_id"));
+        req.client_ip = r.client_ip;
+        req.ttl = app.options.session_ttl;
+        RG_ASSIGN_OR_RETURN(auto s, accounts::Login(app.db, app.clock, app.throttle, req));
+        Reply reply;
+        reply.body = SessionJson(s.staff, s.merchant, s.csrf_token);
+        reply.headers.emplace_back(
+            "Set-Cookie", fmt::format("regulars_session={}; Path=/; HttpOnly; SameSite=Strict; "
+                                      "Max-Age={}{}",
+                                      s.token, app.options.session_ttl / kMicrosPerSecond,
+                                      app.options.secure_cookies ? "; Secure" : ""));
+        return reply;
+      });
 
   router.Raw("POST", "/api/v1/auth/logout", "Log out: ends the session", true,
              [](Request& r, AppContext& app) -> Result<Reply> {
@@ -96,7 +95,9 @@ void RegisterAccountRoutes(Router& router) {
               });
 
   router.Read("GET", "/api/v1/merchant", "The merchant behind the credential",
-              [](Request& r, store::Tx&) -> Result<Reply> { return Reply{200, ToJson(r.merchant)}; });
+              [](Request& r, store::Tx&) -> Result<Reply> {
+                return Reply{200, ToJson(r.merchant)};
+              });
 
   // Branches.
   router.Read("GET", "/api/v1/branches", "List branches",
@@ -141,8 +142,8 @@ void RegisterAccountRoutes(Router& router) {
   router.Write(
       "POST", "/api/v1/staff", "Add a staff member (owner)",
       [](Request& r, store::Tx& tx) -> Result<Reply> {
-        RG_ASSIGN_OR_RETURN(Fields f,
-                            Fields::Of(r.body, {"name", "email", "role", "password", "branch_ids"}));
+        RG_ASSIGN_OR_RETURN(
+            Fields f, Fields::Of(r.body, {"name", "email", "role", "password", "branch_ids"}));
         accounts::NewStaff s;
         RG_ASSIGN_OR_RETURN(auto name, f.String("name"));
         RG_ASSIGN_OR_RETURN(auto email, f.String("email"));
@@ -158,7 +159,8 @@ void RegisterAccountRoutes(Router& router) {
         return Reply{201, ToJson(staff)};
       },
       [](Request& r) -> Status {
-        if (!r.actor.IsOwner()) return Fail(Code::kPermissionDenied, "only the owner may manage staff");
+        if (!r.actor.IsOwner())
+          return Fail(Code::kPermissionDenied, "only the owner may manage staff");
         auto it = r.body.find("password");
         if (it == r.body.end()) return InvalidField("password", "is required");
         if (!it->is_string()) return InvalidField("password", "must be a string");
@@ -176,8 +178,8 @@ void RegisterAccountRoutes(Router& router) {
       "PATCH", "/api/v1/staff/{id}", "Change a staff member (owner)",
       [](Request& r, store::Tx& tx) -> Result<Reply> {
         RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "staff member"));
-        RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"name", "role", "active", "password",
-                                                          "branch_ids"}));
+        RG_ASSIGN_OR_RETURN(
+            Fields f, Fields::Of(r.body, {"name", "role", "active", "password", "branch_ids"}));
         accounts::StaffPatch p;
         RG_ASSIGN_OR_RETURN(p.name, f.String("name"));
         RG_ASSIGN_OR_RETURN(p.role, RoleField(f));
@@ -188,7 +190,8 @@ void RegisterAccountRoutes(Router& router) {
         return Reply{200, ToJson(s)};
       },
       [](Request& r) -> Status {
-        if (!r.actor.IsOwner()) return Fail(Code::kPermissionDenied, "only the owner may manage staff");
+        if (!r.actor.IsOwner())
+          return Fail(Code::kPermissionDenied, "only the owner may manage staff");
         auto it = r.body.find("password");
         if (it == r.body.end()) return {};
         if (!it->is_string()) return InvalidField("password", "must be a string");
@@ -212,10 +215,10 @@ void RegisterAccountRoutes(Router& router) {
                  RG_ASSIGN_OR_RETURN(auto role, RoleField(f));
                  if (!r.actor.IsOwner())
                    return Fail(Code::kPermissionDenied, "only the owner may create API keys");
-                 RG_ASSIGN_OR_RETURN(auto k, accounts::CreateApiKey(tx, r.actor.now,
-                                                                    r.actor.merchant_id,
-                                                                    name.value_or("API key"),
-                                                                    role.value_or(Role::kManager)));
+                 RG_ASSIGN_OR_RETURN(auto k,
+                                     accounts::CreateApiKey(tx, r.actor.now, r.actor.merchant_id,
+                                                            name.value_or("API key"),
+                                                            role.value_or(Role::kManager)));
                  json body = ToJson(k.key);
                  Reply reply{201, body};
                  // The secret is shown once: a replay gets the key without it.

@@ -19,7 +19,9 @@ namespace {
 using namespace regulars::loyalty;
 
 json IdOrNull(const std::optional<Id>& id) { return id ? json(IdToString(*id)) : json(nullptr); }
-json TimeOrNull(const std::optional<Micros>& t) { return t ? json(FormatRfc3339(*t)) : json(nullptr); }
+json TimeOrNull(const std::optional<Micros>& t) {
+  return t ? json(FormatRfc3339(*t)) : json(nullptr);
+}
 
 json ToJson(const PointType& p) {
   return {{"id", IdToString(p.id)},
@@ -132,7 +134,8 @@ json ToJson(const loyalty::Order& o, const std::string& currency) {
 json EffectsJson(const std::vector<PointsMoved>& effects) {
   json out = json::array();
   for (const auto& e : effects)
-    out.push_back({{"point_type", e.point_type}, {"points", e.points}, {"balance_after", e.balance_after}});
+    out.push_back(
+        {{"point_type", e.point_type}, {"points", e.points}, {"balance_after", e.balance_after}});
   return out;
 }
 
@@ -153,9 +156,12 @@ Result<PointTypeInput> PointTypeFields(const json& body) {
   RG_ASSIGN_OR_RETURN(in.active, f.Bool("active"));
   RG_ASSIGN_OR_RETURN(auto shortfall, f.String("refund_shortfall"));
   if (shortfall) {
-    if (*shortfall == "negative") in.shortfall = Shortfall::kNegative;
-    else if (*shortfall == "debt") in.shortfall = Shortfall::kDebt;
-    else return InvalidField("refund_shortfall", "must be negative or debt");
+    if (*shortfall == "negative")
+      in.shortfall = Shortfall::kNegative;
+    else if (*shortfall == "debt")
+      in.shortfall = Shortfall::kDebt;
+    else
+      return InvalidField("refund_shortfall", "must be negative or debt");
   }
   RG_ASSIGN_OR_RETURN(auto expiry, f.Object("expiry"));
   if (expiry) {
@@ -200,8 +206,9 @@ Result<RewardInput> RewardFields(const json& body) {
 }
 
 Result<OrderInput> OrderFields(const json& body) {
-  RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(body, {"external_id", "member_id", "phone", "branch_id",
-                                                  "occurred_at", "currency", "total_minor", "items"}));
+  RG_ASSIGN_OR_RETURN(
+      Fields f, Fields::Of(body, {"external_id", "member_id", "phone", "branch_id", "occurred_at",
+                                  "currency", "total_minor", "items"}));
   OrderInput in;
   RG_ASSIGN_OR_RETURN(auto ext, f.String("external_id"));
   in.external_id = ext.value_or("");
@@ -215,16 +222,18 @@ Result<OrderInput> OrderFields(const json& body) {
   RG_ASSIGN_OR_RETURN(auto at, f.String("occurred_at"));
   if (at) {
     auto t = ParseRfc3339(*at);
-    if (!t) return InvalidField("occurred_at", "must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
+    if (!t)
+      return InvalidField("occurred_at", "must be an RFC 3339 time, e.g. 2026-11-23T10:00:00Z");
     in.occurred_at = *t;
   }
   if (f.Has("items")) {
     const json& items = body.at("items");
     if (!items.is_array()) return InvalidField("items", "must be an array");
     for (size_t i = 0; i < items.size(); ++i) {
-      RG_ASSIGN_OR_RETURN(Fields it, Fields::Of(items[i], {"sku", "name", "category", "quantity",
-                                                           "unit_price_minor"},
-                                                fmt::format("items[{}].", i)));
+      RG_ASSIGN_OR_RETURN(
+          Fields it,
+          Fields::Of(items[i], {"sku", "name", "category", "quantity", "unit_price_minor"},
+                     fmt::format("items[{}].", i)));
       OrderItemInput item;
       RG_ASSIGN_OR_RETURN(auto sku, it.String("sku"));
       RG_ASSIGN_OR_RETURN(auto name, it.String("name"));
@@ -265,8 +274,9 @@ json ToJson(const Tier& t) {
 json ToJson(const TierProgram& p) {
   return {{"metric", p.metric == TierMetric::kPoints ? "points" : "spend"},
           {"point_type_id", IdOrNull(p.point_type_id)},
-          {"window", {{"kind", p.window == TierWindow::kCalendarYear ? "calendar_year" : "rolling_days"},
-                      {"days", p.window_days}}},
+          {"window",
+           {{"kind", p.window == TierWindow::kCalendarYear ? "calendar_year" : "rolling_days"},
+            {"days", p.window_days}}},
           {"grace_days", p.grace_days}};
 }
 
@@ -278,10 +288,9 @@ json ToJson(const MemberTierView& v) {
           {"next_tier", v.next ? ToJson(*v.next) : json(nullptr)},
           {"to_next", v.to_next},
           {"grace_until", TimeOrNull(v.state.grace_until)},
-          {"override", v.state.override_level
-                           ? json{{"level", *v.state.override_level},
-                                  {"until", TimeOrNull(v.state.override_until)}}
-                           : json(nullptr)}};
+          {"override", v.state.override_level ? json{{"level", *v.state.override_level},
+                                                     {"until", TimeOrNull(v.state.override_until)}}
+                                              : json(nullptr)}};
 }
 
 json ToJson(const StampCard& c) {
@@ -310,8 +319,9 @@ json ToJson(const StampReward& w) {
 }
 
 Result<StampCardInput> StampCardFields(const json& body) {
-  RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(body, {"name", "point_type", "stamps_needed", "per", "skus",
-                                                  "categories", "reward_name", "restart", "active"}));
+  RG_ASSIGN_OR_RETURN(Fields f,
+                      Fields::Of(body, {"name", "point_type", "stamps_needed", "per", "skus",
+                                        "categories", "reward_name", "restart", "active"}));
   StampCardInput in;
   RG_ASSIGN_OR_RETURN(in.name, f.String("name"));
   RG_ASSIGN_OR_RETURN(in.point_type, f.String("point_type"));
@@ -320,9 +330,12 @@ Result<StampCardInput> StampCardFields(const json& body) {
   if (needed) in.stamps_needed = static_cast<int>(*needed);
   RG_ASSIGN_OR_RETURN(auto per, f.String("per"));
   if (per) {
-    if (*per == "item") in.per = StampPer::kItem;
-    else if (*per == "visit") in.per = StampPer::kVisit;
-    else return InvalidField("per", "must be visit or item");
+    if (*per == "item")
+      in.per = StampPer::kItem;
+    else if (*per == "visit")
+      in.per = StampPer::kVisit;
+    else
+      return InvalidField("per", "must be visit or item");
   }
   RG_ASSIGN_OR_RETURN(in.skus, f.StringList("skus"));
   RG_ASSIGN_OR_RETURN(in.categories, f.StringList("categories"));
@@ -332,7 +345,8 @@ Result<StampCardInput> StampCardFields(const json& body) {
 }
 
 Result<TierInput> TierFields(const json& body) {
-  RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(body, {"level", "name", "threshold", "earn_multiplier", "benefits"}));
+  RG_ASSIGN_OR_RETURN(
+      Fields f, Fields::Of(body, {"level", "name", "threshold", "earn_multiplier", "benefits"}));
   TierInput in;
   RG_ASSIGN_OR_RETURN(auto level, f.Int("level"));
   if (level) in.level = static_cast<int>(*level);
@@ -352,67 +366,76 @@ Result<TierInput> TierFields(const json& body) {
 
 void RegisterLoyaltyRoutes(Router& router) {
   // Reports.
-  router.Read("GET", "/api/v1/reports/{name}",
-              "A report: liability or points-activity (?from=&to=&branch_id=); Accept: text/csv "
-              "for CSV",
-              [](Request& r, store::Tx& tx) -> Result<Reply> {
-                std::string name = r.PathParam("name");
-                bool csv = r.http.get_header_value("Accept").find("text/csv") != std::string::npos ||
-                           r.Query("format").value_or("") == "csv";
-                Reply reply;
-                if (name == "liability") {
-                  RG_ASSIGN_OR_RETURN(auto rows, LiabilityReport(tx, r.actor));
-                  if (csv) {
-                    reply.raw = LiabilityCsv(rows);
-                  } else {
-                    json data = json::array();
-                    for (const auto& x : rows)
-                      data.push_back({{"kind", x.kind}, {"point_type", x.point_type},
-                                      {"branch_id", IdOrNull(x.branch_id)}, {"members", x.members},
-                                      {"outstanding", x.outstanding}, {"value_minor", x.value_minor},
-                                      {"currency", r.merchant.currency}});
-                    reply.body = {{"report", name}, {"data", data}};
-                  }
-                } else if (name == "points-activity") {
-                  Micros to = r.actor.now, from = r.actor.now - 30 * kMicrosPerDay;
-                  if (auto f = r.Query("from")) {
-                    auto t = ParseRfc3339(*f);
-                    if (!t) return InvalidField("from", "must be an RFC 3339 time");
-                    from = *t;
-                  }
-                  if (auto f = r.Query("to")) {
-                    auto t = ParseRfc3339(*f);
-                    if (!t) return InvalidField("to", "must be an RFC 3339 time");
-                    to = *t;
-                  }
-                  std::optional<Id> branch;
-                  if (auto b = r.Query("branch_id")) {
-                    branch = ParseId(*b);
-                    if (!branch) return InvalidField("branch_id", "is not a valid id");
-                  }
-                  RG_ASSIGN_OR_RETURN(auto rows, PointsActivityReport(tx, r.actor, from, to, branch));
-                  if (csv) {
-                    reply.raw = ActivityCsv(rows);
-                  } else {
-                    json data = json::array();
-                    for (const auto& x : rows)
-                      data.push_back({{"day", x.day}, {"branch_id", IdOrNull(x.branch_id)},
-                                      {"point_type", x.point_type}, {"earned", x.earned},
-                                      {"redeemed", x.redeemed}, {"expired", x.expired},
-                                      {"reversed", x.reversed}});
-                    reply.body = {{"report", name}, {"from", FormatRfc3339(from)},
-                                  {"to", FormatRfc3339(to)}, {"data", data}};
-                  }
-                } else {
-                  return Fail(Code::kNotFound, "report not found (liability, points-activity)");
-                }
-                if (csv) {
-                  reply.content_type = "text/csv; charset=utf-8";
-                  reply.headers.emplace_back("Content-Disposition",
-                                             "attachment; filename=\"" + name + ".csv\"");
-                }
-                return reply;
-              });
+  router.Read(
+      "GET", "/api/v1/reports/{name}",
+      "A report: liability or points-activity (?from=&to=&branch_id=); Accept: text/csv "
+      "for CSV",
+      [](Request& r, store::Tx& tx) -> Result<Reply> {
+        std::string name = r.PathParam("name");
+        bool csv = r.http.get_header_value("Accept").find("text/csv") != std::string::npos ||
+                   r.Query("format").value_or("") == "csv";
+        Reply reply;
+        if (name == "liability") {
+          RG_ASSIGN_OR_RETURN(auto rows, LiabilityReport(tx, r.actor));
+          if (csv) {
+            reply.raw = LiabilityCsv(rows);
+          } else {
+            json data = json::array();
+            for (const auto& x : rows)
+              data.push_back({{"kind", x.kind},
+                              {"point_type", x.point_type},
+                              {"branch_id", IdOrNull(x.branch_id)},
+                              {"members", x.members},
+                              {"outstanding", x.outstanding},
+                              {"value_minor", x.value_minor},
+                              {"currency", r.merchant.currency}});
+            reply.body = {{"report", name}, {"data", data}};
+          }
+        } else if (name == "points-activity") {
+          Micros to = r.actor.now, from = r.actor.now - 30 * kMicrosPerDay;
+          if (auto f = r.Query("from")) {
+            auto t = ParseRfc3339(*f);
+            if (!t) return InvalidField("from", "must be an RFC 3339 time");
+            from = *t;
+          }
+          if (auto f = r.Query("to")) {
+            auto t = ParseRfc3339(*f);
+            if (!t) return InvalidField("to", "must be an RFC 3339 time");
+            to = *t;
+          }
+          std::optional<Id> branch;
+          if (auto b = r.Query("branch_id")) {
+            branch = ParseId(*b);
+            if (!branch) return InvalidField("branch_id", "is not a valid id");
+          }
+          RG_ASSIGN_OR_RETURN(auto rows, PointsActivityReport(tx, r.actor, from, to, branch));
+          if (csv) {
+            reply.raw = ActivityCsv(rows);
+          } else {
+            json data = json::array();
+            for (const auto& x : rows)
+              data.push_back({{"day", x.day},
+                              {"branch_id", IdOrNull(x.branch_id)},
+                              {"point_type", x.point_type},
+                              {"earned", x.earned},
+                              {"redeemed", x.redeemed},
+                              {"expired", x.expired},
+                              {"reversed", x.reversed}});
+            reply.body = {{"report", name},
+                          {"from", FormatRfc3339(from)},
+                          {"to", FormatRfc3339(to)},
+                          {"data", data}};
+          }
+        } else {
+          return Fail(Code::kNotFound, "report not found (liability, points-activity)");
+        }
+        if (csv) {
+          reply.content_type = "text/csv; charset=utf-8";
+          reply.headers.emplace_back("Content-Disposition",
+                                     "attachment; filename=\"" + name + ".csv\"");
+        }
+        return reply;
+      });
 
   // Stamp cards.
   router.Read("GET", "/api/v1/stamp-cards", "Stamp cards",
@@ -443,12 +466,14 @@ void RegisterLoyaltyRoutes(Router& router) {
                  RG_ASSIGN_OR_RETURN(auto card, f.IdValue("card_id"));
                  RG_ASSIGN_OR_RETURN(auto stamps, f.Int("stamps"));
                  if (!card) return InvalidField("card_id", "is required");
-                 RG_ASSIGN_OR_RETURN(auto res, AddStamps(tx, r.actor, id, *card, stamps.value_or(1)));
+                 RG_ASSIGN_OR_RETURN(auto res,
+                                     AddStamps(tx, r.actor, id, *card, stamps.value_or(1)));
                  json rewards = json::array();
                  for (const auto& w : res.rewards) rewards.push_back(ToJson(w));
-                 return Reply{201, {{"stamps_added", res.stamps_added},
-                                    {"stamps_after", res.stamps_after},
-                                    {"rewards", rewards}}};
+                 return Reply{201,
+                              {{"stamps_added", res.stamps_added},
+                               {"stamps_after", res.stamps_after},
+                               {"rewards", rewards}}};
                });
   router.Read("GET", "/api/v1/members/{id}/stamp-rewards", "A member's stamp-card rewards",
               [](Request& r, store::Tx& tx) -> Result<Reply> {
@@ -497,11 +522,14 @@ void RegisterLoyaltyRoutes(Router& router) {
   router.Write("POST", "/api/v1/tier-program",
                "Set how members qualify: spend or points, in a rolling window or a calendar year",
                [](Request& r, store::Tx& tx) -> Result<Reply> {
-                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"metric", "point_type", "window", "grace_days"}));
+                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"metric", "point_type", "window",
+                                                                   "grace_days"}));
                  TierProgram p;
                  RG_ASSIGN_OR_RETURN(auto metric, f.String("metric"));
-                 if (metric && *metric == "points") p.metric = TierMetric::kPoints;
-                 else if (metric && *metric != "spend") return InvalidField("metric", "must be spend or points");
+                 if (metric && *metric == "points")
+                   p.metric = TierMetric::kPoints;
+                 else if (metric && *metric != "spend")
+                   return InvalidField("metric", "must be spend or points");
                  RG_ASSIGN_OR_RETURN(auto pt, f.String("point_type"));
                  if (pt) {
                    RG_ASSIGN_OR_RETURN(auto t, FindPointType(tx, r.actor, *pt, "point_type"));
@@ -511,7 +539,8 @@ void RegisterLoyaltyRoutes(Router& router) {
                  if (window) {
                    RG_ASSIGN_OR_RETURN(Fields w, Fields::Of(*window, {"kind", "days"}, "window."));
                    RG_ASSIGN_OR_RETURN(auto kind, w.String("kind"));
-                   if (kind && *kind == "calendar_year") p.window = TierWindow::kCalendarYear;
+                   if (kind && *kind == "calendar_year")
+                     p.window = TierWindow::kCalendarYear;
                    else if (kind && *kind != "rolling_days")
                      return InvalidField("window.kind", "must be rolling_days or calendar_year");
                    RG_ASSIGN_OR_RETURN(auto days, w.Int("days"));
@@ -531,8 +560,10 @@ void RegisterLoyaltyRoutes(Router& router) {
                 json body = ToJson(v);
                 json h = json::array();
                 for (const auto& c : history)
-                  h.push_back({{"from_level", c.from_level}, {"to_level", c.to_level},
-                               {"reason", c.reason}, {"at", FormatRfc3339(c.at)}});
+                  h.push_back({{"from_level", c.from_level},
+                               {"to_level", c.to_level},
+                               {"reason", c.reason},
+                               {"at", FormatRfc3339(c.at)}});
                 body["history"] = h;
                 return Reply{200, body};
               });
@@ -549,7 +580,8 @@ void RegisterLoyaltyRoutes(Router& router) {
                    until = ParseRfc3339(*until_s);
                    if (!until) return InvalidField("until", "must be an RFC 3339 time");
                  }
-                 RG_ASSIGN_OR_RETURN(auto v, OverrideTier(tx, r.actor, id, static_cast<int>(*level), until));
+                 RG_ASSIGN_OR_RETURN(
+                     auto v, OverrideTier(tx, r.actor, id, static_cast<int>(*level), until));
                  return Reply{200, ToJson(v)};
                });
 
@@ -654,53 +686,55 @@ void RegisterLoyaltyRoutes(Router& router) {
                 RG_ASSIGN_OR_RETURN(auto o, GetOrder(tx, r.actor, id));
                 return Reply{200, ToJson(o, r.merchant.currency)};
               });
-  router.Write("POST", "/api/v1/orders/{id}/refunds",
-               "Refund the whole order, some items, or an amount; reverses what that part earned",
-               [](Request& r, store::Tx& tx) -> Result<Reply> {
-                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "order"));
-                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"items", "amount_minor", "reason"}));
-                 RefundInput in;
-                 RG_ASSIGN_OR_RETURN(in.amount_minor, f.Int("amount_minor"));
-                 RG_ASSIGN_OR_RETURN(auto reason, f.String("reason"));
-                 in.reason = reason.value_or("");
-                 if (f.Has("items")) {
-                   const json& items = r.body.at("items");
-                   if (!items.is_array()) return InvalidField("items", "must be an array");
-                   std::vector<RefundLine> lines;
-                   for (size_t i = 0; i < items.size(); ++i) {
-                     RG_ASSIGN_OR_RETURN(Fields it, Fields::Of(items[i], {"line", "quantity"},
-                                                               fmt::format("items[{}].", i)));
-                     RG_ASSIGN_OR_RETURN(auto line, it.Int("line"));
-                     RG_ASSIGN_OR_RETURN(auto qty, it.Int("quantity"));
-                     if (!line) return InvalidField(fmt::format("items[{}].line", i), "is required");
-                     lines.push_back({static_cast<int>(*line), qty.value_or(0)});
-                   }
-                   in.items = std::move(lines);
-                 }
-                 RG_ASSIGN_OR_RETURN(auto res, RefundOrder(tx, r.actor, id, in));
-                 return OrderReply(tx, r, res, 201);
-               });
+  router.Write(
+      "POST", "/api/v1/orders/{id}/refunds",
+      "Refund the whole order, some items, or an amount; reverses what that part earned",
+      [](Request& r, store::Tx& tx) -> Result<Reply> {
+        RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "order"));
+        RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"items", "amount_minor", "reason"}));
+        RefundInput in;
+        RG_ASSIGN_OR_RETURN(in.amount_minor, f.Int("amount_minor"));
+        RG_ASSIGN_OR_RETURN(auto reason, f.String("reason"));
+        in.reason = reason.value_or("");
+        if (f.Has("items")) {
+          const json& items = r.body.at("items");
+          if (!items.is_array()) return InvalidField("items", "must be an array");
+          std::vector<RefundLine> lines;
+          for (size_t i = 0; i < items.size(); ++i) {
+            RG_ASSIGN_OR_RETURN(Fields it, Fields::Of(items[i], {"line", "quantity"},
+                                                      fmt::format("items[{}].", i)));
+            RG_ASSIGN_OR_RETURN(auto line, it.Int("line"));
+            RG_ASSIGN_OR_RETURN(auto qty, it.Int("quantity"));
+            if (!line) return InvalidField(fmt::format("items[{}].line", i), "is required");
+            lines.push_back({static_cast<int>(*line), qty.value_or(0)});
+          }
+          in.items = std::move(lines);
+        }
+        RG_ASSIGN_OR_RETURN(auto res, RefundOrder(tx, r.actor, id, in));
+        return OrderReply(tx, r, res, 201);
+      });
 
   // Balances, ledger, lots, adjustments.
-  router.Read("GET", "/api/v1/members/{id}/balances",
-              "Balances per point type with the points expiring in the next 30 days",
-              [](Request& r, store::Tx& tx) -> Result<Reply> {
-                RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
-                RG_ASSIGN_OR_RETURN(auto list, MemberBalances(tx, r.actor, id));
-                json points = json::array();
-                for (const auto& b : list) {
-                  json soon = json::array();
-                  for (const auto& l : b.expiring_soon)
-                    soon.push_back({{"points", l.remaining}, {"expires_at", TimeOrNull(l.expires_at)}});
-                  points.push_back({{"point_type", b.type.code},
-                                    {"name", b.type.name},
-                                    {"balance", b.balance},
-                                    {"debt", b.debt},
-                                    {"earned_total", b.earned_total},
-                                    {"expiring_soon", soon}});
-                }
-                return Reply{200, {{"member_id", IdToString(id)}, {"points", points}}};
-              });
+  router.Read(
+      "GET", "/api/v1/members/{id}/balances",
+      "Balances per point type with the points expiring in the next 30 days",
+      [](Request& r, store::Tx& tx) -> Result<Reply> {
+        RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+        RG_ASSIGN_OR_RETURN(auto list, MemberBalances(tx, r.actor, id));
+        json points = json::array();
+        for (const auto& b : list) {
+          json soon = json::array();
+          for (const auto& l : b.expiring_soon)
+            soon.push_back({{"points", l.remaining}, {"expires_at", TimeOrNull(l.expires_at)}});
+          points.push_back({{"point_type", b.type.code},
+                            {"name", b.type.name},
+                            {"balance", b.balance},
+                            {"debt", b.debt},
+                            {"earned_total", b.earned_total},
+                            {"expiring_soon", soon}});
+        }
+        return Reply{200, {{"member_id", IdToString(id)}, {"points", points}}};
+      });
   router.Read("GET", "/api/v1/members/{id}/ledger", "Ledger entries, newest first",
               [](Request& r, store::Tx& tx) -> Result<Reply> {
                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
@@ -721,27 +755,28 @@ void RegisterLoyaltyRoutes(Router& router) {
                 for (const auto& l : lots) data.push_back(ToJson(l));
                 return Reply{200, PageJson(data, std::nullopt)};
               });
-  router.Write("POST", "/api/v1/members/{id}/adjustments",
-               "Add or remove points by hand with a reason (owner or manager)",
-               [](Request& r, store::Tx& tx) -> Result<Reply> {
-                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
-                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"point_type", "points", "reason"}));
-                 RG_ASSIGN_OR_RETURN(auto pt, f.String("point_type"));
-                 RG_ASSIGN_OR_RETURN(auto points, f.Int("points"));
-                 RG_ASSIGN_OR_RETURN(auto reason, f.String("reason"));
-                 if (!points) return InvalidField("points", "is required");
-                 RG_ASSIGN_OR_RETURN(auto e, Adjust(tx, r.actor, id, pt.value_or("points"), *points,
-                                                    reason.value_or("")));
-                 return Reply{201, ToJson(e)};
-               });
+  router.Write(
+      "POST", "/api/v1/members/{id}/adjustments",
+      "Add or remove points by hand with a reason (owner or manager)",
+      [](Request& r, store::Tx& tx) -> Result<Reply> {
+        RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+        RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"point_type", "points", "reason"}));
+        RG_ASSIGN_OR_RETURN(auto pt, f.String("point_type"));
+        RG_ASSIGN_OR_RETURN(auto points, f.Int("points"));
+        RG_ASSIGN_OR_RETURN(auto reason, f.String("reason"));
+        if (!points) return InvalidField("points", "is required");
+        RG_ASSIGN_OR_RETURN(
+            auto e, Adjust(tx, r.actor, id, pt.value_or("points"), *points, reason.value_or("")));
+        return Reply{201, ToJson(e)};
+      });
 
   // Redemptions.
   router.Write("POST", "/api/v1/redemptions",
                "Reserve points for a reward or an amount (commit: true to redeem at once)",
                [](Request& r, store::Tx& tx) -> Result<Reply> {
-                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"member_id", "reward_id", "point_type",
-                                                                   "points", "order_id", "branch_id",
-                                                                   "commit"}));
+                 RG_ASSIGN_OR_RETURN(
+                     Fields f, Fields::Of(r.body, {"member_id", "reward_id", "point_type", "points",
+                                                   "order_id", "branch_id", "commit"}));
                  RedeemInput in;
                  RG_ASSIGN_OR_RETURN(auto member, f.IdValue("member_id"));
                  if (!member) return InvalidField("member_id", "is required");
@@ -754,7 +789,8 @@ void RegisterLoyaltyRoutes(Router& router) {
                  RG_ASSIGN_OR_RETURN(auto commit, f.Bool("commit"));
                  in.commit = commit.value_or(false);
                  auto res = Reserve(tx, r.actor, in);
-                 if (!res && res.error().code == Code::kNotFound && res.error().message == "member not found")
+                 if (!res && res.error().code == Code::kNotFound &&
+                     res.error().message == "member not found")
                    return InvalidField("member_id", "member not found");
                  RG_TRY(res);
                  return Reply{201, ToJson(*res)};

@@ -36,8 +36,8 @@ Result<MemberInput> MemberFields(const json& body, bool create) {
   RG_ASSIGN_OR_RETURN(in.branch_id, f.IdValue("branch_id"));
   RG_ASSIGN_OR_RETURN(auto source, f.String("consent_source"));
   if (source) {
-    static constexpr std::string_view kSources[] = {"counter", "console", "api", "import",
-                                                    "member", "web", "paper"};
+    static constexpr std::string_view kSources[] = {"counter", "console", "api",  "import",
+                                                    "member",  "web",     "paper"};
     bool ok = false;
     for (auto s : kSources) ok |= (s == *source);
     if (!ok)
@@ -69,8 +69,8 @@ void RegisterMemberRoutes(Router& router) {
                 RG_ASSIGN_OR_RETURN(int limit, r.Limit());
                 std::string q = r.Query("q").value_or("");
                 if (auto phone = r.Query("phone")) q = *phone;
-                RG_ASSIGN_OR_RETURN(auto page, members::SearchMembers(tx, r.actor, Mc(r), q,
-                                                                      r.Cursor(), limit));
+                RG_ASSIGN_OR_RETURN(
+                    auto page, members::SearchMembers(tx, r.actor, Mc(r), q, r.Cursor(), limit));
                 json data = json::array();
                 for (const auto& m : page.items) data.push_back(ToJson(m));
                 return Reply{200, PageJson(data, page.next_cursor)};
@@ -129,24 +129,24 @@ void RegisterMemberRoutes(Router& router) {
                  RG_TRY(loyalty::MergeWallets(tx, r.actor, {r.merchant.currency}, id, *from));
                  return Reply{200, ToJson(m)};
                });
-  router.Read("GET", "/api/v1/members/{id}/export", "Everything held about a member",
-              [](Request& r, store::Tx& tx) -> Result<Reply> {
-                RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
-                RG_ASSIGN_OR_RETURN(auto x, members::ExportMember(tx, r.actor, id));
-                json identities = json::array();
-                for (const auto& i : x.identities)
-                  identities.push_back({{"kind", i.kind},
-                                        {"value", i.value},
-                                        {"created_at", FormatRfc3339(i.created_at)}});
-                json evs = json::array();
-                for (const auto& e : x.events) evs.push_back(ToJson(e));
-                return Reply{200,
-                             {{"member", ToJson(x.member)},
-                              {"identities", identities},
-                              {"events", evs},
-                              {"merchant", ToJson(r.merchant)},
-                              {"exported_at", FormatRfc3339(r.actor.now)}}};
-              });
+  router.Read(
+      "GET", "/api/v1/members/{id}/export", "Everything held about a member",
+      [](Request& r, store::Tx& tx) -> Result<Reply> {
+        RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
+        RG_ASSIGN_OR_RETURN(auto x, members::ExportMember(tx, r.actor, id));
+        json identities = json::array();
+        for (const auto& i : x.identities)
+          identities.push_back(
+              {{"kind", i.kind}, {"value", i.value}, {"created_at", FormatRfc3339(i.created_at)}});
+        json evs = json::array();
+        for (const auto& e : x.events) evs.push_back(ToJson(e));
+        return Reply{200,
+                     {{"member", ToJson(x.member)},
+                      {"identities", identities},
+                      {"events", evs},
+                      {"merchant", ToJson(r.merchant)},
+                      {"exported_at", FormatRfc3339(r.actor.now)}}};
+      });
   router.Read("GET", "/api/v1/members/{id}/timeline", "A member's history, newest first",
               [](Request& r, store::Tx& tx) -> Result<Reply> {
                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));

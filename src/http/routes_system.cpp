@@ -93,9 +93,8 @@ void ServeConsole(const httplib::Request& req, httplib::Response& res) {
   std::string path = req.path;
   if (path.starts_with("/api/")) {
     res.status = 404;
-    res.set_content(
-        R"({"error":{"code":"not_found","message":"no such API route","details":{}}})",
-        "application/json");
+    res.set_content(R"({"error":{"code":"not_found","message":"no such API route","details":{}}})",
+                    "application/json");
     return;
   }
   const EmbeddedFile* f = FindFile(kWebAssets, path);
@@ -103,9 +102,10 @@ void ServeConsole(const httplib::Request& req, httplib::Response& res) {
   if (!f) f = FindFile(kWebAssets, "/index.html");
   if (!f) {
     res.status = 200;
-    res.set_content("<!doctype html><title>Regulars</title><p>The console was not built. Run "
-                    "<code>make run</code>.</p>",
-                    "text/html; charset=utf-8");
+    res.set_content(
+        "<!doctype html><title>Regulars</title><p>The console was not built. Run "
+        "<code>make run</code>.</p>",
+        "text/html; charset=utf-8");
     return;
   }
   res.status = 200;

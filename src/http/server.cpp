@@ -43,9 +43,8 @@ Server::Server(store::Database& db, const Clock& clock, events::Dispatcher* disp
   s.Get(".*", [](const httplib::Request& req, httplib::Response& res) { ServeConsole(req, res); });
   auto not_found = [](const httplib::Request&, httplib::Response& res) {
     res.status = 404;
-    res.set_content(
-        R"({"error":{"code":"not_found","message":"no such API route","details":{}}})",
-        "application/json");
+    res.set_content(R"({"error":{"code":"not_found","message":"no such API route","details":{}}})",
+                    "application/json");
   };
   s.Post(".*", not_found);
   s.Patch(".*", not_found);
@@ -58,7 +57,8 @@ Server::~Server() { Stop(); }
 Result<int> Server::Bind() {
   auto& s = impl_->server;
   const auto& o = impl_->app.options;
-  int port = o.port == 0 ? s.bind_to_any_port(o.host) : (s.bind_to_port(o.host, o.port) ? o.port : -1);
+  int port =
+      o.port == 0 ? s.bind_to_any_port(o.host) : (s.bind_to_port(o.host, o.port) ? o.port : -1);
   if (port < 0)
     return Fail(Code::kUnavailable, "cannot listen on " + o.host + ":" + std::to_string(o.port) +
                                         " (in use, or not an address of this machine)");

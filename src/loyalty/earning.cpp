@@ -14,10 +14,14 @@ namespace {
 
 std::string_view KindName(RuleKind k) {
   switch (k) {
-    case RuleKind::kPerAmount: return "per_amount";
-    case RuleKind::kPerVisit: return "per_visit";
-    case RuleKind::kPerItem: return "per_item";
-    case RuleKind::kMultiplier: return "multiplier";
+    case RuleKind::kPerAmount:
+      return "per_amount";
+    case RuleKind::kPerVisit:
+      return "per_visit";
+    case RuleKind::kPerItem:
+      return "per_item";
+    case RuleKind::kMultiplier:
+      return "multiplier";
   }
   return "per_amount";
 }
@@ -41,7 +45,8 @@ Result<std::vector<std::string>> Strings(const json& j, const char* key) {
   if (it == j.end() || it->is_null()) return out;
   if (!it->is_array()) return Bad(key, "must be an array of strings");
   for (const auto& v : *it) {
-    if (!v.is_string() || v.get<std::string>().empty()) return Bad(key, "must be an array of non-empty strings");
+    if (!v.is_string() || v.get<std::string>().empty())
+      return Bad(key, "must be an array of non-empty strings");
     out.push_back(v.get<std::string>());
   }
   return out;
@@ -50,9 +55,8 @@ Result<std::vector<std::string>> Strings(const json& j, const char* key) {
 bool Matches(const EarningRule& r, const OrderLine& l) {
   if (!r.skus.empty() && std::find(r.skus.begin(), r.skus.end(), l.sku) == r.skus.end())
     return false;
-  if (!r.categories.empty() &&
-      (!l.category ||
-       std::find(r.categories.begin(), r.categories.end(), *l.category) == r.categories.end()))
+  if (!r.categories.empty() && (!l.category || std::find(r.categories.begin(), r.categories.end(),
+                                                         *l.category) == r.categories.end()))
     return false;
   return true;
 }
@@ -65,9 +69,8 @@ bool DateInRange(const Date& d, const std::optional<Date>& from, const std::opti
 }
 
 bool Applies(const EarningRule& r, const OrderFacts& o) {
-  if (!r.branch_ids.empty() &&
-      (!o.branch_id || std::find(r.branch_ids.begin(), r.branch_ids.end(), *o.branch_id) ==
-                           r.branch_ids.end()))
+  if (!r.branch_ids.empty() && (!o.branch_id || std::find(r.branch_ids.begin(), r.branch_ids.end(),
+                                                          *o.branch_id) == r.branch_ids.end()))
     return false;
   if (!r.weekdays.empty() &&
       std::find(r.weekdays.begin(), r.weekdays.end(), o.local_weekday) == r.weekdays.end())
@@ -84,9 +87,12 @@ bool Applies(const EarningRule& r, const OrderFacts& o) {
 int64_t Divide(int64_t a, int64_t b, Rounding mode) {
   if (b <= 0) return 0;
   switch (mode) {
-    case Rounding::kFloor: return a / b;
-    case Rounding::kCeil: return (a + b - 1) / b;
-    case Rounding::kRound: return (2 * a + b) / (2 * b);
+    case Rounding::kFloor:
+      return a / b;
+    case Rounding::kCeil:
+      return (a + b - 1) / b;
+    case Rounding::kRound:
+      return (2 * a + b) / (2 * b);
   }
   return a / b;
 }
@@ -107,7 +113,8 @@ std::string Amount(int64_t minor) { return fmt::format("{}.{:02}", minor / 100, 
 
 Status ParseRuleDefinition(std::string_view text, EarningRule& r) {
   json j = json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return InvalidField("definition", "must be a JSON object");
+  if (j.is_discarded() || !j.is_object())
+    return InvalidField("definition", "must be a JSON object");
   // A definition replaces every field of the previous one; identity stays.
   EarningRule fresh;
   fresh.id = r.id;
@@ -116,19 +123,24 @@ Status ParseRuleDefinition(std::string_view text, EarningRule& r) {
   fresh.name = r.name;
   r = std::move(fresh);
   static constexpr std::string_view kKeys[] = {
-      "kind",      "points",     "per_amount_minor", "rounding",       "factor",
-      "stacking",  "skus",       "categories",       "branch_ids",     "weekdays",
-      "from",      "to",         "birthday_month",   "min_spend_minor", "cap_per_order",
+      "kind",        "points",     "per_amount_minor", "rounding",        "factor",
+      "stacking",    "skus",       "categories",       "branch_ids",      "weekdays",
+      "from",        "to",         "birthday_month",   "min_spend_minor", "cap_per_order",
       "cap_per_day", "tier_levels"};
   for (const auto& [k, v] : j.items())
     if (std::find(std::begin(kKeys), std::end(kKeys), k) == std::end(kKeys))
       return Bad(k, "unknown field");
   std::string kind = j.value("kind", "");
-  if (kind == "per_amount") r.kind = RuleKind::kPerAmount;
-  else if (kind == "per_visit") r.kind = RuleKind::kPerVisit;
-  else if (kind == "per_item") r.kind = RuleKind::kPerItem;
-  else if (kind == "multiplier") r.kind = RuleKind::kMultiplier;
-  else return Bad("kind", "must be per_amount, per_visit, per_item or multiplier");
+  if (kind == "per_amount")
+    r.kind = RuleKind::kPerAmount;
+  else if (kind == "per_visit")
+    r.kind = RuleKind::kPerVisit;
+  else if (kind == "per_item")
+    r.kind = RuleKind::kPerItem;
+  else if (kind == "multiplier")
+    r.kind = RuleKind::kMultiplier;
+  else
+    return Bad("kind", "must be per_amount, per_visit, per_item or multiplier");
   if (r.kind != RuleKind::kMultiplier) {
     RG_ASSIGN_OR_RETURN(r.points, Int(j, "points", 0, 1, 1'000'000));
     if (r.points == 0) return Bad("points", "is required");
@@ -137,10 +149,14 @@ Status ParseRuleDefinition(std::string_view text, EarningRule& r) {
     RG_ASSIGN_OR_RETURN(r.per_amount_minor, Int(j, "per_amount_minor", 0, 1, INT64_C(1) << 40));
     if (r.per_amount_minor == 0) return Bad("per_amount_minor", "is required");
     std::string rounding = j.value("rounding", "floor");
-    if (rounding == "floor") r.rounding = Rounding::kFloor;
-    else if (rounding == "round") r.rounding = Rounding::kRound;
-    else if (rounding == "ceil") r.rounding = Rounding::kCeil;
-    else return Bad("rounding", "must be floor, round or ceil");
+    if (rounding == "floor")
+      r.rounding = Rounding::kFloor;
+    else if (rounding == "round")
+      r.rounding = Rounding::kRound;
+    else if (rounding == "ceil")
+      r.rounding = Rounding::kCeil;
+    else
+      return Bad("rounding", "must be floor, round or ceil");
   }
   if (r.kind == RuleKind::kMultiplier) {
     auto f = j.find("factor");
@@ -148,9 +164,12 @@ Status ParseRuleDefinition(std::string_view text, EarningRule& r) {
       return Bad("factor", "must be a number from 1 to 100");
     r.factor_milli = static_cast<int64_t>(std::llround(f->get<double>() * 1000));
     std::string stacking = j.value("stacking", "sum");
-    if (stacking == "sum") r.stacking = Stacking::kSum;
-    else if (stacking == "best_of") r.stacking = Stacking::kBestOf;
-    else return Bad("stacking", "must be sum or best_of");
+    if (stacking == "sum")
+      r.stacking = Stacking::kSum;
+    else if (stacking == "best_of")
+      r.stacking = Stacking::kBestOf;
+    else
+      return Bad("stacking", "must be sum or best_of");
   }
   RG_ASSIGN_OR_RETURN(r.skus, Strings(j, "skus"));
   RG_ASSIGN_OR_RETURN(r.categories, Strings(j, "categories"));
@@ -202,7 +221,9 @@ std::string RuleDefinitionJson(const EarningRule& r) {
   if (r.kind != RuleKind::kMultiplier) j["points"] = r.points;
   if (r.kind == RuleKind::kPerAmount) {
     j["per_amount_minor"] = r.per_amount_minor;
-    j["rounding"] = r.rounding == Rounding::kFloor ? "floor" : r.rounding == Rounding::kRound ? "round" : "ceil";
+    j["rounding"] = r.rounding == Rounding::kFloor   ? "floor"
+                    : r.rounding == Rounding::kRound ? "round"
+                                                     : "ceil";
   }
   if (r.kind == RuleKind::kMultiplier) {
     j["factor"] = static_cast<double>(r.factor_milli) / 1000.0;
@@ -243,7 +264,10 @@ EarnResult ScoreOrder(const std::vector<EarningRule>& rules, const OrderFacts& o
         for (const auto& l : o.lines)
           if (Matches(r, l)) matched += l.quantity * l.unit_price_minor;
         // Order-level discounts apply to matching lines in proportion.
-        amount = items_sum > 0 ? static_cast<int64_t>((static_cast<__int128>(matched) * o.total_minor) / items_sum) : 0;
+        amount =
+            items_sum > 0
+                ? static_cast<int64_t>((static_cast<__int128>(matched) * o.total_minor) / items_sum)
+                : 0;
       }
       points = Divide(amount, r.per_amount_minor, r.rounding) * r.points;
       why = fmt::format("{} per {} on {}", r.points, Amount(r.per_amount_minor), Amount(amount));
@@ -295,10 +319,10 @@ EarnResult ScoreOrder(const std::vector<EarningRule>& rules, const OrderFacts& o
     for (const auto& [pt, b] : base) {
       int64_t extra = b * (o.tier_multiplier_milli - 1000) / 1000;
       if (extra <= 0) continue;
-      out.lines.push_back({0, "tier: " + o.tier_name, pt, extra,
-                           fmt::format("×{:g} for {} on {}",
-                                       static_cast<double>(o.tier_multiplier_milli) / 1000,
-                                       o.tier_name, b)});
+      out.lines.push_back(
+          {0, "tier: " + o.tier_name, pt, extra,
+           fmt::format("×{:g} for {} on {}", static_cast<double>(o.tier_multiplier_milli) / 1000,
+                       o.tier_name, b)});
     }
   for (const auto& l : out.lines) out.total_by_point_type[l.point_type_id] += l.points;
   return out;
@@ -309,7 +333,8 @@ int64_t PointsToReverse(int64_t earned, int64_t total_minor, int64_t refunded_af
   if (earned <= 0) return 0;
   int64_t should = total_minor <= 0 || refunded_after_minor >= total_minor
                        ? earned
-                       : static_cast<int64_t>((static_cast<__int128>(earned) * refunded_after_minor) / total_minor);
+                       : static_cast<int64_t>(
+                             (static_cast<__int128>(earned) * refunded_after_minor) / total_minor);
   return std::max<int64_t>(0, should - reversed_before);
 }
 

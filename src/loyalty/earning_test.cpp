@@ -32,15 +32,19 @@ TEST(Earning, OnePointPerThirtyDollarsWithRounding) {
     int64_t points;
   } cases[] = {{"floor", 8900, 2}, {"round", 8900, 3}, {"ceil", 6100, 3}, {"floor", 2999, 0}};
   for (const auto& c : cases) {
-    auto r = Rule(1, std::string(R"({"kind":"per_amount","points":1,"per_amount_minor":3000,"rounding":")") + c.rounding + "\"}");
-    EXPECT_EQ(ScoreOrder({r}, Order(c.total)).total_by_point_type[1], c.points) << c.rounding << " " << c.total;
+    auto r = Rule(
+        1, std::string(R"({"kind":"per_amount","points":1,"per_amount_minor":3000,"rounding":")") +
+               c.rounding + "\"}");
+    EXPECT_EQ(ScoreOrder({r}, Order(c.total)).total_by_point_type[1], c.points)
+        << c.rounding << " " << c.total;
   }
 }
 
 TEST(Earning, CategoriesVisitsItemsMultipliersAndCaps) {
   OrderFacts o = Order(45000);
   o.lines = {{"TEA-1", "tea", 3, 5000}, {"CAKE-1", "cake", 1, 30000}};  // 450.00 in all
-  auto tea_amount = Rule(1, R"({"kind":"per_amount","points":1,"per_amount_minor":1000,"categories":["tea"]})");
+  auto tea_amount =
+      Rule(1, R"({"kind":"per_amount","points":1,"per_amount_minor":1000,"categories":["tea"]})");
   auto visit = Rule(2, R"({"kind":"per_visit","points":5})");
   auto cake_item = Rule(3, R"({"kind":"per_item","points":10,"skus":["CAKE-1"]})");
   auto weekday_x2 = Rule(4, R"({"kind":"multiplier","factor":2,"weekdays":[3]})");
@@ -56,9 +60,11 @@ TEST(Earning, CategoriesVisitsItemsMultipliersAndCaps) {
   auto best2 = Rule(7, R"({"kind":"multiplier","factor":2,"stacking":"best_of"})");
   auto sum = Rule(8, R"({"kind":"multiplier","factor":1.5})");
   // best of (1.5, 2) = +1.0, plus sum +0.5: 30 + 30 + 15.
-  EXPECT_EQ(ScoreOrder({tea_amount, visit, cake_item, best1, best2, sum}, o).total_by_point_type[1], 75);
+  EXPECT_EQ(ScoreOrder({tea_amount, visit, cake_item, best1, best2, sum}, o).total_by_point_type[1],
+            75);
 
-  auto capped = Rule(9, R"({"kind":"per_amount","points":1,"per_amount_minor":100,"cap_per_order":50})");
+  auto capped =
+      Rule(9, R"({"kind":"per_amount","points":1,"per_amount_minor":100,"cap_per_order":50})");
   EXPECT_EQ(ScoreOrder({capped}, o).total_by_point_type[1], 50);
   auto daily = Rule(10, R"({"kind":"per_visit","points":5,"cap_per_day":12})");
   o.earned_today_by_rule[10] = 10;
@@ -70,7 +76,8 @@ TEST(Earning, CategoriesVisitsItemsMultipliersAndCaps) {
 TEST(Earning, DateRangeBranchBirthday) {
   OrderFacts o = Order(10000);
   o.branch_id = 77;
-  auto in_range = Rule(1, R"({"kind":"per_visit","points":1,"from":"2026-11-01","to":"2026-11-30"})");
+  auto in_range =
+      Rule(1, R"({"kind":"per_visit","points":1,"from":"2026-11-01","to":"2026-11-30"})");
   auto out_range = Rule(2, R"({"kind":"per_visit","points":2,"from":"2026-12-01"})");
   auto branch = Rule(3, R"({"kind":"per_visit","points":4,"branch_ids":["77"]})");
   auto bday = Rule(4, R"({"kind":"per_visit","points":8,"birthday_month":true})");
@@ -85,9 +92,12 @@ TEST(Earning, DefinitionErrorsNameTheField) {
     const char* message;
   } cases[] = {
       {R"({"kind":"per_amount","points":1})", "definition.per_amount_minor: is required"},
-      {R"({"kind":"gift"})", "definition.kind: must be per_amount, per_visit, per_item or multiplier"},
-      {R"({"kind":"per_visit","points":1,"weekdays":[7]})", "definition.weekdays: must be an array of 0 (Sunday) to 6"},
-      {R"({"kind":"multiplier","factor":0.5})", "definition.factor: must be a number from 1 to 100"},
+      {R"({"kind":"gift"})",
+       "definition.kind: must be per_amount, per_visit, per_item or multiplier"},
+      {R"({"kind":"per_visit","points":1,"weekdays":[7]})",
+       "definition.weekdays: must be an array of 0 (Sunday) to 6"},
+      {R"({"kind":"multiplier","factor":0.5})",
+       "definition.factor: must be a number from 1 to 100"},
       {R"({"kind":"per_visit","points":1,"pionts":2})", "definition.pionts: unknown field"},
       {R"({"kind":"per_visit","points":-1})", "definition.points: must be from 1 to 1000000"},
   };
@@ -100,7 +110,9 @@ TEST(Earning, DefinitionErrorsNameTheField) {
 }
 
 TEST(Earning, DefinitionRoundTrips) {
-  auto r = Rule(1, R"({"kind":"multiplier","factor":1.5,"stacking":"best_of","weekdays":[0,6],"from":"2026-01-01"})");
+  auto r = Rule(
+      1,
+      R"({"kind":"multiplier","factor":1.5,"stacking":"best_of","weekdays":[0,6],"from":"2026-01-01"})");
   EarningRule again;
   ASSERT_TRUE(ParseRuleDefinition(RuleDefinitionJson(r), again).has_value());
   EXPECT_EQ(RuleDefinitionJson(again), RuleDefinitionJson(r));
@@ -138,7 +150,8 @@ TEST(Expiry, PoliciesInTheMerchantsZone) {
   auto year1 = LotExpiry({ExpiryKind::kEndOfYear, 1}, t, "Asia/Taipei");
   EXPECT_EQ(FormatRfc3339(**year1), "2027-12-31T16:00:00.000Z");
   EXPECT_FALSE(LotExpiry({ExpiryKind::kNever, 0}, t, "Asia/Taipei")->has_value());
-  EXPECT_EQ(ValidateExpiry({ExpiryKind::kDays, 0}).error().message, "expiry.n: days must be 1 to 3650");
+  EXPECT_EQ(ValidateExpiry({ExpiryKind::kDays, 0}).error().message,
+            "expiry.n: days must be 1 to 3650");
 }
 
 }  // namespace

@@ -18,10 +18,11 @@ struct Locked {
 
 // Creates the balance row if needed and locks it.
 Result<Locked> Lock(store::Tx& tx, Id merchant_id, Id member_id, Id point_type_id, Micros now) {
-  RG_TRY(tx.Exec("INSERT INTO point_balances (merchant_id, member_id, point_type_id, balance, "
-                 "debt, earned_total, updated_at) VALUES (?, ?, ?, 0, 0, 0, ?) "
-                 "ON CONFLICT (merchant_id, member_id, point_type_id) DO NOTHING",
-                 {merchant_id, member_id, point_type_id, now}));
+  RG_TRY(
+      tx.Exec("INSERT INTO point_balances (merchant_id, member_id, point_type_id, balance, "
+              "debt, earned_total, updated_at) VALUES (?, ?, ?, 0, 0, 0, ?) "
+              "ON CONFLICT (merchant_id, member_id, point_type_id) DO NOTHING",
+              {merchant_id, member_id, point_type_id, now}));
   RG_ASSIGN_OR_RETURN(Rows rows,
                       tx.Query("UPDATE point_balances SET updated_at = ? WHERE merchant_id = ? "
                                "AND member_id = ? AND point_type_id = ? RETURNING balance, debt",
@@ -32,10 +33,10 @@ Result<Locked> Lock(store::Tx& tx, Id merchant_id, Id member_id, Id point_type_i
 
 Status Store(store::Tx& tx, Id merchant_id, const EntryInput& in, const Locked& after,
              int64_t earned_delta) {
-  RG_TRY(tx.Exec("UPDATE point_balances SET balance = ?, debt = ?, earned_total = earned_total "
-                 "+ ? WHERE merchant_id = ? AND member_id = ? AND point_type_id = ?",
-                 {after.balance, after.debt, earned_delta, merchant_id, in.member_id,
-                  in.point_type_id}));
+  RG_TRY(tx.Exec(
+      "UPDATE point_balances SET balance = ?, debt = ?, earned_total = earned_total "
+      "+ ? WHERE merchant_id = ? AND member_id = ? AND point_type_id = ?",
+      {after.balance, after.debt, earned_delta, merchant_id, in.member_id, in.point_type_id}));
   return {};
 }
 
@@ -55,20 +56,21 @@ Result<Entry> Append(store::Tx& tx, Id merchant_id, const EntryInput& in, int64_
   e.branch_id = in.branch_id;
   e.staff_id = in.staff_id;
   e.created_at = in.now;
-  RG_TRY(tx.Exec("INSERT INTO ledger_entries (merchant_id, id, member_id, point_type_id, kind, "
-                 "amount, balance_after, reason, source_type, source_id, branch_id, staff_id, "
-                 "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 {merchant_id, e.id, e.member_id, e.point_type_id, e.kind, e.amount,
-                  e.balance_after, e.reason, e.source_type, Opt(e.source_id), Opt(e.branch_id),
-                  Opt(e.staff_id), e.created_at}));
+  RG_TRY(tx.Exec(
+      "INSERT INTO ledger_entries (merchant_id, id, member_id, point_type_id, kind, "
+      "amount, balance_after, reason, source_type, source_id, branch_id, staff_id, "
+      "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      {merchant_id, e.id, e.member_id, e.point_type_id, e.kind, e.amount, e.balance_after, e.reason,
+       e.source_type, Opt(e.source_id), Opt(e.branch_id), Opt(e.staff_id), e.created_at}));
   return e;
 }
 
 Status MoveLot(store::Tx& tx, Id merchant_id, Id entry_id, Id lot_id, int64_t delta) {
   RG_TRY(tx.Exec("UPDATE point_lots SET remaining = remaining + ? WHERE merchant_id = ? AND id = ?",
                  {delta, merchant_id, lot_id}));
-  RG_TRY(tx.Exec("INSERT INTO lot_moves (merchant_id, entry_id, lot_id, amount) VALUES (?, ?, ?, ?)",
-                 {merchant_id, entry_id, lot_id, delta}));
+  RG_TRY(
+      tx.Exec("INSERT INTO lot_moves (merchant_id, entry_id, lot_id, amount) VALUES (?, ?, ?, ?)",
+              {merchant_id, entry_id, lot_id, delta}));
   return {};
 }
 
@@ -77,7 +79,7 @@ constexpr std::string_view kEntryCols =
     "source_type, source_id, branch_id, staff_id, created_at";
 
 Entry EntryFromRow(const store::Row& r) {
-  return Entry{r.Int(0), r.Int(1), r.Int(2), r.Int(3), r.Str(4), r.Int(5), r.Int(6),
+  return Entry{r.Int(0), r.Int(1), r.Int(2),    r.Int(3),     r.Str(4),     r.Int(5), r.Int(6),
                r.Str(7), r.Str(8), r.OptInt(9), r.OptInt(10), r.OptInt(11), r.Int(12)};
 }
 
@@ -92,10 +94,10 @@ Result<Entry> Credit(store::Tx& tx, Id merchant_id, const EntryInput& in,
   RG_ASSIGN_OR_RETURN(Entry e, Append(tx, merchant_id, in, in.amount, after.balance));
   if (int64_t lot = in.amount - pay_debt; lot > 0) {
     Id lot_id = NewId();
-    RG_TRY(tx.Exec("INSERT INTO point_lots (merchant_id, id, member_id, point_type_id, earned_at, "
-                   "expires_at, original, remaining, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
-                   {merchant_id, lot_id, in.member_id, in.point_type_id, in.now, Opt(expires_at),
-                    lot, e.id}));
+    RG_TRY(tx.Exec(
+        "INSERT INTO point_lots (merchant_id, id, member_id, point_type_id, earned_at, "
+        "expires_at, original, remaining, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+        {merchant_id, lot_id, in.member_id, in.point_type_id, in.now, Opt(expires_at), lot, e.id}));
     RG_TRY(MoveLot(tx, merchant_id, e.id, lot_id, lot));
   }
   RG_TRY(Store(tx, merchant_id, in, after, in.kind == "earn" ? in.amount : 0));
@@ -108,10 +110,11 @@ Result<Entry> Debit(store::Tx& tx, Id merchant_id, const EntryInput& in, bool al
   RG_ASSIGN_OR_RETURN(Locked cur, Lock(tx, merchant_id, in.member_id, in.point_type_id, in.now));
   int64_t available = cur.balance + cur.debt;  // = open lots
   if (!allow_shortfall && in.amount > cur.balance)
-    return Fail(MakeError(Code::kFailedPrecondition,
-                          fmt::format("points: the balance is only {}", std::max<int64_t>(0, cur.balance)),
-                          "points")
-                    .WithDetail("balance", std::to_string(cur.balance)));
+    return Fail(
+        MakeError(Code::kFailedPrecondition,
+                  fmt::format("points: the balance is only {}", std::max<int64_t>(0, cur.balance)),
+                  "points")
+            .WithDetail("balance", std::to_string(cur.balance)));
   RG_ASSIGN_OR_RETURN(Rows lots,
                       tx.Query("SELECT id, remaining, entry_id FROM point_lots WHERE merchant_id "
                                "= ? AND member_id = ? AND point_type_id = ? AND remaining > 0 "
@@ -121,8 +124,8 @@ Result<Entry> Debit(store::Tx& tx, Id merchant_id, const EntryInput& in, bool al
   std::vector<std::pair<Id, int64_t>> order;
   for (int pass = 0; pass < 2; ++pass)
     for (const auto& r : lots) {
-      bool preferred = std::find(prefer_entries.begin(), prefer_entries.end(), r.Int(2)) !=
-                       prefer_entries.end();
+      bool preferred =
+          std::find(prefer_entries.begin(), prefer_entries.end(), r.Int(2)) != prefer_entries.end();
       if ((pass == 0) == preferred) order.emplace_back(r.Int(0), r.Int(1));
     }
   int64_t take = std::min(in.amount, std::max<int64_t>(0, available));
@@ -146,7 +149,8 @@ Result<Entry> Restore(store::Tx& tx, Id merchant_id, const EntryInput& in, Id or
                                            {merchant_id, original_entry}));
   int64_t total = 0;
   for (const auto& m : moves) total -= m.Int(1);
-  if (total != in.amount) return Fail(Code::kInternal, "restore amount does not match the lots taken");
+  if (total != in.amount)
+    return Fail(Code::kInternal, "restore amount does not match the lots taken");
   Locked after{cur.balance + total, cur.debt};
   RG_ASSIGN_OR_RETURN(Entry e, Append(tx, merchant_id, in, total, after.balance));
   for (const auto& m : moves) RG_TRY(MoveLot(tx, merchant_id, e.id, m.Int(0), -m.Int(1)));
@@ -213,12 +217,12 @@ Result<std::vector<Lot>> OpenLots(store::Tx& tx, Id merchant_id, Id member_id, I
 
 Result<std::vector<Entry>> LoadEntries(store::Tx& tx, Id merchant_id, Id member_id, Id before,
                                        int limit) {
-  RG_ASSIGN_OR_RETURN(Rows rows,
-                      tx.Query(fmt::format("SELECT {} FROM ledger_entries WHERE merchant_id = ? "
-                                           "AND member_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
-                                           kEntryCols),
-                               {merchant_id, member_id, before > 0 ? before : INT64_MAX,
-                                int64_t{limit}}));
+  RG_ASSIGN_OR_RETURN(
+      Rows rows,
+      tx.Query(fmt::format("SELECT {} FROM ledger_entries WHERE merchant_id = ? "
+                           "AND member_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+                           kEntryCols),
+               {merchant_id, member_id, before > 0 ? before : INT64_MAX, int64_t{limit}}));
   std::vector<Entry> out;
   for (const auto& r : rows) out.push_back(EntryFromRow(r));
   return out;
@@ -239,19 +243,22 @@ Result<std::vector<Entry>> EntriesForSource(store::Tx& tx, Id merchant_id,
 Status CheckLedger(store::Tx& tx, std::vector<std::string>* problems) {
   RG_ASSIGN_OR_RETURN(
       Rows rows,
-      tx.Query("SELECT b.merchant_id, b.member_id, b.point_type_id, b.balance, b.debt, "
-               "(SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entries e WHERE e.merchant_id = "
-               "b.merchant_id AND e.member_id = b.member_id AND e.point_type_id = b.point_type_id), "
-               "(SELECT COALESCE(SUM(l.remaining), 0) FROM point_lots l WHERE l.merchant_id = "
-               "b.merchant_id AND l.member_id = b.member_id AND l.point_type_id = b.point_type_id), "
-               "(SELECT e.balance_after FROM ledger_entries e WHERE e.merchant_id = b.merchant_id "
-               "AND e.member_id = b.member_id AND e.point_type_id = b.point_type_id ORDER BY e.id "
-               "DESC LIMIT 1) FROM point_balances b"));
+      tx.Query(
+          "SELECT b.merchant_id, b.member_id, b.point_type_id, b.balance, b.debt, "
+          "(SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entries e WHERE e.merchant_id = "
+          "b.merchant_id AND e.member_id = b.member_id AND e.point_type_id = b.point_type_id), "
+          "(SELECT COALESCE(SUM(l.remaining), 0) FROM point_lots l WHERE l.merchant_id = "
+          "b.merchant_id AND l.member_id = b.member_id AND l.point_type_id = b.point_type_id), "
+          "(SELECT e.balance_after FROM ledger_entries e WHERE e.merchant_id = b.merchant_id "
+          "AND e.member_id = b.member_id AND e.point_type_id = b.point_type_id ORDER BY e.id "
+          "DESC LIMIT 1) FROM point_balances b"));
   for (const auto& r : rows) {
-    std::string where = fmt::format("merchant {} member {} point type {}", r.Int(0), r.Int(1), r.Int(2));
+    std::string where =
+        fmt::format("merchant {} member {} point type {}", r.Int(0), r.Int(1), r.Int(2));
     int64_t balance = r.Int(3), debt = r.Int(4), entries = r.Int(5), lots = r.Int(6);
     if (balance != entries)
-      problems->push_back(fmt::format("{}: balance {} but entries sum to {}", where, balance, entries));
+      problems->push_back(
+          fmt::format("{}: balance {} but entries sum to {}", where, balance, entries));
     if (balance != lots - debt)
       problems->push_back(fmt::format("{}: balance {} but open lots {} minus debt {} is {}", where,
                                       balance, lots, debt, lots - debt));
@@ -260,15 +267,17 @@ Status CheckLedger(store::Tx& tx, std::vector<std::string>* problems) {
       problems->push_back(fmt::format("{}: last entry says balance {} but the balance is {}", where,
                                       r.Int(7), balance));
   }
-  RG_ASSIGN_OR_RETURN(Rows bad_lots, tx.Query("SELECT merchant_id, id, remaining, original FROM "
-                                              "point_lots WHERE remaining < 0 OR remaining > original"));
+  RG_ASSIGN_OR_RETURN(Rows bad_lots,
+                      tx.Query("SELECT merchant_id, id, remaining, original FROM "
+                               "point_lots WHERE remaining < 0 OR remaining > original"));
   for (const auto& r : bad_lots)
     problems->push_back(fmt::format("merchant {} lot {}: remaining {} outside 0..{}", r.Int(0),
                                     r.Int(1), r.Int(2), r.Int(3)));
-  RG_ASSIGN_OR_RETURN(Rows moves,
-                      tx.Query("SELECT l.merchant_id, l.id, l.remaining, (SELECT COALESCE(SUM(m.amount), 0) "
-                               "FROM lot_moves m WHERE m.merchant_id = l.merchant_id AND m.lot_id = "
-                               "l.id) FROM point_lots l"));
+  RG_ASSIGN_OR_RETURN(
+      Rows moves,
+      tx.Query("SELECT l.merchant_id, l.id, l.remaining, (SELECT COALESCE(SUM(m.amount), 0) "
+               "FROM lot_moves m WHERE m.merchant_id = l.merchant_id AND m.lot_id = "
+               "l.id) FROM point_lots l"));
   for (const auto& r : moves)
     if (r.Int(2) != r.Int(3))
       problems->push_back(fmt::format("merchant {} lot {}: remaining {} but its moves sum to {}",

@@ -20,7 +20,7 @@ namespace regulars::loyalty {
 struct EntryInput {
   Id member_id = 0;
   Id point_type_id = 0;
-  std::string kind;  // earn, redeem, reserve, release, adjust, expire, reverse, merge, import
+  std::string kind;    // earn, redeem, reserve, release, adjust, expire, reverse, merge, import
   int64_t amount = 0;  // magnitude for Credit/Debit; the entry stores it signed
   std::string reason;
   std::string source_type;  // order, refund, redemption, staff, campaign, system, merge
@@ -84,8 +84,8 @@ Result<int64_t> ExpireDueLots(store::Tx& tx, Id merchant_id, Micros now, int max
 Result<std::vector<Balance>> LoadBalances(store::Tx& tx, Id merchant_id, Id member_id);
 Result<std::vector<Lot>> OpenLots(store::Tx& tx, Id merchant_id, Id member_id, Id point_type_id);
 // Entries newest first with id < before (0: from the newest).
-Result<std::vector<Entry>> LoadEntries(store::Tx& tx, Id merchant_id, Id member_id,
-                                       Id before, int limit);
+Result<std::vector<Entry>> LoadEntries(store::Tx& tx, Id merchant_id, Id member_id, Id before,
+                                       int limit);
 Result<std::vector<Entry>> EntriesForSource(store::Tx& tx, Id merchant_id,
                                             const std::string& source_type, Id source_id);
 

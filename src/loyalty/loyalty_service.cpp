@@ -84,7 +84,8 @@ Status ApplyPointType(PointType& p, const PointTypeInput& in) {
     p.expiry = *in.expiry;
   }
   if (in.value_minor_per_1000) {
-    if (*in.value_minor_per_1000 < 0) return InvalidField("value_minor_per_1000", "must not be negative");
+    if (*in.value_minor_per_1000 < 0)
+      return InvalidField("value_minor_per_1000", "must not be negative");
     p.value_minor_per_1000 = *in.value_minor_per_1000;
   }
   if (in.shortfall) p.shortfall = *in.shortfall;
@@ -93,22 +94,30 @@ Status ApplyPointType(PointType& p, const PointTypeInput& in) {
 }
 
 Status SavePointType(store::Tx& tx, const PointType& p, bool insert) {
-  std::vector<store::Value> v = {p.code, p.name, std::string(ExpiryKindName(p.expiry.kind)),
-                                 int64_t{p.expiry.n}, p.value_minor_per_1000,
+  std::vector<store::Value> v = {p.code,
+                                 p.name,
+                                 std::string(ExpiryKindName(p.expiry.kind)),
+                                 int64_t{p.expiry.n},
+                                 p.value_minor_per_1000,
                                  std::string(p.shortfall == Shortfall::kDebt ? "debt" : "negative"),
-                                 int64_t{p.active ? 1 : 0}, p.updated_at, p.merchant_id, p.id};
+                                 int64_t{p.active ? 1 : 0},
+                                 p.updated_at,
+                                 p.merchant_id,
+                                 p.id};
   Result<int64_t> r;
   if (insert) {
     v.push_back(p.created_at);
-    r = tx.Exec("INSERT INTO point_types (code, name, expiry_kind, expiry_n, value_minor_per_1000, "
-                "refund_shortfall, active, updated_at, merchant_id, id, created_at) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                v);
+    r = tx.Exec(
+        "INSERT INTO point_types (code, name, expiry_kind, expiry_n, value_minor_per_1000, "
+        "refund_shortfall, active, updated_at, merchant_id, id, created_at) VALUES "
+        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        v);
   } else {
-    r = tx.Exec("UPDATE point_types SET code = ?, name = ?, expiry_kind = ?, expiry_n = ?, "
-                "value_minor_per_1000 = ?, refund_shortfall = ?, active = ?, updated_at = ? "
-                "WHERE merchant_id = ? AND id = ?",
-                v);
+    r = tx.Exec(
+        "UPDATE point_types SET code = ?, name = ?, expiry_kind = ?, expiry_n = ?, "
+        "value_minor_per_1000 = ?, refund_shortfall = ?, active = ?, updated_at = ? "
+        "WHERE merchant_id = ? AND id = ?",
+        v);
   }
   if (!r && r.error().code == Code::kAlreadyExists)
     return Fail(Code::kAlreadyExists, "code: another point type already uses this code", "code");
@@ -163,11 +172,11 @@ Result<std::vector<PointType>> ListPointTypes(store::Tx& tx, const Actor& actor)
 
 Result<PointType> FindPointType(store::Tx& tx, const Actor& actor, const std::string& code_or_id,
                                 std::string_view field) {
-  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(fmt::format("SELECT {} FROM point_types WHERE "
-                                                      "merchant_id = ? AND (code = ? OR id = ?)",
-                                                      kPointTypeCols),
-                                          {actor.merchant_id, code_or_id,
-                                           ParseId(code_or_id).value_or(-1)}));
+  RG_ASSIGN_OR_RETURN(Rows rows,
+                      tx.Query(fmt::format("SELECT {} FROM point_types WHERE "
+                                           "merchant_id = ? AND (code = ? OR id = ?)",
+                                           kPointTypeCols),
+                               {actor.merchant_id, code_or_id, ParseId(code_or_id).value_or(-1)}));
   if (rows.empty())
     return InvalidField(std::string(field), fmt::format("no point type '{}'", code_or_id));
   return PointTypeFromRow(rows[0]);
@@ -194,12 +203,12 @@ Result<StoredRule> RuleFromRow(const store::Row& row) {
 }
 
 Status InsertRuleVersion(store::Tx& tx, const Actor& actor, const StoredRule& s) {
-  RG_TRY(tx.Exec("INSERT INTO earning_rules (merchant_id, id, version, valid_from, valid_to, "
-                 "point_type_id, name, definition, active, created_at) VALUES (?, ?, ?, ?, NULL, "
-                 "?, ?, ?, ?, ?)",
-                 {actor.merchant_id, s.rule.id, int64_t{s.rule.version}, s.valid_from,
-                  s.rule.point_type_id, s.rule.name, RuleDefinitionJson(s.rule),
-                  int64_t{s.active ? 1 : 0}, actor.now}));
+  RG_TRY(tx.Exec(
+      "INSERT INTO earning_rules (merchant_id, id, version, valid_from, valid_to, "
+      "point_type_id, name, definition, active, created_at) VALUES (?, ?, ?, ?, NULL, "
+      "?, ?, ?, ?, ?)",
+      {actor.merchant_id, s.rule.id, int64_t{s.rule.version}, s.valid_from, s.rule.point_type_id,
+       s.rule.name, RuleDefinitionJson(s.rule), int64_t{s.active ? 1 : 0}, actor.now}));
   return {};
 }
 
@@ -247,9 +256,10 @@ Result<StoredRule> UpdateRule(store::Tx& tx, const Actor& actor, Id id, RuleInpu
   if (rows.empty()) return Fail(Code::kNotFound, "earning rule not found");
   RG_ASSIGN_OR_RETURN(StoredRule s, RuleFromRow(rows[0]));
   RG_TRY(ApplyRule(tx, actor, s, in));
-  RG_TRY(tx.Exec("UPDATE earning_rules SET valid_to = ? WHERE merchant_id = ? AND id = ? AND "
-                 "version = ?",
-                 {actor.now, actor.merchant_id, id, int64_t{s.rule.version}}));
+  RG_TRY(
+      tx.Exec("UPDATE earning_rules SET valid_to = ? WHERE merchant_id = ? AND id = ? AND "
+              "version = ?",
+              {actor.now, actor.merchant_id, id, int64_t{s.rule.version}}));
   s.rule.version += 1;
   s.valid_from = actor.now;
   RG_TRY(InsertRuleVersion(tx, actor, s));
@@ -297,7 +307,8 @@ constexpr std::string_view kRewardCols =
     "id, name, point_type_id, points, stock, per_member_limit, active, created_at";
 
 Reward RewardFromRow(const store::Row& r) {
-  return Reward{r.Int(0), r.Str(1), r.Int(2), r.Int(3), r.OptInt(4), r.OptInt(5), r.Bool(6), r.Int(7)};
+  return Reward{r.Int(0),    r.Str(1),    r.Int(2),  r.Int(3),
+                r.OptInt(4), r.OptInt(5), r.Bool(6), r.Int(7)};
 }
 
 Result<Reward> LoadReward(store::Tx& tx, Id merchant_id, Id id) {
@@ -347,11 +358,12 @@ Result<Reward> CreateReward(store::Tx& tx, const Actor& actor, RewardInput in) {
   w.id = NewId();
   w.created_at = actor.now;
   RG_TRY(ApplyReward(tx, actor, w, in));
-  RG_TRY(tx.Exec("INSERT INTO rewards (merchant_id, id, name, point_type_id, points, stock, "
-                 "per_member_limit, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
-                 "?, ?, ?)",
-                 {actor.merchant_id, w.id, w.name, w.point_type_id, w.points, Opt(w.stock),
-                  Opt(w.per_member_limit), int64_t{w.active ? 1 : 0}, actor.now, actor.now}));
+  RG_TRY(
+      tx.Exec("INSERT INTO rewards (merchant_id, id, name, point_type_id, points, stock, "
+              "per_member_limit, active, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, "
+              "?, ?, ?)",
+              {actor.merchant_id, w.id, w.name, w.point_type_id, w.points, Opt(w.stock),
+               Opt(w.per_member_limit), int64_t{w.active ? 1 : 0}, actor.now, actor.now}));
   return w;
 }
 
@@ -359,10 +371,11 @@ Result<Reward> UpdateReward(store::Tx& tx, const Actor& actor, Id id, RewardInpu
   RG_TRY(RequireManager(actor, "configure the loyalty program"));
   RG_ASSIGN_OR_RETURN(Reward w, LoadReward(tx, actor.merchant_id, id));
   RG_TRY(ApplyReward(tx, actor, w, in));
-  RG_TRY(tx.Exec("UPDATE rewards SET name = ?, point_type_id = ?, points = ?, stock = ?, "
-                 "per_member_limit = ?, active = ?, updated_at = ? WHERE merchant_id = ? AND id = ?",
-                 {w.name, w.point_type_id, w.points, Opt(w.stock), Opt(w.per_member_limit),
-                  int64_t{w.active ? 1 : 0}, actor.now, actor.merchant_id, id}));
+  RG_TRY(
+      tx.Exec("UPDATE rewards SET name = ?, point_type_id = ?, points = ?, stock = ?, "
+              "per_member_limit = ?, active = ?, updated_at = ? WHERE merchant_id = ? AND id = ?",
+              {w.name, w.point_type_id, w.points, Opt(w.stock), Opt(w.per_member_limit),
+               int64_t{w.active ? 1 : 0}, actor.now, actor.merchant_id, id}));
   return w;
 }
 
@@ -413,7 +426,8 @@ Result<Page<Entry>> MemberLedger(store::Tx& tx, const Actor& actor, Id member_id
     if (!id) return InvalidField("cursor", "is not a cursor this list gave out");
     before = *id;
   }
-  RG_ASSIGN_OR_RETURN(auto entries, LoadEntries(tx, actor.merchant_id, member_id, before, limit + 1));
+  RG_ASSIGN_OR_RETURN(auto entries,
+                      LoadEntries(tx, actor.merchant_id, member_id, before, limit + 1));
   Page<Entry> page;
   bool more = static_cast<int>(entries.size()) > limit;
   if (more) entries.resize(limit);
@@ -427,16 +441,18 @@ Result<std::vector<Lot>> MemberLots(store::Tx& tx, const Actor& actor, Id member
   return OpenLots(tx, actor.merchant_id, member_id, point_type_id);
 }
 
-Result<Entry> Adjust(store::Tx& tx, const Actor& actor, Id member_id,
-                     const std::string& point_type, int64_t points, const std::string& reason) {
+Result<Entry> Adjust(store::Tx& tx, const Actor& actor, Id member_id, const std::string& point_type,
+                     int64_t points, const std::string& reason) {
   RG_TRY(RequireManager(actor, "adjust points"));
   if (points == 0) return InvalidField("points", "must not be zero");
-  if (reason.empty() || reason.size() > 500) return InvalidField("reason", "must be 1 to 500 bytes");
+  if (reason.empty() || reason.size() > 500)
+    return InvalidField("reason", "must be 1 to 500 bytes");
   RG_TRY(RequireMember(tx, actor, member_id));
   RG_ASSIGN_OR_RETURN(PointType t, FindPointType(tx, actor, point_type, "point_type"));
   RG_ASSIGN_OR_RETURN(MerchantSettings ms, LoadMerchantSettings(tx, actor.merchant_id));
-  EntryInput in{member_id, t.id, "adjust", points > 0 ? points : -points, reason, "staff",
-                actor.staff_id, std::nullopt, actor.staff_id, actor.now};
+  EntryInput in{member_id,      t.id,     "adjust",       points > 0 ? points : -points,
+                reason,         "staff",  actor.staff_id, std::nullopt,
+                actor.staff_id, actor.now};
   Entry e;
   if (points > 0) {
     RG_ASSIGN_OR_RETURN(auto expiry, LotExpiry(t.expiry, actor.now, ms.timezone));
@@ -445,7 +461,9 @@ Result<Entry> Adjust(store::Tx& tx, const Actor& actor, Id member_id,
     RG_ASSIGN_OR_RETURN(e, Debit(tx, actor.merchant_id, in, false));
   }
   RG_TRY(Emit(tx, actor, "points_adjusted", member_id,
-              {{"point_type", t.code}, {"points", points}, {"reason", reason},
+              {{"point_type", t.code},
+               {"points", points},
+               {"reason", reason},
                {"balance_after", e.balance_after}}));
   return e;
 }
@@ -474,8 +492,8 @@ Result<RedemptionRow> LoadRedemption(store::Tx& tx, Id merchant_id, Id id) {
   if (rows.empty()) return Fail(Code::kNotFound, "redemption not found");
   const auto& r = rows[0];
   RedemptionRow out;
-  out.r = Redemption{r.Int(0), r.Int(1), r.Int(2), r.Int(3), r.OptInt(4), r.OptInt(5),
-                     r.Str(6), r.Int(7), r.Int(8), 0};
+  out.r = Redemption{r.Int(0),    r.Int(1), r.Int(2), r.Int(3), r.OptInt(4),
+                     r.OptInt(5), r.Str(6), r.Int(7), r.Int(8), 0};
   out.reserve_entry_id = r.Int(9);
   out.branch_id = r.OptInt(10);
   return out;
@@ -483,16 +501,25 @@ Result<RedemptionRow> LoadRedemption(store::Tx& tx, Id merchant_id, Id id) {
 
 Result<int64_t> Release(store::Tx& tx, Id merchant_id, const RedemptionRow& row,
                         const std::string& status, Micros now, std::optional<Id> staff) {
-  EntryInput in{row.r.member_id, row.r.point_type_id, "release", row.r.points,
+  EntryInput in{row.r.member_id,
+                row.r.point_type_id,
+                "release",
+                row.r.points,
                 status == "expired" ? "reservation timed out" : "redemption cancelled",
-                "redemption", row.r.id, row.branch_id, staff, now};
+                "redemption",
+                row.r.id,
+                row.branch_id,
+                staff,
+                now};
   RG_ASSIGN_OR_RETURN(Entry e, Restore(tx, merchant_id, in, row.reserve_entry_id));
   if (row.r.reward_id)
-    RG_TRY(tx.Exec("UPDATE rewards SET stock = stock + 1 WHERE merchant_id = ? AND id = ? AND "
-                   "stock IS NOT NULL",
-                   {merchant_id, *row.r.reward_id}));
-  RG_TRY(tx.Exec("UPDATE redemptions SET status = ?, updated_at = ? WHERE merchant_id = ? AND id = ?",
-                 {status, now, merchant_id, row.r.id}));
+    RG_TRY(
+        tx.Exec("UPDATE rewards SET stock = stock + 1 WHERE merchant_id = ? AND id = ? AND "
+                "stock IS NOT NULL",
+                {merchant_id, *row.r.reward_id}));
+  RG_TRY(
+      tx.Exec("UPDATE redemptions SET status = ?, updated_at = ? WHERE merchant_id = ? AND id = ?",
+              {status, now, merchant_id, row.r.id}));
   return e.balance_after;
 }
 
@@ -514,7 +541,8 @@ Result<Redemption> Reserve(store::Tx& tx, const Actor& actor, const RedeemInput&
       return InvalidField("points", "give reward_id, or point_type and points, not both");
     auto w = LoadReward(tx, actor.merchant_id, *in.reward_id);
     if (!w) return InvalidField("reward_id", "reward not found");
-    if (!w->active) return Fail(Code::kFailedPrecondition, "reward_id: the reward is not active", "reward_id");
+    if (!w->active)
+      return Fail(Code::kFailedPrecondition, "reward_id: the reward is not active", "reward_id");
     r.reward_id = w->id;
     r.point_type_id = w->point_type_id;
     r.points = w->points;
@@ -544,19 +572,21 @@ Result<Redemption> Reserve(store::Tx& tx, const Actor& actor, const RedeemInput&
     r.points = *in.points;
     reason = "points redeemed";
   }
-  EntryInput e{in.member_id, r.point_type_id, "reserve", r.points, reason, "redemption", r.id,
-               in.branch_id, actor.staff_id, actor.now};
+  EntryInput e{in.member_id, r.point_type_id, "reserve",      r.points, reason, "redemption",
+               r.id,         in.branch_id,    actor.staff_id, actor.now};
   RG_ASSIGN_OR_RETURN(Entry reserve, Debit(tx, actor.merchant_id, e, false));
   r.status = "reserved";
   r.balance_after = reserve.balance_after;
-  RG_TRY(tx.Exec("INSERT INTO redemptions (merchant_id, id, member_id, point_type_id, points, "
-                 "reward_id, order_id, status, reserve_entry_id, expires_at, branch_id, staff_id, "
-                 "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?)",
-                 {actor.merchant_id, r.id, r.member_id, r.point_type_id, r.points, Opt(r.reward_id),
-                  Opt(r.order_id), reserve.id, r.expires_at, Opt(in.branch_id), Opt(actor.staff_id),
-                  actor.now, actor.now}));
+  RG_TRY(
+      tx.Exec("INSERT INTO redemptions (merchant_id, id, member_id, point_type_id, points, "
+              "reward_id, order_id, status, reserve_entry_id, expires_at, branch_id, staff_id, "
+              "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?)",
+              {actor.merchant_id, r.id, r.member_id, r.point_type_id, r.points, Opt(r.reward_id),
+               Opt(r.order_id), reserve.id, r.expires_at, Opt(in.branch_id), Opt(actor.staff_id),
+               actor.now, actor.now}));
   RG_TRY(Emit(tx, actor, "points_reserved", in.member_id,
-              {{"redemption_id", IdToString(r.id)}, {"points", r.points},
+              {{"redemption_id", IdToString(r.id)},
+               {"points", r.points},
                {"balance_after", r.balance_after}}));
   if (in.commit) return CommitRedemption(tx, actor, r.id);
   return r;
@@ -577,16 +607,26 @@ Result<Redemption> CommitRedemption(store::Tx& tx, const Actor& actor, Id id) {
     RG_TRY(Release(tx, actor.merchant_id, row, "expired", actor.now, actor.staff_id));
     return Fail(Code::kFailedPrecondition, "the reservation timed out; reserve again");
   }
-  EntryInput in{row.r.member_id, row.r.point_type_id, "redeem", 0, "redemption committed",
-                "redemption", row.r.id, row.branch_id, actor.staff_id, actor.now};
+  EntryInput in{row.r.member_id,
+                row.r.point_type_id,
+                "redeem",
+                0,
+                "redemption committed",
+                "redemption",
+                row.r.id,
+                row.branch_id,
+                actor.staff_id,
+                actor.now};
   RG_ASSIGN_OR_RETURN(Entry e, Mark(tx, actor.merchant_id, in));
-  RG_TRY(tx.Exec("UPDATE redemptions SET status = 'committed', updated_at = ? WHERE merchant_id = "
-                 "? AND id = ?",
-                 {actor.now, actor.merchant_id, id}));
+  RG_TRY(
+      tx.Exec("UPDATE redemptions SET status = 'committed', updated_at = ? WHERE merchant_id = "
+              "? AND id = ?",
+              {actor.now, actor.merchant_id, id}));
   row.r.status = "committed";
   row.r.balance_after = e.balance_after;
   RG_TRY(Emit(tx, actor, "points_redeemed", row.r.member_id,
-              {{"redemption_id", IdToString(id)}, {"points", row.r.points},
+              {{"redemption_id", IdToString(id)},
+               {"points", row.r.points},
                {"balance_after", e.balance_after}}));
   return row.r;
 }
@@ -600,12 +640,14 @@ Result<Redemption> CancelRedemption(store::Tx& tx, const Actor& actor, Id id) {
     return row.r;
   }
   if (row.r.status == "committed")
-    return Fail(Code::kFailedPrecondition, "a committed redemption cannot be cancelled; adjust instead");
+    return Fail(Code::kFailedPrecondition,
+                "a committed redemption cannot be cancelled; adjust instead");
   RG_ASSIGN_OR_RETURN(row.r.balance_after,
                       Release(tx, actor.merchant_id, row, "cancelled", actor.now, actor.staff_id));
   row.r.status = "cancelled";
   RG_TRY(Emit(tx, actor, "points_released", row.r.member_id,
-              {{"redemption_id", IdToString(id)}, {"points", row.r.points},
+              {{"redemption_id", IdToString(id)},
+               {"points", row.r.points},
                {"balance_after", row.r.balance_after}}));
   return row.r;
 }
@@ -615,9 +657,10 @@ Result<Sweep> RunExpiry(store::Tx& tx, Micros now) {
   RG_ASSIGN_OR_RETURN(Rows merchants, tx.Query("SELECT merchant_id FROM merchants"));
   for (const auto& m : merchants) {
     Id merchant_id = m.Int(0);
-    RG_ASSIGN_OR_RETURN(Rows lapsed, tx.Query("SELECT id FROM redemptions WHERE merchant_id = ? AND "
-                                              "status = 'reserved' AND expires_at <= ? LIMIT 1000",
-                                              {merchant_id, now}));
+    RG_ASSIGN_OR_RETURN(Rows lapsed,
+                        tx.Query("SELECT id FROM redemptions WHERE merchant_id = ? AND "
+                                 "status = 'reserved' AND expires_at <= ? LIMIT 1000",
+                                 {merchant_id, now}));
     for (const auto& l : lapsed) {
       RG_ASSIGN_OR_RETURN(RedemptionRow row, LoadRedemption(tx, merchant_id, l.Int(0)));
       if (row.r.status != "reserved") continue;
@@ -636,8 +679,9 @@ Status MergeBalances(store::Tx& tx, const Actor& actor, Id into, Id from) {
     int64_t lots = b.balance + b.debt;
     if (lots > 0) {
       // Take every open lot from `from`, then give each to `into` with its own expiry.
-      EntryInput out{from, b.point_type_id, "merge", lots, "merged into another member",
-                     "merge", into, std::nullopt, actor.staff_id, actor.now};
+      EntryInput out{
+          from, b.point_type_id, "merge",        lots,     "merged into another member", "merge",
+          into, std::nullopt,    actor.staff_id, actor.now};
       RG_ASSIGN_OR_RETURN(Entry taken, Debit(tx, actor.merchant_id, out, true));
       RG_ASSIGN_OR_RETURN(Rows moved, tx.Query("SELECT m.amount, l.expires_at FROM lot_moves m "
                                                "JOIN point_lots l ON l.merchant_id = m.merchant_id "
@@ -645,18 +689,42 @@ Status MergeBalances(store::Tx& tx, const Actor& actor, Id into, Id from) {
                                                "m.entry_id = ? ORDER BY m.lot_id",
                                                {actor.merchant_id, taken.id}));
       for (const auto& mv : moved) {
-        EntryInput in{into, b.point_type_id, "merge", -mv.Int(0), "merged from another member",
-                      "merge", from, std::nullopt, actor.staff_id, actor.now};
+        EntryInput in{into,
+                      b.point_type_id,
+                      "merge",
+                      -mv.Int(0),
+                      "merged from another member",
+                      "merge",
+                      from,
+                      std::nullopt,
+                      actor.staff_id,
+                      actor.now};
         RG_TRY(Credit(tx, actor.merchant_id, in, mv.OptInt(1)));
       }
     }
     if (b.debt > 0) {
       // The survivor takes over the debt.
-      EntryInput clear{from, b.point_type_id, "merge", b.debt, "debt moved to the surviving member",
-                       "merge", into, std::nullopt, actor.staff_id, actor.now};
+      EntryInput clear{from,
+                       b.point_type_id,
+                       "merge",
+                       b.debt,
+                       "debt moved to the surviving member",
+                       "merge",
+                       into,
+                       std::nullopt,
+                       actor.staff_id,
+                       actor.now};
       RG_TRY(Credit(tx, actor.merchant_id, clear, std::nullopt));
-      EntryInput owe{into, b.point_type_id, "merge", b.debt, "debt merged from another member",
-                     "merge", from, std::nullopt, actor.staff_id, actor.now};
+      EntryInput owe{into,
+                     b.point_type_id,
+                     "merge",
+                     b.debt,
+                     "debt merged from another member",
+                     "merge",
+                     from,
+                     std::nullopt,
+                     actor.staff_id,
+                     actor.now};
       RG_TRY(Debit(tx, actor.merchant_id, owe, true));
     }
   }

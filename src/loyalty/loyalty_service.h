@@ -88,8 +88,7 @@ struct PointBalance {
   std::vector<Lot> expiring_soon;  // open lots expiring within `soon`
 };
 Result<std::vector<PointBalance>> MemberBalances(store::Tx& tx, const accounts::Actor& actor,
-                                                 Id member_id,
-                                                 Micros soon = 30 * kMicrosPerDay);
+                                                 Id member_id, Micros soon = 30 * kMicrosPerDay);
 Result<Page<Entry>> MemberLedger(store::Tx& tx, const accounts::Actor& actor, Id member_id,
                                  std::optional<std::string> cursor, int limit);
 Result<std::vector<Lot>> MemberLots(store::Tx& tx, const accounts::Actor& actor, Id member_id,

@@ -95,16 +95,19 @@ TEST_P(LoyaltyTest, OrderEarnsAndRefundsReverseExactly) {
   RefundInput part;
   part.amount_minor = 33333;
   for (int i = 0; i < 3; ++i)
-    ASSERT_TRUE(db().WriteValue([&](store::Tx& tx) { return RefundOrder(tx, A(), o->order.id, part); }));
+    ASSERT_TRUE(
+        db().WriteValue([&](store::Tx& tx) { return RefundOrder(tx, A(), o->order.id, part); }));
   EXPECT_EQ(Balance(), 33 - 33 * 99999 / 100000);
   auto rest = db().WriteValue([&](store::Tx& tx) { return RefundOrder(tx, A(), o->order.id, {}); });
   ASSERT_TRUE(rest.has_value()) << rest.error().ToString();
   EXPECT_EQ(Balance(), 0);
-  auto again = db().WriteValue([&](store::Tx& tx) { return RefundOrder(tx, A(), o->order.id, {}); });
+  auto again =
+      db().WriteValue([&](store::Tx& tx) { return RefundOrder(tx, A(), o->order.id, {}); });
   EXPECT_EQ(again.error().message, "the order is already fully refunded");
   RefundInput too_much;
   too_much.amount_minor = 1;
-  auto over = db().WriteValue([&](store::Tx& tx) { return RefundOrder(tx, A(), o->order.id, too_much); });
+  auto over =
+      db().WriteValue([&](store::Tx& tx) { return RefundOrder(tx, A(), o->order.id, too_much); });
   EXPECT_EQ(over.error().message, "amount_minor: must be 1 to 0 (what is not yet refunded)");
 }
 
@@ -144,7 +147,8 @@ TEST_P(LoyaltyTest, ExpiryAtEndOfMonthInTheMerchantsZone) {
   EXPECT_EQ(sweep("2026-02-28T16:00:00Z")->points_expired, 10);
   EXPECT_EQ(Balance(), 0);
   EXPECT_EQ(sweep("2026-03-05T00:00:00Z")->points_expired, 0);  // running again changes nothing
-  auto ledger = db().ReadValue([&](store::Tx& tx) { return MemberLedger(tx, A(), member_, {}, 10); });
+  auto ledger =
+      db().ReadValue([&](store::Tx& tx) { return MemberLedger(tx, A(), member_, {}, 10); });
   EXPECT_EQ(ledger->items[0].kind, "expire");
   EXPECT_EQ(ledger->items[0].amount, -10);
 }
@@ -155,7 +159,8 @@ TEST_P(LoyaltyTest, OrdersAreScoredByTheRulesInForceWhenTheyHappened) {
   auto rules = db().ReadValue([&](store::Tx& tx) { return ListRules(tx, A()); });
   RuleInput change;
   change.definition_json = R"({"kind":"per_amount","points":2,"per_amount_minor":3000})";
-  ASSERT_TRUE(db().WriteValue([&](store::Tx& tx) { return UpdateRule(tx, A(), (*rules)[0].rule.id, change); }));
+  ASSERT_TRUE(db().WriteValue(
+      [&](store::Tx& tx) { return UpdateRule(tx, A(), (*rules)[0].rule.id, change); }));
   clock_.Advance(kMicrosPerSecond);
   auto old_order = Order("OLD", 30000, before_change + kMicrosPerSecond);
   auto new_order = Order("NEW", 30000);
@@ -169,16 +174,19 @@ TEST_P(LoyaltyTest, ReserveCommitCancelAndTimeout) {
   ASSERT_TRUE(held.has_value());
   EXPECT_EQ(held->status, "reserved");
   EXPECT_EQ(Balance(), 20);
-  auto cancelled = db().WriteValue([&](store::Tx& tx) { return CancelRedemption(tx, A(), held->id); });
+  auto cancelled =
+      db().WriteValue([&](store::Tx& tx) { return CancelRedemption(tx, A(), held->id); });
   EXPECT_EQ(cancelled->status, "cancelled");
   EXPECT_EQ(Balance(), 30);
-  auto committed = db().WriteValue([&](store::Tx& tx) { return CancelRedemption(tx, A(), held->id); });
+  auto committed =
+      db().WriteValue([&](store::Tx& tx) { return CancelRedemption(tx, A(), held->id); });
   EXPECT_EQ(committed->status, "cancelled");  // cancelling twice changes nothing
   EXPECT_EQ(Balance(), 30);
 
   auto lapsing = Redeem(5, false);
   clock_.Advance(16 * 60 * kMicrosPerSecond);
-  auto late = db().WriteValue([&](store::Tx& tx) { return CommitRedemption(tx, A(), lapsing->id); });
+  auto late =
+      db().WriteValue([&](store::Tx& tx) { return CommitRedemption(tx, A(), lapsing->id); });
   EXPECT_EQ(late.error().message, "the reservation timed out; reserve again");
   EXPECT_EQ(Balance(), 25);  // a refused commit writes nothing; the sweep releases the hold
   auto sweep = db().WriteValue([&](store::Tx& tx) { return RunExpiry(tx, clock_.Now()); });
@@ -195,9 +203,12 @@ TEST_P(LoyaltyTest, SixteenConcurrentRedeemersNeverOverdraw) {
   for (int i = 0; i < 16; ++i)
     threads.emplace_back([&] {
       auto r = Redeem(3);
-      if (r) ++ok;
-      else if (r.error().code == Code::kFailedPrecondition) ++refused;
-      else ++other;
+      if (r)
+        ++ok;
+      else if (r.error().code == Code::kFailedPrecondition)
+        ++refused;
+      else
+        ++other;
     });
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 10);
@@ -254,13 +265,17 @@ TEST_P(LoyaltyTest, UnknownPhoneRegistersAMemberAndAnonymousOrdersEarnNothing) {
 TEST_P(LoyaltyTest, AdjustmentsNeedAManagerAndAReason) {
   Actor cashier = A();
   cashier.role = accounts::Role::kCashier;
-  auto denied = db().WriteValue([&](store::Tx& tx) { return Adjust(tx, cashier, member_, "points", 5, "gift"); });
+  auto denied = db().WriteValue(
+      [&](store::Tx& tx) { return Adjust(tx, cashier, member_, "points", 5, "gift"); });
   EXPECT_EQ(denied.error().code, Code::kPermissionDenied);
-  auto no_reason = db().WriteValue([&](store::Tx& tx) { return Adjust(tx, A(), member_, "points", 5, ""); });
+  auto no_reason =
+      db().WriteValue([&](store::Tx& tx) { return Adjust(tx, A(), member_, "points", 5, ""); });
   EXPECT_EQ(no_reason.error().message, "reason: must be 1 to 500 bytes");
-  auto ok = db().WriteValue([&](store::Tx& tx) { return Adjust(tx, A(), member_, "points", 5, "gift"); });
+  auto ok =
+      db().WriteValue([&](store::Tx& tx) { return Adjust(tx, A(), member_, "points", 5, "gift"); });
   EXPECT_EQ(ok->balance_after, 5);
-  auto under = db().WriteValue([&](store::Tx& tx) { return Adjust(tx, A(), member_, "points", -6, "fix"); });
+  auto under =
+      db().WriteValue([&](store::Tx& tx) { return Adjust(tx, A(), member_, "points", -6, "fix"); });
   EXPECT_EQ(under.error().message, "points: the balance is only 5");
 }
 

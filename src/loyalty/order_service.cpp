@@ -44,13 +44,15 @@ Result<Resolved> Resolve(store::Tx& tx, const Actor& actor, const OrderInput& in
   if (in.currency && *in.currency != r.settings.currency)
     return InvalidField("currency", fmt::format("this shop uses {}", r.settings.currency));
   r.occurred_at = in.occurred_at.value_or(actor.now);
-  if (r.occurred_at > actor.now + kFutureSlack) return InvalidField("occurred_at", "is in the future");
+  if (r.occurred_at > actor.now + kFutureSlack)
+    return InvalidField("occurred_at", "is in the future");
   if (in.branch_id) {
     RG_ASSIGN_OR_RETURN(Rows b, tx.Query("SELECT 1 FROM branches WHERE merchant_id = ? AND id = ?",
                                          {actor.merchant_id, *in.branch_id}));
     if (b.empty()) return InvalidField("branch_id", "branch not found");
     if (!actor.MayUseBranch(*in.branch_id))
-      return Fail(Code::kPermissionDenied, "branch_id: you may not act for this branch", "branch_id");
+      return Fail(Code::kPermissionDenied, "branch_id: you may not act for this branch",
+                  "branch_id");
   }
   members::MerchantContext mc{r.settings.region};
   if (in.member_id) {
@@ -67,8 +69,9 @@ Result<Resolved> Resolve(store::Tx& tx, const Actor& actor, const OrderInput& in
     } else if (found.error().code != Code::kNotFound) {
       return std::unexpected(found.error());
     } else if (!r.settings.register_on_order) {
-      return InvalidField("phone", "no member has this phone, and this shop does not register "
-                                   "members from orders");
+      return InvalidField("phone",
+                          "no member has this phone, and this shop does not register "
+                          "members from orders");
     } else if (may_create) {
       members::MemberInput mi;
       mi.phone = *in.phone;
@@ -84,10 +87,12 @@ Result<Resolved> Resolve(store::Tx& tx, const Actor& actor, const OrderInput& in
   return r;
 }
 
-Result<OrderFacts> Facts(store::Tx& tx, const Actor& actor, const OrderInput& in, const Resolved& r) {
+Result<OrderFacts> Facts(store::Tx& tx, const Actor& actor, const OrderInput& in,
+                         const Resolved& r) {
   OrderFacts f;
   f.total_minor = in.total_minor;
-  for (const auto& i : in.items) f.lines.push_back({i.sku, i.category, i.quantity, i.unit_price_minor});
+  for (const auto& i : in.items)
+    f.lines.push_back({i.sku, i.category, i.quantity, i.unit_price_minor});
   f.branch_id = in.branch_id;
   RG_ASSIGN_OR_RETURN(LocalTime lt, ToLocal(r.occurred_at, r.settings.timezone));
   f.local_weekday = lt.weekday;
@@ -100,20 +105,22 @@ Result<OrderFacts> Facts(store::Tx& tx, const Actor& actor, const OrderInput& in
       f.tier_name = tier->name;
       f.tier_multiplier_milli = tier->earn_multiplier_milli;
     }
-    RG_ASSIGN_OR_RETURN(Micros day_start, FromLocal(lt.year, lt.month, lt.day, 0, 0, 0, r.settings.timezone));
+    RG_ASSIGN_OR_RETURN(Micros day_start,
+                        FromLocal(lt.year, lt.month, lt.day, 0, 0, 0, r.settings.timezone));
     RG_ASSIGN_OR_RETURN(Micros day_end, EndOfLocalDay(r.occurred_at, r.settings.timezone));
-    RG_ASSIGN_OR_RETURN(Rows today, tx.Query("SELECT rule_id, SUM(points) FROM order_earnings "
-                                             "WHERE merchant_id = ? AND member_id = ? AND "
-                                             "occurred_at >= ? AND occurred_at < ? GROUP BY rule_id",
-                                             {actor.merchant_id, r.member->id, day_start, day_end}));
+    RG_ASSIGN_OR_RETURN(Rows today,
+                        tx.Query("SELECT rule_id, SUM(points) FROM order_earnings "
+                                 "WHERE merchant_id = ? AND member_id = ? AND "
+                                 "occurred_at >= ? AND occurred_at < ? GROUP BY rule_id",
+                                 {actor.merchant_id, r.member->id, day_start, day_end}));
     for (const auto& t : today) f.earned_today_by_rule[t.Int(0)] = t.Int(1);
   }
   return f;
 }
 
 Result<std::map<Id, std::string>> PointTypeCodes(store::Tx& tx, Id merchant_id) {
-  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT id, code FROM point_types WHERE merchant_id = ?",
-                                          {merchant_id}));
+  RG_ASSIGN_OR_RETURN(
+      Rows rows, tx.Query("SELECT id, code FROM point_types WHERE merchant_id = ?", {merchant_id}));
   std::map<Id, std::string> out;
   for (const auto& r : rows) out[r.Int(0)] = r.Str(1);
   return out;
@@ -121,17 +128,19 @@ Result<std::map<Id, std::string>> PointTypeCodes(store::Tx& tx, Id merchant_id) 
 
 Result<Order> LoadOrder(store::Tx& tx, Id merchant_id, Id order_id, bool lock) {
   // The UPDATE form row-locks the order (PostgreSQL) so two refunds of one order serialise.
-  std::string sql = lock ? "UPDATE orders SET refunded_minor = refunded_minor WHERE merchant_id = ? "
-                           "AND id = ? RETURNING "
-                         : "SELECT ";
-  sql += "id, external_id, member_id, branch_id, staff_id, occurred_at, currency, total_minor, "
-         "refunded_minor, created_at";
+  std::string sql = lock
+                        ? "UPDATE orders SET refunded_minor = refunded_minor WHERE merchant_id = ? "
+                          "AND id = ? RETURNING "
+                        : "SELECT ";
+  sql +=
+      "id, external_id, member_id, branch_id, staff_id, occurred_at, currency, total_minor, "
+      "refunded_minor, created_at";
   if (!lock) sql += " FROM orders WHERE merchant_id = ? AND id = ?";
   RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(sql, {merchant_id, order_id}));
   if (rows.empty()) return Fail(Code::kNotFound, "order not found");
   const auto& r = rows[0];
-  Order o{r.Int(0), r.Str(1), r.OptInt(2), r.OptInt(3), r.OptInt(4), r.Int(5), r.Str(6),
-          r.Int(7), r.Int(8), {}, r.Int(9)};
+  Order o{r.Int(0), r.Str(1), r.OptInt(2), r.OptInt(3), r.OptInt(4), r.Int(5),
+          r.Str(6), r.Int(7), r.Int(8),    {},          r.Int(9)};
   RG_ASSIGN_OR_RETURN(Rows items, tx.Query("SELECT line, sku, name, category, quantity, "
                                            "unit_price_minor, refunded_quantity FROM order_items "
                                            "WHERE merchant_id = ? AND order_id = ? ORDER BY line",
@@ -148,7 +157,8 @@ Result<Order> LoadOrder(store::Tx& tx, Id merchant_id, Id order_id, bool lock) {
 Status ValidateOrderInput(const OrderInput& in) {
   RG_TRY(CheckText(in.external_id, "external_id", 100, true));
   if (in.member_id && in.phone) return InvalidField("phone", "give member_id or phone, not both");
-  if (in.total_minor < 0) return InvalidField("total_minor", "is required and must not be negative");
+  if (in.total_minor < 0)
+    return InvalidField("total_minor", "is required and must not be negative");
   if (in.items.size() > 1000) return InvalidField("items", "at most 1000 items");
   for (size_t i = 0; i < in.items.size(); ++i) {
     const auto& it = in.items[i];
@@ -156,8 +166,10 @@ Status ValidateOrderInput(const OrderInput& in) {
     RG_TRY(CheckText(it.sku, p + "sku", 100, true));
     RG_TRY(CheckText(it.name, p + "name", 300, true));
     if (it.category) RG_TRY(CheckText(*it.category, p + "category", 100, false));
-    if (it.quantity <= 0 || it.quantity > 1'000'000) return InvalidField(p + "quantity", "must be 1 to 1000000");
-    if (it.unit_price_minor < 0) return InvalidField(p + "unit_price_minor", "must not be negative");
+    if (it.quantity <= 0 || it.quantity > 1'000'000)
+      return InvalidField(p + "quantity", "must be 1 to 1000000");
+    if (it.unit_price_minor < 0)
+      return InvalidField(p + "unit_price_minor", "must not be negative");
   }
   return {};
 }
@@ -194,18 +206,20 @@ Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderIn
   o.currency = r.settings.currency;
   o.total_minor = in.total_minor;
   o.created_at = actor.now;
-  RG_TRY(tx.Exec("INSERT INTO orders (merchant_id, id, external_id, member_id, branch_id, staff_id, "
-                 "occurred_at, currency, total_minor, refunded_minor, source, created_at) VALUES "
-                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
-                 {actor.merchant_id, o.id, o.external_id, Opt(o.member_id), Opt(o.branch_id),
-                  Opt(o.staff_id), o.occurred_at, o.currency, o.total_minor, in.source, actor.now}));
+  RG_TRY(
+      tx.Exec("INSERT INTO orders (merchant_id, id, external_id, member_id, branch_id, staff_id, "
+              "occurred_at, currency, total_minor, refunded_minor, source, created_at) VALUES "
+              "(?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+              {actor.merchant_id, o.id, o.external_id, Opt(o.member_id), Opt(o.branch_id),
+               Opt(o.staff_id), o.occurred_at, o.currency, o.total_minor, in.source, actor.now}));
   for (size_t i = 0; i < in.items.size(); ++i) {
     const auto& it = in.items[i];
     o.items.push_back({static_cast<int>(i + 1), it, 0});
-    RG_TRY(tx.Exec("INSERT INTO order_items (merchant_id, order_id, line, sku, name, category, "
-                   "quantity, unit_price_minor, refunded_quantity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
-                   {actor.merchant_id, o.id, int64_t(i + 1), it.sku, it.name, Opt(it.category),
-                    it.quantity, it.unit_price_minor}));
+    RG_TRY(
+        tx.Exec("INSERT INTO order_items (merchant_id, order_id, line, sku, name, category, "
+                "quantity, unit_price_minor, refunded_quantity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                {actor.merchant_id, o.id, int64_t(i + 1), it.sku, it.name, Opt(it.category),
+                 it.quantity, it.unit_price_minor}));
   }
   if (r.member) {
     RG_ASSIGN_OR_RETURN(auto rules, RulesInForce(tx, actor.merchant_id, r.occurred_at));
@@ -215,12 +229,12 @@ Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderIn
     for (const auto& rule : rules) versions[rule.id] = rule.version;
     for (size_t i = 0; i < out.earned.lines.size(); ++i) {
       const EarnLine& l = out.earned.lines[i];
-      RG_TRY(tx.Exec("INSERT INTO order_earnings (merchant_id, order_id, line, member_id, "
-                     "occurred_at, rule_id, rule_version, point_type_id, points, explanation) "
-                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     {actor.merchant_id, o.id, int64_t(i + 1), r.member->id, r.occurred_at,
-                      l.rule_id, int64_t{versions[l.rule_id]}, l.point_type_id, l.points,
-                      l.explanation}));
+      RG_TRY(
+          tx.Exec("INSERT INTO order_earnings (merchant_id, order_id, line, member_id, "
+                  "occurred_at, rule_id, rule_version, point_type_id, points, explanation) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                  {actor.merchant_id, o.id, int64_t(i + 1), r.member->id, r.occurred_at, l.rule_id,
+                   int64_t{versions[l.rule_id]}, l.point_type_id, l.points, l.explanation}));
     }
     RG_ASSIGN_OR_RETURN(auto codes, PointTypeCodes(tx, actor.merchant_id));
     for (const auto& [pt, points] : out.earned.total_by_point_type) {
@@ -231,18 +245,21 @@ Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderIn
         if (t.id == pt) {
           RG_ASSIGN_OR_RETURN(expiry, LotExpiry(t.expiry, r.occurred_at, r.settings.timezone));
         }
-      EntryInput e{r.member->id, pt, "earn", points, "order " + o.external_id, "order", o.id,
-                   o.branch_id, actor.staff_id, actor.now};
+      EntryInput e{r.member->id, pt,   "earn",      points,         "order " + o.external_id,
+                   "order",      o.id, o.branch_id, actor.staff_id, actor.now};
       RG_ASSIGN_OR_RETURN(Entry entry, Credit(tx, actor.merchant_id, e, expiry));
       out.effects.push_back({pt, codes[pt], points, entry.balance_after});
     }
   }
-  json data = {{"order_id", IdToString(o.id)}, {"external_id", o.external_id},
-               {"total_minor", o.total_minor}, {"currency", o.currency}};
+  json data = {{"order_id", IdToString(o.id)},
+               {"external_id", o.external_id},
+               {"total_minor", o.total_minor},
+               {"currency", o.currency}};
   if (o.branch_id) data["branch_id"] = IdToString(*o.branch_id);
   json pts = json::array();
   for (const auto& e : out.effects)
-    pts.push_back({{"point_type", e.point_type}, {"points", e.points}, {"balance_after", e.balance_after}});
+    pts.push_back(
+        {{"point_type", e.point_type}, {"points", e.points}, {"balance_after", e.balance_after}});
   data["points"] = pts;
   RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
                              {"order_created", o.member_id, actor.Label(), data.dump()}));
@@ -252,7 +269,8 @@ Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderIn
 
 Result<OrderResult> RefundOrder(store::Tx& tx, const Actor& actor, Id order_id,
                                 const RefundInput& in) {
-  if (in.items && in.amount_minor) return InvalidField("amount_minor", "give items or amount_minor, not both");
+  if (in.items && in.amount_minor)
+    return InvalidField("amount_minor", "give items or amount_minor, not both");
   RG_ASSIGN_OR_RETURN(Order o, LoadOrder(tx, actor.merchant_id, order_id, /*lock=*/true));
   int64_t left = o.total_minor - o.refunded_minor;
   int64_t amount = 0;
@@ -263,23 +281,30 @@ Result<OrderResult> RefundOrder(store::Tx& tx, const Actor& actor, Id order_id,
     for (size_t i = 0; i < in.items->size(); ++i) {
       const RefundLine& rl = (*in.items)[i];
       std::string p = fmt::format("items[{}].", i);
-      auto it = std::find_if(o.items.begin(), o.items.end(), [&](const OrderItem& x) { return x.line == rl.line; });
-      if (it == o.items.end()) return InvalidField(p + "line", fmt::format("the order has no line {}", rl.line));
+      auto it = std::find_if(o.items.begin(), o.items.end(),
+                             [&](const OrderItem& x) { return x.line == rl.line; });
+      if (it == o.items.end())
+        return InvalidField(p + "line", fmt::format("the order has no line {}", rl.line));
       int64_t can = it->item.quantity - it->refunded_quantity;
       if (rl.quantity <= 0 || rl.quantity > can)
         return InvalidField(p + "quantity", fmt::format("must be 1 to {} (not yet refunded)", can));
       it->refunded_quantity += rl.quantity;
       lines_value += rl.quantity * it->item.unit_price_minor;
-      RG_TRY(tx.Exec("UPDATE order_items SET refunded_quantity = ? WHERE merchant_id = ? AND "
-                     "order_id = ? AND line = ?",
-                     {it->refunded_quantity, actor.merchant_id, o.id, int64_t{it->line}}));
+      RG_TRY(
+          tx.Exec("UPDATE order_items SET refunded_quantity = ? WHERE merchant_id = ? AND "
+                  "order_id = ? AND line = ?",
+                  {it->refunded_quantity, actor.merchant_id, o.id, int64_t{it->line}}));
     }
     // Order-level discounts are refunded in proportion.
-    amount = items_sum > 0 ? static_cast<int64_t>((static_cast<__int128>(lines_value) * o.total_minor) / items_sum) : 0;
+    amount =
+        items_sum > 0
+            ? static_cast<int64_t>((static_cast<__int128>(lines_value) * o.total_minor) / items_sum)
+            : 0;
     amount = std::min(amount, left);
   } else if (in.amount_minor) {
     if (*in.amount_minor <= 0 || *in.amount_minor > left)
-      return InvalidField("amount_minor", fmt::format("must be 1 to {} (what is not yet refunded)", left));
+      return InvalidField("amount_minor",
+                          fmt::format("must be 1 to {} (what is not yet refunded)", left));
     amount = *in.amount_minor;
   } else {
     if (left <= 0) return Fail(Code::kFailedPrecondition, "the order is already fully refunded");
@@ -289,9 +314,10 @@ Result<OrderResult> RefundOrder(store::Tx& tx, const Actor& actor, Id order_id,
   RG_TRY(tx.Exec("UPDATE orders SET refunded_minor = ? WHERE merchant_id = ? AND id = ?",
                  {o.refunded_minor, actor.merchant_id, o.id}));
   Id refund_id = NewId();
-  RG_TRY(tx.Exec("INSERT INTO refunds (merchant_id, id, order_id, amount_minor, reason, created_at) "
-                 "VALUES (?, ?, ?, ?, ?, ?)",
-                 {actor.merchant_id, refund_id, o.id, amount, in.reason, actor.now}));
+  RG_TRY(
+      tx.Exec("INSERT INTO refunds (merchant_id, id, order_id, amount_minor, reason, created_at) "
+              "VALUES (?, ?, ?, ?, ?, ?)",
+              {actor.merchant_id, refund_id, o.id, amount, in.reason, actor.now}));
   OrderResult out;
   if (o.member_id) {
     RG_ASSIGN_OR_RETURN(auto entries, EntriesForSource(tx, actor.merchant_id, "order", o.id));
@@ -309,18 +335,22 @@ Result<OrderResult> RefundOrder(store::Tx& tx, const Actor& actor, Id order_id,
     for (const auto& [pt, points] : earned) {
       int64_t take = PointsToReverse(points, o.total_minor, o.refunded_minor, reversed[pt]);
       if (take <= 0) continue;
-      EntryInput e{*o.member_id, pt, "reverse", take, "refund of order " + o.external_id, "order",
-                   o.id, o.branch_id, actor.staff_id, actor.now};
+      EntryInput e{
+          *o.member_id, pt,   "reverse",   take,           "refund of order " + o.external_id,
+          "order",      o.id, o.branch_id, actor.staff_id, actor.now};
       // Points already spent become a negative balance or a debt, as the point type says.
       RG_ASSIGN_OR_RETURN(Entry entry, Debit(tx, actor.merchant_id, e, true, earn_entries));
       out.effects.push_back({pt, codes[pt], -take, entry.balance_after});
     }
   }
-  json data = {{"order_id", IdToString(o.id)}, {"refund_id", IdToString(refund_id)},
-               {"amount_minor", amount}, {"refunded_minor", o.refunded_minor}};
+  json data = {{"order_id", IdToString(o.id)},
+               {"refund_id", IdToString(refund_id)},
+               {"amount_minor", amount},
+               {"refunded_minor", o.refunded_minor}};
   json pts = json::array();
   for (const auto& e : out.effects)
-    pts.push_back({{"point_type", e.point_type}, {"points", e.points}, {"balance_after", e.balance_after}});
+    pts.push_back(
+        {{"point_type", e.point_type}, {"points", e.points}, {"balance_after", e.balance_after}});
   data["points"] = pts;
   RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
                              {"order_refunded", o.member_id, actor.Label(), data.dump()}));

@@ -74,7 +74,8 @@ Status ValidateOrderInput(const OrderInput& in);
 
 Result<OrderResult> CreateOrder(store::Tx& tx, const accounts::Actor& actor, const OrderInput& in);
 // What the order would earn now, with nothing written.
-Result<EarnResult> CalculateOrder(store::Tx& tx, const accounts::Actor& actor, const OrderInput& in);
+Result<EarnResult> CalculateOrder(store::Tx& tx, const accounts::Actor& actor,
+                                  const OrderInput& in);
 
 struct RefundLine {
   int line = 0;

@@ -6,10 +6,14 @@ namespace regulars::loyalty {
 
 std::string_view ExpiryKindName(ExpiryKind k) {
   switch (k) {
-    case ExpiryKind::kNever: return "never";
-    case ExpiryKind::kDays: return "days";
-    case ExpiryKind::kEndOfMonth: return "end_of_month";
-    case ExpiryKind::kEndOfYear: return "end_of_year";
+    case ExpiryKind::kNever:
+      return "never";
+    case ExpiryKind::kDays:
+      return "days";
+    case ExpiryKind::kEndOfMonth:
+      return "end_of_month";
+    case ExpiryKind::kEndOfYear:
+      return "end_of_year";
   }
   return "never";
 }
@@ -24,7 +28,8 @@ std::optional<ExpiryKind> ParseExpiryKind(std::string_view s) {
 
 Status ValidateExpiry(const ExpiryPolicy& p) {
   switch (p.kind) {
-    case ExpiryKind::kNever: return {};
+    case ExpiryKind::kNever:
+      return {};
     case ExpiryKind::kDays:
       if (p.n < 1 || p.n > 3650) return InvalidField("expiry.n", "days must be 1 to 3650");
       return {};
@@ -41,8 +46,10 @@ Status ValidateExpiry(const ExpiryPolicy& p) {
 Result<std::optional<Micros>> LotExpiry(const ExpiryPolicy& p, Micros earned_at,
                                         std::string_view tz) {
   switch (p.kind) {
-    case ExpiryKind::kNever: return std::optional<Micros>{};
-    case ExpiryKind::kDays: return std::optional<Micros>(earned_at + p.n * kMicrosPerDay);
+    case ExpiryKind::kNever:
+      return std::optional<Micros>{};
+    case ExpiryKind::kDays:
+      return std::optional<Micros>(earned_at + p.n * kMicrosPerDay);
     case ExpiryKind::kEndOfMonth: {
       RG_ASSIGN_OR_RETURN(LocalTime lt, ToLocal(earned_at, tz));
       int months = lt.year * 12 + (lt.month - 1) + p.n + 1;  // the month after the nth

@@ -67,7 +67,8 @@ Result<std::vector<ActivityRow>> PointsActivityReport(store::Tx& tx, const accou
   if (to - from > 400 * kMicrosPerDay) return InvalidField("to", "at most 400 days per report");
   RG_ASSIGN_OR_RETURN(MerchantSettings ms, LoadMerchantSettings(tx, actor.merchant_id));
   RG_ASSIGN_OR_RETURN(LocalTime lt, ToLocal(from, ms.timezone));
-  RG_ASSIGN_OR_RETURN(Micros local_midnight, FromLocal(lt.year, lt.month, lt.day, 0, 0, 0, ms.timezone));
+  RG_ASSIGN_OR_RETURN(Micros local_midnight,
+                      FromLocal(lt.year, lt.month, lt.day, 0, 0, 0, ms.timezone));
   // The zone's offset at `from`: exact for zones without daylight saving (Asia/Taipei).
   Micros offset = (DaysFromCivil(lt.year, lt.month, lt.day) * kMicrosPerDay) - local_midnight;
   std::string sql =
@@ -104,10 +105,14 @@ Result<std::vector<ActivityRow>> PointsActivityReport(store::Tx& tx, const accou
     }
     std::string kind = r.Str(3);
     int64_t sum = r.Int(4);
-    if (kind == "earn") a.earned += sum;
-    else if (kind == "reserve" || kind == "release") a.redeemed -= sum;
-    else if (kind == "expire") a.expired -= sum;
-    else if (kind == "reverse") a.reversed -= sum;
+    if (kind == "earn")
+      a.earned += sum;
+    else if (kind == "reserve" || kind == "release")
+      a.redeemed -= sum;
+    else if (kind == "expire")
+      a.expired -= sum;
+    else if (kind == "reverse")
+      a.reversed -= sum;
   }
   std::vector<ActivityRow> out;
   for (auto& [k, v] : by) out.push_back(std::move(v));

@@ -13,12 +13,12 @@
 namespace regulars::loyalty {
 
 struct LiabilityRow {
-  std::string kind;        // "points" or "wallet"
-  std::string point_type;  // code for points; "paid" / "bonus" for the wallet
+  std::string kind;             // "points" or "wallet"
+  std::string point_type;       // code for points; "paid" / "bonus" for the wallet
   std::optional<Id> branch_id;  // the members' home branch
   int64_t members = 0;
-  int64_t outstanding = 0;      // points, or minor units
-  int64_t value_minor = 0;      // estimated value in minor units
+  int64_t outstanding = 0;  // points, or minor units
+  int64_t value_minor = 0;  // estimated value in minor units
 };
 Result<std::vector<LiabilityRow>> LiabilityReport(store::Tx& tx, const accounts::Actor& actor);
 

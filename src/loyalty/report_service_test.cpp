@@ -26,7 +26,9 @@ TEST_P(ReportTest, LiabilityAndActivityByLocalDay) {
     merchant = m.id;
     accounts::Actor a = accounts::SystemActor(m.id, clock_.Now());
     RG_TRY(CreatePointType(tx, a, {"points", "Points", {}, int64_t{10000}, {}, {}}));
-    RG_TRY(CreateRule(tx, a, {"points", "1 per 30", R"({"kind":"per_amount","points":1,"per_amount_minor":3000})", true}));
+    RG_TRY(CreateRule(tx, a,
+                      {"points", "1 per 30",
+                       R"({"kind":"per_amount","points":1,"per_amount_minor":3000})", true}));
     for (const char* phone : {"0912345678", "0922345678"}) {
       members::MemberInput mi;
       mi.phone = phone;
@@ -55,12 +57,14 @@ TEST_P(ReportTest, LiabilityAndActivityByLocalDay) {
   ASSERT_EQ(activity->size(), 1u);
   EXPECT_EQ((*activity)[0].day, "2026-02-01");
   EXPECT_EQ((*activity)[0].earned, 200);
-  EXPECT_EQ(ActivityCsv(*activity), "day,branch_id,point_type,earned,redeemed,expired,reversed\r\n"
-                                    "2026-02-01,,points,200,0,0,0\r\n");
+  EXPECT_EQ(ActivityCsv(*activity),
+            "day,branch_id,point_type,earned,redeemed,expired,reversed\r\n"
+            "2026-02-01,,points,200,0,0,0\r\n");
   accounts::Actor cashier = a;
   cashier.role = accounts::Role::kCashier;
-  EXPECT_EQ(db().ReadValue([&](store::Tx& tx) { return LiabilityReport(tx, cashier); }).error().code,
-            Code::kPermissionDenied);
+  EXPECT_EQ(
+      db().ReadValue([&](store::Tx& tx) { return LiabilityReport(tx, cashier); }).error().code,
+      Code::kPermissionDenied);
 }
 
 RG_INSTANTIATE_BACKENDS(ReportTest);

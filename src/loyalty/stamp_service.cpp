@@ -49,20 +49,23 @@ StampCard CardFromRow(const store::Row& r) {
 }
 
 Result<StampCard> LoadCard(store::Tx& tx, Id merchant_id, Id id) {
-  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(fmt::format("SELECT {} FROM stamp_cards c JOIN point_types "
-                                                      "p ON p.merchant_id = c.merchant_id AND p.id "
-                                                      "= c.point_type_id WHERE c.merchant_id = ? "
-                                                      "AND c.id = ?",
-                                                      kCardCols),
-                                          {merchant_id, id}));
+  RG_ASSIGN_OR_RETURN(Rows rows,
+                      tx.Query(fmt::format("SELECT {} FROM stamp_cards c JOIN point_types "
+                                           "p ON p.merchant_id = c.merchant_id AND p.id "
+                                           "= c.point_type_id WHERE c.merchant_id = ? "
+                                           "AND c.id = ?",
+                                           kCardCols),
+                               {merchant_id, id}));
   if (rows.empty()) return Fail(Code::kNotFound, "stamp card not found");
   return CardFromRow(rows[0]);
 }
 
 Status Apply(store::Tx& tx, const Actor& actor, StampCard& c, const StampCardInput& in) {
-  auto text = [](const std::optional<std::string>& v, const char* field, std::string& out) -> Status {
+  auto text = [](const std::optional<std::string>& v, const char* field,
+                 std::string& out) -> Status {
     if (!v) return {};
-    if (v->empty() || v->size() > 200 || !IsValidUtf8(*v)) return InvalidField(field, "must be 1 to 200 bytes of text");
+    if (v->empty() || v->size() > 200 || !IsValidUtf8(*v))
+      return InvalidField(field, "must be 1 to 200 bytes of text");
     out = *v;
     return {};
   };
@@ -74,7 +77,8 @@ Status Apply(store::Tx& tx, const Actor& actor, StampCard& c, const StampCardInp
     c.point_type = p.code;
   }
   if (in.stamps_needed) {
-    if (*in.stamps_needed < 1 || *in.stamps_needed > 100) return InvalidField("stamps_needed", "must be 1 to 100");
+    if (*in.stamps_needed < 1 || *in.stamps_needed > 100)
+      return InvalidField("stamps_needed", "must be 1 to 100");
     c.stamps_needed = *in.stamps_needed;
   }
   if (in.per) c.per = *in.per;
@@ -86,22 +90,31 @@ Status Apply(store::Tx& tx, const Actor& actor, StampCard& c, const StampCardInp
 }
 
 Status Save(store::Tx& tx, const Actor& actor, const StampCard& c, bool insert) {
-  std::vector<store::Value> v = {c.name, c.point_type_id, int64_t{c.stamps_needed},
+  std::vector<store::Value> v = {c.name,
+                                 c.point_type_id,
+                                 int64_t{c.stamps_needed},
                                  std::string(c.per == StampPer::kItem ? "item" : "visit"),
-                                 json(c.skus).dump(), json(c.categories).dump(), c.reward_name,
-                                 int64_t{c.restart ? 1 : 0}, int64_t{c.active ? 1 : 0}, actor.now,
-                                 actor.merchant_id, c.id};
+                                 json(c.skus).dump(),
+                                 json(c.categories).dump(),
+                                 c.reward_name,
+                                 int64_t{c.restart ? 1 : 0},
+                                 int64_t{c.active ? 1 : 0},
+                                 actor.now,
+                                 actor.merchant_id,
+                                 c.id};
   if (insert) {
     v.push_back(actor.now);
-    RG_TRY(tx.Exec("INSERT INTO stamp_cards (name, point_type_id, stamps_needed, per, skus, "
-                   "categories, reward_name, restart, active, updated_at, merchant_id, id, "
-                   "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   v));
+    RG_TRY(
+        tx.Exec("INSERT INTO stamp_cards (name, point_type_id, stamps_needed, per, skus, "
+                "categories, reward_name, restart, active, updated_at, merchant_id, id, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                v));
   } else {
-    RG_TRY(tx.Exec("UPDATE stamp_cards SET name = ?, point_type_id = ?, stamps_needed = ?, per = ?, "
-                   "skus = ?, categories = ?, reward_name = ?, restart = ?, active = ?, updated_at "
-                   "= ? WHERE merchant_id = ? AND id = ?",
-                   v));
+    RG_TRY(
+        tx.Exec("UPDATE stamp_cards SET name = ?, point_type_id = ?, stamps_needed = ?, per = ?, "
+                "skus = ?, categories = ?, reward_name = ?, restart = ?, active = ?, updated_at "
+                "= ? WHERE merchant_id = ? AND id = ?",
+                v));
   }
   return {};
 }
@@ -142,25 +155,41 @@ Result<StampResult> Stamp(store::Tx& tx, const Actor& actor, Id member_id, const
     if (t.id == card.point_type_id) {
       RG_ASSIGN_OR_RETURN(expiry, LotExpiry(t.expiry, actor.now, ms.timezone));
     }
-  EntryInput in{member_id, card.point_type_id, "earn", stamps, "stamps: " + card.name,
-                order_id ? "order" : "staff", order_id ? order_id : actor.staff_id,
-                std::nullopt, actor.staff_id, actor.now};
+  EntryInput in{member_id,
+                card.point_type_id,
+                "earn",
+                stamps,
+                "stamps: " + card.name,
+                order_id ? "order" : "staff",
+                order_id ? order_id : actor.staff_id,
+                std::nullopt,
+                actor.staff_id,
+                actor.now};
   RG_ASSIGN_OR_RETURN(Entry e, Credit(tx, actor.merchant_id, in, expiry));
   out.stamps_added = stamps;
   out.stamps_after = e.balance_after;
   while (out.stamps_after >= card.stamps_needed) {
     Id reward_id = NewId();
-    EntryInput full{member_id, card.point_type_id, "redeem", card.stamps_needed,
-                    "card full: " + card.reward_name, "stamp_reward", reward_id, std::nullopt,
-                    actor.staff_id, actor.now};
+    EntryInput full{member_id,
+                    card.point_type_id,
+                    "redeem",
+                    card.stamps_needed,
+                    "card full: " + card.reward_name,
+                    "stamp_reward",
+                    reward_id,
+                    std::nullopt,
+                    actor.staff_id,
+                    actor.now};
     RG_ASSIGN_OR_RETURN(Entry taken, Debit(tx, actor.merchant_id, full, false));
     out.stamps_after = taken.balance_after;
-    RG_TRY(tx.Exec("INSERT INTO stamp_rewards (merchant_id, id, member_id, card_id, order_id, "
-                   "status, created_at) VALUES (?, ?, ?, ?, ?, 'available', ?)",
-                   {actor.merchant_id, reward_id, member_id, card.id, Opt(order_id), actor.now}));
+    RG_TRY(
+        tx.Exec("INSERT INTO stamp_rewards (merchant_id, id, member_id, card_id, order_id, "
+                "status, created_at) VALUES (?, ?, ?, ?, ?, 'available', ?)",
+                {actor.merchant_id, reward_id, member_id, card.id, Opt(order_id), actor.now}));
     out.rewards.push_back({reward_id, member_id, card.id, card.name, card.reward_name, order_id,
                            "available", actor.now, std::nullopt});
-    json data = {{"card", card.name}, {"reward", card.reward_name},
+    json data = {{"card", card.name},
+                 {"reward", card.reward_name},
                  {"stamp_reward_id", IdToString(reward_id)}};
     RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
                                {"stamp_card_completed", member_id, actor.Label(), data.dump()}));
@@ -174,7 +203,8 @@ Result<StampResult> Stamp(store::Tx& tx, const Actor& actor, Id member_id, const
 int64_t StampsForOrder(const StampCard& card, const std::vector<OrderItemInput>& items) {
   bool filtered = !card.skus.empty() || !card.categories.empty();
   auto matches = [&](const OrderItemInput& i) {
-    if (!card.skus.empty() && std::find(card.skus.begin(), card.skus.end(), i.sku) == card.skus.end())
+    if (!card.skus.empty() &&
+        std::find(card.skus.begin(), card.skus.end(), i.sku) == card.skus.end())
       return false;
     if (!card.categories.empty() &&
         (!i.category || std::find(card.categories.begin(), card.categories.end(), *i.category) ==
@@ -216,12 +246,13 @@ Result<StampCard> UpdateStampCard(store::Tx& tx, const Actor& actor, Id id, Stam
 }
 
 Result<std::vector<StampCard>> ListStampCards(store::Tx& tx, Id merchant_id) {
-  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(fmt::format("SELECT {} FROM stamp_cards c JOIN point_types "
-                                                      "p ON p.merchant_id = c.merchant_id AND p.id "
-                                                      "= c.point_type_id WHERE c.merchant_id = ? "
-                                                      "ORDER BY c.id",
-                                                      kCardCols),
-                                          {merchant_id}));
+  RG_ASSIGN_OR_RETURN(Rows rows,
+                      tx.Query(fmt::format("SELECT {} FROM stamp_cards c JOIN point_types "
+                                           "p ON p.merchant_id = c.merchant_id AND p.id "
+                                           "= c.point_type_id WHERE c.merchant_id = ? "
+                                           "ORDER BY c.id",
+                                           kCardCols),
+                               {merchant_id}));
   std::vector<StampCard> out;
   for (const auto& r : rows) out.push_back(CardFromRow(r));
   return out;
@@ -236,7 +267,8 @@ Result<StampResult> AddStamps(store::Tx& tx, const Actor& actor, Id member_id, I
     return Fail(Code::kFailedPrecondition, "the member was merged or erased");
   auto card = LoadCard(tx, actor.merchant_id, card_id);
   if (!card) return InvalidField("card_id", "stamp card not found");
-  if (!card->active) return Fail(Code::kFailedPrecondition, "card_id: the card is not active", "card_id");
+  if (!card->active)
+    return Fail(Code::kFailedPrecondition, "card_id: the card is not active", "card_id");
   return Stamp(tx, actor, member_id, *card, stamps, std::nullopt);
 }
 
@@ -248,13 +280,15 @@ Status StampOrder(store::Tx& tx, const Actor& actor, OrderResult& result,
     if (!c.active) continue;
     int64_t n = StampsForOrder(c, items);
     if (n <= 0) continue;
-    RG_ASSIGN_OR_RETURN(StampResult r, Stamp(tx, actor, *result.order.member_id, c, n, result.order.id));
+    RG_ASSIGN_OR_RETURN(StampResult r,
+                        Stamp(tx, actor, *result.order.member_id, c, n, result.order.id));
     result.effects.push_back({c.point_type_id, c.point_type, r.stamps_added, r.stamps_after});
   }
   return {};
 }
 
-Result<std::vector<StampReward>> MemberStampRewards(store::Tx& tx, const Actor& actor, Id member_id) {
+Result<std::vector<StampReward>> MemberStampRewards(store::Tx& tx, const Actor& actor,
+                                                    Id member_id) {
   RG_ASSIGN_OR_RETURN(auto m, members::LoadMember(tx, actor.merchant_id, member_id));
   if (!m) return Fail(Code::kNotFound, "member not found");
   RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(fmt::format("SELECT {} FROM stamp_rewards w JOIN "
@@ -270,9 +304,10 @@ Result<std::vector<StampReward>> MemberStampRewards(store::Tx& tx, const Actor& 
 }
 
 Result<StampReward> UseStampReward(store::Tx& tx, const Actor& actor, Id reward_id) {
-  RG_ASSIGN_OR_RETURN(int64_t n, tx.Exec("UPDATE stamp_rewards SET status = 'used', used_at = ? "
-                                         "WHERE merchant_id = ? AND id = ? AND status = 'available'",
-                                         {actor.now, actor.merchant_id, reward_id}));
+  RG_ASSIGN_OR_RETURN(int64_t n,
+                      tx.Exec("UPDATE stamp_rewards SET status = 'used', used_at = ? "
+                              "WHERE merchant_id = ? AND id = ? AND status = 'available'",
+                              {actor.now, actor.merchant_id, reward_id}));
   RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(fmt::format("SELECT {} FROM stamp_rewards w JOIN "
                                                       "stamp_cards c ON c.merchant_id = "
                                                       "w.merchant_id AND c.id = w.card_id WHERE "
@@ -282,9 +317,10 @@ Result<StampReward> UseStampReward(store::Tx& tx, const Actor& actor, Id reward_
   if (rows.empty()) return Fail(Code::kNotFound, "stamp reward not found");
   StampReward w = RewardFromRow(rows[0]);
   if (n == 0)
-    return Fail(Code::kFailedPrecondition,
-                fmt::format("this reward was already used at {}", FormatRfc3339(w.used_at.value_or(0))));
-  json data = {{"card", w.card_name}, {"reward", w.reward_name}, {"stamp_reward_id", IdToString(w.id)}};
+    return Fail(Code::kFailedPrecondition, fmt::format("this reward was already used at {}",
+                                                       FormatRfc3339(w.used_at.value_or(0))));
+  json data = {
+      {"card", w.card_name}, {"reward", w.reward_name}, {"stamp_reward_id", IdToString(w.id)}};
   RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
                              {"stamp_reward_used", w.member_id, actor.Label(), data.dump()}));
   return w;

@@ -64,8 +64,8 @@ struct StampResult {
 };
 
 // Adds stamps by hand at the counter (any role), completing cards as they fill.
-Result<StampResult> AddStamps(store::Tx& tx, const accounts::Actor& actor, Id member_id,
-                              Id card_id, int64_t stamps);
+Result<StampResult> AddStamps(store::Tx& tx, const accounts::Actor& actor, Id member_id, Id card_id,
+                              int64_t stamps);
 // Stamps for an order, on every active card (called from the order hooks).
 Status StampOrder(store::Tx& tx, const accounts::Actor& actor, OrderResult& result,
                   const std::vector<OrderItemInput>& items);

@@ -56,7 +56,8 @@ TEST(Stamps, PerItemAndPerVisitWithFilters) {
   StampCard card;
   card.per = StampPer::kItem;
   card.categories = {"tea"};
-  std::vector<OrderItemInput> items = {{"T1", "Tea", "tea", 4, 100}, {"C1", "Cake", "cake", 2, 100}};
+  std::vector<OrderItemInput> items = {{"T1", "Tea", "tea", 4, 100},
+                                       {"C1", "Cake", "cake", 2, 100}};
   EXPECT_EQ(StampsForOrder(card, items), 4);
   card.per = StampPer::kVisit;
   EXPECT_EQ(StampsForOrder(card, items), 1);
@@ -69,24 +70,29 @@ TEST_P(StampTest, OrdersFillCardsWhichRestartAndRewardsAreUsedOnce) {
   o.external_id = "1";
   o.member_id = member_;
   o.total_minor = 1000;
-  o.items = {{"T1", "Tea", std::string("tea"), 7, 100}, {"C1", "Cake", std::string("cake"), 1, 300}};
+  o.items = {{"T1", "Tea", std::string("tea"), 7, 100},
+             {"C1", "Cake", std::string("cake"), 1, 300}};
   auto r = db().WriteValue([&](store::Tx& tx) { return CreateOrder(tx, A(), o); });
   ASSERT_TRUE(r.has_value()) << r.error().ToString();
   ASSERT_EQ(r->effects.size(), 1u);
   EXPECT_EQ(r->effects[0].points, 7);
   EXPECT_EQ(r->effects[0].balance_after, 1);  // two cards filled, one stamp carried over
-  auto rewards = db().ReadValue([&](store::Tx& tx) { return MemberStampRewards(tx, A(), member_); });
+  auto rewards =
+      db().ReadValue([&](store::Tx& tx) { return MemberStampRewards(tx, A(), member_); });
   ASSERT_EQ(rewards->size(), 2u);
   EXPECT_EQ((*rewards)[0].status, "available");
-  auto used = db().WriteValue([&](store::Tx& tx) { return UseStampReward(tx, A(), (*rewards)[0].id); });
+  auto used =
+      db().WriteValue([&](store::Tx& tx) { return UseStampReward(tx, A(), (*rewards)[0].id); });
   EXPECT_EQ(used->status, "used");
   EXPECT_TRUE(used->used_at.has_value());
-  auto again = db().WriteValue([&](store::Tx& tx) { return UseStampReward(tx, A(), (*rewards)[0].id); });
+  auto again =
+      db().WriteValue([&](store::Tx& tx) { return UseStampReward(tx, A(), (*rewards)[0].id); });
   ASSERT_FALSE(again.has_value());
   EXPECT_EQ(again.error().code, Code::kFailedPrecondition);
   EXPECT_EQ(again.error().message.rfind("this reward was already used at ", 0), 0u);
   // A stamp by hand at the counter completes the next card.
-  auto added = db().WriteValue([&](store::Tx& tx) { return AddStamps(tx, A(), member_, card_, 2); });
+  auto added =
+      db().WriteValue([&](store::Tx& tx) { return AddStamps(tx, A(), member_, card_, 2); });
   EXPECT_EQ(added->rewards.size(), 1u);
   EXPECT_EQ(added->stamps_after, 0);
 }
@@ -95,7 +101,8 @@ TEST_P(StampTest, OneTimeCardsCompleteOnce) {
   StampCardInput off;
   off.restart = false;
   ASSERT_TRUE(db().WriteValue([&](store::Tx& tx) { return UpdateStampCard(tx, A(), card_, off); }));
-  auto first = db().WriteValue([&](store::Tx& tx) { return AddStamps(tx, A(), member_, card_, 5); });
+  auto first =
+      db().WriteValue([&](store::Tx& tx) { return AddStamps(tx, A(), member_, card_, 5); });
   EXPECT_EQ(first->rewards.size(), 1u);
   auto more = db().WriteValue([&](store::Tx& tx) { return AddStamps(tx, A(), member_, card_, 5); });
   EXPECT_EQ(more->stamps_added, 0);

@@ -10,13 +10,15 @@ namespace regulars::loyalty {
 Status ValidateTiers(const std::vector<Tier>& tiers) {
   if (tiers.size() > kMaxTiers) return InvalidField("tiers", "at most 10 tiers");
   std::vector<Tier> sorted = tiers;
-  std::sort(sorted.begin(), sorted.end(), [](const Tier& a, const Tier& b) { return a.level < b.level; });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Tier& a, const Tier& b) { return a.level < b.level; });
   std::set<int> seen;
   for (size_t i = 0; i < sorted.size(); ++i) {
     const Tier& t = sorted[i];
     if (t.level < 1 || t.level > kMaxTiers) return InvalidField("level", "must be 1 to 10");
     if (!seen.insert(t.level).second)
-      return Fail(Code::kAlreadyExists, fmt::format("level: another tier already has level {}", t.level), "level");
+      return Fail(Code::kAlreadyExists,
+                  fmt::format("level: another tier already has level {}", t.level), "level");
     if (t.threshold < 0) return InvalidField("threshold", "must not be negative");
     if (i > 0 && t.threshold <= sorted[i - 1].threshold)
       return InvalidField("threshold", fmt::format("must be above level {}'s threshold of {}",

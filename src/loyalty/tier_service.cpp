@@ -44,26 +44,31 @@ Result<MemberTierState> LoadState(store::Tx& tx, Id merchant_id, Id member_id, b
   return s;
 }
 
-Status SaveState(store::Tx& tx, Id merchant_id, Id member_id, const MemberTierState& s, Micros now) {
-  RG_TRY(tx.Exec("INSERT INTO member_tiers (merchant_id, member_id, level, since, grace_until, "
-                 "override_level, override_until, reviewed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                 "ON CONFLICT (merchant_id, member_id) DO UPDATE SET level = excluded.level, "
-                 "since = excluded.since, grace_until = excluded.grace_until, override_level = "
-                 "excluded.override_level, override_until = excluded.override_until, reviewed_at "
-                 "= excluded.reviewed_at",
-                 {merchant_id, member_id, int64_t{s.level}, s.since, Opt(s.grace_until),
-                  Opt(s.override_level), Opt(s.override_until), now}));
+Status SaveState(store::Tx& tx, Id merchant_id, Id member_id, const MemberTierState& s,
+                 Micros now) {
+  RG_TRY(
+      tx.Exec("INSERT INTO member_tiers (merchant_id, member_id, level, since, grace_until, "
+              "override_level, override_until, reviewed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+              "ON CONFLICT (merchant_id, member_id) DO UPDATE SET level = excluded.level, "
+              "since = excluded.since, grace_until = excluded.grace_until, override_level = "
+              "excluded.override_level, override_until = excluded.override_until, reviewed_at "
+              "= excluded.reviewed_at",
+              {merchant_id, member_id, int64_t{s.level}, s.since, Opt(s.grace_until),
+               Opt(s.override_level), Opt(s.override_until), now}));
   return {};
 }
 
 Status Record(store::Tx& tx, Id merchant_id, Id member_id, int from, int to,
-              const std::string& reason, std::optional<Id> staff, Micros now, const std::string& actor) {
+              const std::string& reason, std::optional<Id> staff, Micros now,
+              const std::string& actor) {
   if (from == to) return {};
-  RG_TRY(tx.Exec("INSERT INTO tier_history (merchant_id, id, member_id, from_level, to_level, "
-                 "reason, staff_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                 {merchant_id, NewId(), member_id, int64_t{from}, int64_t{to}, reason, Opt(staff), now}));
+  RG_TRY(tx.Exec(
+      "INSERT INTO tier_history (merchant_id, id, member_id, from_level, to_level, "
+      "reason, staff_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      {merchant_id, NewId(), member_id, int64_t{from}, int64_t{to}, reason, Opt(staff), now}));
   json data = {{"from_level", from}, {"to_level", to}, {"reason", reason}};
-  RG_TRY(events::AppendEvent(tx, merchant_id, now, {"tier_changed", member_id, actor, data.dump()}));
+  RG_TRY(
+      events::AppendEvent(tx, merchant_id, now, {"tier_changed", member_id, actor, data.dump()}));
   return {};
 }
 
@@ -84,10 +89,11 @@ Result<std::pair<int64_t, Micros>> MetricValue(store::Tx& tx, Id merchant_id, co
                                        "occurred_at >= ? AND occurred_at <= ?",
                                        {merchant_id, member_id, from, now}));
   } else {
-    RG_ASSIGN_OR_RETURN(rows, tx.Query("SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE "
-                                       "merchant_id = ? AND member_id = ? AND point_type_id = ? "
-                                       "AND kind = 'earn' AND created_at >= ? AND created_at <= ?",
-                                       {merchant_id, member_id, p.point_type_id.value_or(0), from, now}));
+    RG_ASSIGN_OR_RETURN(rows,
+                        tx.Query("SELECT COALESCE(SUM(amount), 0) FROM ledger_entries WHERE "
+                                 "merchant_id = ? AND member_id = ? AND point_type_id = ? "
+                                 "AND kind = 'earn' AND created_at >= ? AND created_at <= ?",
+                                 {merchant_id, member_id, p.point_type_id.value_or(0), from, now}));
   }
   return std::pair{rows[0].Int(0), from};
 }
@@ -102,7 +108,8 @@ Result<TierProgram> GetTierProgram(store::Tx& tx, Id merchant_id) {
   if (rows.empty()) return p;
   p.metric = rows[0].Str(0) == "points" ? TierMetric::kPoints : TierMetric::kSpend;
   p.point_type_id = rows[0].OptInt(1);
-  p.window = rows[0].Str(2) == "calendar_year" ? TierWindow::kCalendarYear : TierWindow::kRollingDays;
+  p.window =
+      rows[0].Str(2) == "calendar_year" ? TierWindow::kCalendarYear : TierWindow::kRollingDays;
   p.window_days = static_cast<int>(rows[0].Int(3));
   p.grace_days = static_cast<int>(rows[0].Int(4));
   return p;
@@ -110,27 +117,31 @@ Result<TierProgram> GetTierProgram(store::Tx& tx, Id merchant_id) {
 
 Result<TierProgram> SetTierProgram(store::Tx& tx, const Actor& actor, TierProgram p) {
   RG_TRY(RequireManager(actor));
-  if (p.window_days < 1 || p.window_days > 3650) return InvalidField("window_days", "must be 1 to 3650");
-  if (p.grace_days < 0 || p.grace_days > 3650) return InvalidField("grace_days", "must be 0 to 3650");
+  if (p.window_days < 1 || p.window_days > 3650)
+    return InvalidField("window_days", "must be 1 to 3650");
+  if (p.grace_days < 0 || p.grace_days > 3650)
+    return InvalidField("grace_days", "must be 0 to 3650");
   if (p.metric == TierMetric::kPoints && !p.point_type_id)
     return InvalidField("point_type", "is required when the metric is points");
-  RG_TRY(tx.Exec("INSERT INTO tier_programs (merchant_id, metric, point_type_id, window_kind, "
-                 "window_days, grace_days, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
-                 "(merchant_id) DO UPDATE SET metric = excluded.metric, point_type_id = "
-                 "excluded.point_type_id, window_kind = excluded.window_kind, window_days = "
-                 "excluded.window_days, grace_days = excluded.grace_days, updated_at = "
-                 "excluded.updated_at",
-                 {actor.merchant_id, std::string(p.metric == TierMetric::kPoints ? "points" : "spend"),
-                  Opt(p.point_type_id),
-                  std::string(p.window == TierWindow::kCalendarYear ? "calendar_year" : "rolling_days"),
-                  int64_t{p.window_days}, int64_t{p.grace_days}, actor.now}));
+  RG_TRY(tx.Exec(
+      "INSERT INTO tier_programs (merchant_id, metric, point_type_id, window_kind, "
+      "window_days, grace_days, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT "
+      "(merchant_id) DO UPDATE SET metric = excluded.metric, point_type_id = "
+      "excluded.point_type_id, window_kind = excluded.window_kind, window_days = "
+      "excluded.window_days, grace_days = excluded.grace_days, updated_at = "
+      "excluded.updated_at",
+      {actor.merchant_id, std::string(p.metric == TierMetric::kPoints ? "points" : "spend"),
+       Opt(p.point_type_id),
+       std::string(p.window == TierWindow::kCalendarYear ? "calendar_year" : "rolling_days"),
+       int64_t{p.window_days}, int64_t{p.grace_days}, actor.now}));
   return p;
 }
 
 Result<std::vector<Tier>> ListTiers(store::Tx& tx, Id merchant_id) {
-  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT id, level, name, threshold, earn_multiplier_milli, "
-                                          "benefits FROM tiers WHERE merchant_id = ? ORDER BY level",
-                                          {merchant_id}));
+  RG_ASSIGN_OR_RETURN(Rows rows,
+                      tx.Query("SELECT id, level, name, threshold, earn_multiplier_milli, "
+                               "benefits FROM tiers WHERE merchant_id = ? ORDER BY level",
+                               {merchant_id}));
   std::vector<Tier> out;
   for (const auto& r : rows) out.push_back(TierFromRow(r));
   return out;
@@ -164,10 +175,11 @@ Result<Tier> CreateTier(store::Tx& tx, const Actor& actor, TierInput in) {
   RG_ASSIGN_OR_RETURN(auto all, ListTiers(tx, actor.merchant_id));
   all.push_back(t);
   RG_TRY(ValidateTiers(all));
-  RG_TRY(tx.Exec("INSERT INTO tiers (merchant_id, id, level, name, threshold, earn_multiplier_milli, "
-                 "benefits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                 {actor.merchant_id, t.id, int64_t{t.level}, t.name, t.threshold,
-                  t.earn_multiplier_milli, t.benefits_json, actor.now, actor.now}));
+  RG_TRY(
+      tx.Exec("INSERT INTO tiers (merchant_id, id, level, name, threshold, earn_multiplier_milli, "
+              "benefits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              {actor.merchant_id, t.id, int64_t{t.level}, t.name, t.threshold,
+               t.earn_multiplier_milli, t.benefits_json, actor.now, actor.now}));
   return t;
 }
 
@@ -179,10 +191,11 @@ Result<Tier> UpdateTier(store::Tx& tx, const Actor& actor, Id id, TierInput in) 
   if (in.level && *in.level != it->level) return InvalidField("level", "cannot be changed");
   RG_TRY(ApplyTier(*it, in));
   RG_TRY(ValidateTiers(all));
-  RG_TRY(tx.Exec("UPDATE tiers SET name = ?, threshold = ?, earn_multiplier_milli = ?, benefits = ?, "
-                 "updated_at = ? WHERE merchant_id = ? AND id = ?",
-                 {it->name, it->threshold, it->earn_multiplier_milli, it->benefits_json, actor.now,
-                  actor.merchant_id, id}));
+  RG_TRY(
+      tx.Exec("UPDATE tiers SET name = ?, threshold = ?, earn_multiplier_milli = ?, benefits = ?, "
+              "updated_at = ? WHERE merchant_id = ? AND id = ?",
+              {it->name, it->threshold, it->earn_multiplier_milli, it->benefits_json, actor.now,
+               actor.merchant_id, id}));
   return *it;
 }
 
@@ -211,9 +224,10 @@ Status RequalifyMember(store::Tx& tx, const Actor& actor, Id member_id) {
   if (tiers.empty()) return {};
   RG_ASSIGN_OR_RETURN(TierProgram p, GetTierProgram(tx, actor.merchant_id));
   RG_ASSIGN_OR_RETURN(auto metric, MetricValue(tx, actor.merchant_id, p, member_id, actor.now));
-  RG_TRY(tx.Exec("INSERT INTO member_tiers (merchant_id, member_id, level, since) VALUES (?, ?, 0, ?) "
-                 "ON CONFLICT (merchant_id, member_id) DO NOTHING",
-                 {actor.merchant_id, member_id, actor.now}));
+  RG_TRY(
+      tx.Exec("INSERT INTO member_tiers (merchant_id, member_id, level, since) VALUES (?, ?, 0, ?) "
+              "ON CONFLICT (merchant_id, member_id) DO NOTHING",
+              {actor.merchant_id, member_id, actor.now}));
   RG_ASSIGN_OR_RETURN(MemberTierState s, LoadState(tx, actor.merchant_id, member_id, true));
   TierDecision d = OnQualification(s, QualifiedLevel(tiers, metric.first), actor.now);
   if (!d.changed) return {};
@@ -228,12 +242,14 @@ Result<MemberTierView> OverrideTier(store::Tx& tx, const Actor& actor, Id member
   RG_ASSIGN_OR_RETURN(auto m, members::LoadMember(tx, actor.merchant_id, member_id));
   if (!m) return Fail(Code::kNotFound, "member not found");
   RG_ASSIGN_OR_RETURN(auto tiers, ListTiers(tx, actor.merchant_id));
-  if (level != 0 && std::none_of(tiers.begin(), tiers.end(), [&](const Tier& t) { return t.level == level; }))
+  if (level != 0 &&
+      std::none_of(tiers.begin(), tiers.end(), [&](const Tier& t) { return t.level == level; }))
     return InvalidField("level", fmt::format("no tier has level {}", level));
   if (until && *until <= actor.now) return InvalidField("until", "must be in the future");
-  RG_TRY(tx.Exec("INSERT INTO member_tiers (merchant_id, member_id, level, since) VALUES (?, ?, 0, ?) "
-                 "ON CONFLICT (merchant_id, member_id) DO NOTHING",
-                 {actor.merchant_id, member_id, actor.now}));
+  RG_TRY(
+      tx.Exec("INSERT INTO member_tiers (merchant_id, member_id, level, since) VALUES (?, ?, 0, ?) "
+              "ON CONFLICT (merchant_id, member_id) DO NOTHING",
+              {actor.merchant_id, member_id, actor.now}));
   RG_ASSIGN_OR_RETURN(MemberTierState s, LoadState(tx, actor.merchant_id, member_id, true));
   int before = EffectiveLevel(s, actor.now);
   MemberTierState next = s;
@@ -253,13 +269,15 @@ Result<MemberTierView> OverrideTier(store::Tx& tx, const Actor& actor, Id member
 Result<std::vector<TierChange>> TierHistory(store::Tx& tx, const Actor& actor, Id member_id) {
   RG_ASSIGN_OR_RETURN(auto m, members::LoadMember(tx, actor.merchant_id, member_id));
   if (!m) return Fail(Code::kNotFound, "member not found");
-  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT id, from_level, to_level, reason, created_at FROM "
-                                          "tier_history WHERE merchant_id = ? AND member_id = ? "
-                                          "ORDER BY created_at DESC, id DESC LIMIT 200",
-                                          {actor.merchant_id, member_id}));
+  RG_ASSIGN_OR_RETURN(Rows rows,
+                      tx.Query("SELECT id, from_level, to_level, reason, created_at FROM "
+                               "tier_history WHERE merchant_id = ? AND member_id = ? "
+                               "ORDER BY created_at DESC, id DESC LIMIT 200",
+                               {actor.merchant_id, member_id}));
   std::vector<TierChange> out;
   for (const auto& r : rows)
-    out.push_back({r.Int(0), static_cast<int>(r.Int(1)), static_cast<int>(r.Int(2)), r.Str(3), r.Int(4)});
+    out.push_back(
+        {r.Int(0), static_cast<int>(r.Int(1)), static_cast<int>(r.Int(2)), r.Str(3), r.Int(4)});
   return out;
 }
 
@@ -267,9 +285,10 @@ Result<int> ReviewTiers(store::Tx& tx, Id merchant_id, Micros now) {
   RG_ASSIGN_OR_RETURN(auto tiers, ListTiers(tx, merchant_id));
   if (tiers.empty()) return 0;
   RG_ASSIGN_OR_RETURN(TierProgram p, GetTierProgram(tx, merchant_id));
-  RG_ASSIGN_OR_RETURN(Rows held, tx.Query("SELECT member_id FROM member_tiers WHERE merchant_id = ? "
-                                          "AND (level > 0 OR override_until IS NOT NULL)",
-                                          {merchant_id}));
+  RG_ASSIGN_OR_RETURN(Rows held,
+                      tx.Query("SELECT member_id FROM member_tiers WHERE merchant_id = ? "
+                               "AND (level > 0 OR override_until IS NOT NULL)",
+                               {merchant_id}));
   int changed = 0;
   for (const auto& row : held) {
     Id member_id = row.Int(0);

@@ -27,7 +27,9 @@ class TierServiceTest : public store::BackendTest {
       merchant_ = m.id;
       accounts::Actor a = A();
       RG_TRY(CreatePointType(tx, a, {"points", "Points", {}, {}, {}, {}}));
-      RG_TRY(CreateRule(tx, a, {"points", "1 per 100", R"({"kind":"per_amount","points":1,"per_amount_minor":10000})", true}));
+      RG_TRY(CreateRule(tx, a,
+                        {"points", "1 per 100",
+                         R"({"kind":"per_amount","points":1,"per_amount_minor":10000})", true}));
       RG_TRY(SetTierProgram(tx, a, {TierMetric::kSpend, {}, TierWindow::kRollingDays, 90, 30}));
       RG_TRY(CreateTier(tx, a, {1, "Silver", 100000, 1000, "{}"}));
       RG_TRY(CreateTier(tx, a, {2, "Gold", 300000, 2000, R"({"member_price_percent":5})"}));
@@ -79,7 +81,8 @@ TEST_P(TierServiceTest, DowngradeOnlyAtReviewAfterGrace) {
   ASSERT_TRUE(Order("1", 350000).has_value());
   EXPECT_EQ(View().tier->level, 2);
   auto review = [&] {
-    return *db().WriteValue([&](store::Tx& tx) { return ReviewTiers(tx, merchant_, clock_.Now()); });
+    return *db().WriteValue(
+        [&](store::Tx& tx) { return ReviewTiers(tx, merchant_, clock_.Now()); });
   };
   clock_.Advance(100 * kMicrosPerDay);  // the order left the 90-day window
   EXPECT_EQ(review(), 0);               // grace starts, still Gold
@@ -102,11 +105,13 @@ TEST_P(TierServiceTest, OverrideWithAnEndDate) {
   auto v = db().WriteValue([&](store::Tx& tx) { return OverrideTier(tx, A(), member_, 2, until); });
   ASSERT_TRUE(v.has_value()) << v.error().ToString();
   EXPECT_EQ(v->tier->name, "Gold");
-  auto bad = db().WriteValue([&](store::Tx& tx) { return OverrideTier(tx, A(), member_, 7, until); });
+  auto bad =
+      db().WriteValue([&](store::Tx& tx) { return OverrideTier(tx, A(), member_, 7, until); });
   EXPECT_EQ(bad.error().message, "level: no tier has level 7");
   clock_.Advance(11 * kMicrosPerDay);
   EXPECT_FALSE(View().tier.has_value());
-  EXPECT_EQ(*db().WriteValue([&](store::Tx& tx) { return ReviewTiers(tx, merchant_, clock_.Now()); }), 1);
+  EXPECT_EQ(
+      *db().WriteValue([&](store::Tx& tx) { return ReviewTiers(tx, merchant_, clock_.Now()); }), 1);
 }
 
 RG_INSTANTIATE_BACKENDS(TierServiceTest);

@@ -15,7 +15,8 @@ TEST(Tier, QualificationAndValidation) {
   EXPECT_EQ(QualifiedLevel(Tiers(), 800000), 2);
   auto bad = Tiers();
   bad[1].threshold = 100000;
-  EXPECT_EQ(ValidateTiers(bad).error().message, "threshold: must be above level 1's threshold of 100000");
+  EXPECT_EQ(ValidateTiers(bad).error().message,
+            "threshold: must be above level 1's threshold of 100000");
   bad = Tiers();
   bad[1].level = 1;
   EXPECT_EQ(ValidateTiers(bad).error().code, Code::kAlreadyExists);

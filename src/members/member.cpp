@@ -12,9 +12,12 @@ namespace regulars::members {
 
 std::string_view ChannelName(Channel c) {
   switch (c) {
-    case Channel::kSms: return "sms";
-    case Channel::kEmail: return "email";
-    case Channel::kLine: return "line";
+    case Channel::kSms:
+      return "sms";
+    case Channel::kEmail:
+      return "email";
+    case Channel::kLine:
+      return "line";
   }
   return "sms";
 }
@@ -42,7 +45,8 @@ Result<std::optional<std::optional<std::string>>> CleanText(
   if (!*in) return std::optional<std::optional<std::string>>{std::optional<std::string>{}};
   if (!IsValidUtf8(**in)) return InvalidField(field, "is not valid UTF-8");
   std::string t = Trim(**in);
-  if (t.size() > max_bytes) return InvalidField(field, fmt::format("is longer than {} bytes", max_bytes));
+  if (t.size() > max_bytes)
+    return InvalidField(field, fmt::format("is longer than {} bytes", max_bytes));
   if (t.empty()) return std::optional<std::optional<std::string>>{std::optional<std::string>{}};
   return std::optional<std::optional<std::string>>{std::optional<std::string>{t}};
 }

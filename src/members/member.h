@@ -35,15 +35,15 @@ struct Member {
   Id id = 0;
   std::optional<std::string> phone;  // E.164
   std::optional<std::string> name;
-  std::optional<std::string> email;  // lower-cased
-  std::optional<Date> birthday;      // year 0 when unknown
+  std::optional<std::string> email;   // lower-cased
+  std::optional<Date> birthday;       // year 0 when unknown
   std::optional<std::string> gender;  // female, male, other
   std::optional<std::string> region;
   std::optional<std::string> city;
   std::vector<std::string> tags;
   std::string attributes_json = "{}";  // a JSON object, opaque to the domain
   std::optional<std::string> notes;
-  std::optional<std::string> language;  // zh-TW, zh-CN, en
+  std::optional<std::string> language;            // zh-TW, zh-CN, en
   std::array<std::optional<Consent>, 3> consent;  // by Channel
   std::string referral_code;
   std::optional<Id> home_branch_id;

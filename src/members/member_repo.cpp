@@ -114,11 +114,11 @@ Status SaveConsents(store::Tx& tx, const Member& m) {
   for (Channel ch : kChannels) {
     const auto& c = m.consent[static_cast<size_t>(ch)];
     if (!c) continue;
-    RG_TRY(tx.Exec("INSERT INTO member_consents (merchant_id, member_id, channel, granted, "
-                   "changed_at, source, branch_id, staff_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                   {m.merchant_id, m.id, std::string(ChannelName(ch)),
-                    int64_t{c->granted ? 1 : 0}, c->changed_at, c->source, Opt(c->branch_id),
-                    Opt(c->staff_id)}));
+    RG_TRY(
+        tx.Exec("INSERT INTO member_consents (merchant_id, member_id, channel, granted, "
+                "changed_at, source, branch_id, staff_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                {m.merchant_id, m.id, std::string(ChannelName(ch)), int64_t{c->granted ? 1 : 0},
+                 c->changed_at, c->source, Opt(c->branch_id), Opt(c->staff_id)}));
   }
   return {};
 }
@@ -145,8 +145,7 @@ Result<std::optional<Member>> LoadMember(store::Tx& tx, Id merchant_id, Id membe
   return std::optional<Member>(std::move(m));
 }
 
-Result<std::vector<Member>> LoadMembers(store::Tx& tx, Id merchant_id,
-                                        const std::vector<Id>& ids) {
+Result<std::vector<Member>> LoadMembers(store::Tx& tx, Id merchant_id, const std::vector<Id>& ids) {
   std::vector<Member> out;
   if (ids.empty()) return out;
   std::string in;
@@ -221,9 +220,10 @@ Result<std::optional<Id>> FindByCode(store::Tx& tx, Id merchant_id, const std::s
 }
 
 Status AddIdentity(store::Tx& tx, Id merchant_id, Id member_id, const Identity& i) {
-  auto s = tx.Exec("INSERT INTO member_identities (merchant_id, kind, value, member_id, "
-                   "created_at) VALUES (?, ?, ?, ?, ?)",
-                   {merchant_id, i.kind, i.value, member_id, i.created_at});
+  auto s = tx.Exec(
+      "INSERT INTO member_identities (merchant_id, kind, value, member_id, "
+      "created_at) VALUES (?, ?, ?, ?, ?)",
+      {merchant_id, i.kind, i.value, member_id, i.created_at});
   if (!s) return std::unexpected(s.error());
   return {};
 }
@@ -239,9 +239,10 @@ Result<std::vector<Identity>> ListIdentities(store::Tx& tx, Id merchant_id, Id m
 }
 
 Status MoveIdentities(store::Tx& tx, Id merchant_id, Id from_member, Id to_member) {
-  RG_TRY(tx.Exec("UPDATE member_identities SET member_id = ? WHERE merchant_id = ? AND "
-                 "member_id = ?",
-                 {to_member, merchant_id, from_member}));
+  RG_TRY(
+      tx.Exec("UPDATE member_identities SET member_id = ? WHERE merchant_id = ? AND "
+              "member_id = ?",
+              {to_member, merchant_id, from_member}));
   return {};
 }
 
@@ -281,7 +282,8 @@ Result<std::vector<Id>> SearchMemberIds(store::Tx& tx, Id merchant_id, const Sea
   std::string where = "merchant_id = ? AND merged_into IS NULL";
   std::vector<Value> params = {merchant_id};
   switch (q.kind) {
-    case SearchKind::kAll: break;
+    case SearchKind::kAll:
+      break;
     case SearchKind::kPhoneExact:
       where += " AND phone = ?";
       params.push_back(q.term);

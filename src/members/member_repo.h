@@ -38,7 +38,7 @@ Status DeleteIdentities(store::Tx& tx, Id merchant_id, Id member_id);
 enum class SearchKind { kAll, kPhoneExact, kPhoneSuffix, kEmailPrefix, kNameContains };
 struct SearchQuery {
   SearchKind kind = SearchKind::kAll;
-  std::string term;        // already folded / normalised for its kind
+  std::string term;          // already folded / normalised for its kind
   std::optional<Id> before;  // cursor: ids below this one (newest first)
   int limit = 50;
 };

@@ -169,8 +169,10 @@ Result<Page<Member>> SearchMembers(store::Tx& tx, const Actor& actor, const Merc
   std::string digits;
   bool phone_like = !q_text.empty();
   for (char c : q_text) {
-    if (c >= '0' && c <= '9') digits.push_back(c);
-    else if (c != ' ' && c != '-' && c != '+' && c != '(' && c != ')') phone_like = false;
+    if (c >= '0' && c <= '9')
+      digits.push_back(c);
+    else if (c != ' ' && c != '-' && c != '+' && c != '(' && c != ')')
+      phone_like = false;
   }
   if (q_text.empty()) {
     q.kind = SearchKind::kAll;
@@ -201,7 +203,8 @@ Result<Page<Member>> SearchMembers(store::Tx& tx, const Actor& actor, const Merc
   bool more = static_cast<int>(ids.size()) > limit;
   if (more) ids.resize(limit);
   RG_ASSIGN_OR_RETURN(std::vector<Member> found, LoadMembers(tx, actor.merchant_id, ids));
-  std::sort(found.begin(), found.end(), [](const Member& a, const Member& b) { return a.id > b.id; });
+  std::sort(found.begin(), found.end(),
+            [](const Member& a, const Member& b) { return a.id > b.id; });
   page.items = std::move(found);
   if (more && !page.items.empty()) page.next_cursor = IdToString(page.items.back().id);
   return page;
@@ -209,7 +212,8 @@ Result<Page<Member>> SearchMembers(store::Tx& tx, const Actor& actor, const Merc
 
 Result<Member> MergeMembers(store::Tx& tx, const Actor& actor, Id into_id, Id from_id) {
   RG_TRY(RequireManager(actor, "merge members"));
-  if (into_id == from_id) return InvalidField("from_member_id", "cannot merge a member into itself");
+  if (into_id == from_id)
+    return InvalidField("from_member_id", "cannot merge a member into itself");
   RG_ASSIGN_OR_RETURN(Member into, Require(tx, actor, into_id));
   auto from_r = LoadMember(tx, actor.merchant_id, from_id);
   if (!from_r) return std::unexpected(from_r.error());

@@ -23,18 +23,18 @@ struct MerchantContext {
 
 // Creates a member. A phone that is taken is already_exists with details {"member_id": id}.
 // Consent given here is recorded with the actor, branch and input.consent_source.
-Result<Member> CreateMember(store::Tx& tx, const accounts::Actor& actor,
-                            const MerchantContext& mc, const MemberInput& input);
+Result<Member> CreateMember(store::Tx& tx, const accounts::Actor& actor, const MerchantContext& mc,
+                            const MemberInput& input);
 
 Result<Member> GetMember(store::Tx& tx, const accounts::Actor& actor, Id member_id);
 
 // Applies a partial update; consent changes append consent_changed events.
-Result<Member> UpdateMember(store::Tx& tx, const accounts::Actor& actor,
-                            const MerchantContext& mc, Id member_id, const MemberInput& input);
+Result<Member> UpdateMember(store::Tx& tx, const accounts::Actor& actor, const MerchantContext& mc,
+                            Id member_id, const MemberInput& input);
 
 // The member with this phone in any spelling, or not_found.
-Result<Member> LookupByPhone(store::Tx& tx, const accounts::Actor& actor,
-                             const MerchantContext& mc, std::string_view phone);
+Result<Member> LookupByPhone(store::Tx& tx, const accounts::Actor& actor, const MerchantContext& mc,
+                             std::string_view phone);
 // The member with this card or referral code, or not_found.
 Result<Member> LookupByCode(store::Tx& tx, const accounts::Actor& actor, std::string_view code);
 

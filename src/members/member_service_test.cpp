@@ -32,8 +32,9 @@ class MemberServiceTest : public store::BackendTest {
     return a;
   }
   Result<Member> Create(MemberInput in, Id merchant = 0) {
-    return db().WriteValue(
-        [&](store::Tx& tx) { return CreateMember(tx, As(merchant ? merchant : merchant_), mc_, in); });
+    return db().WriteValue([&](store::Tx& tx) {
+      return CreateMember(tx, As(merchant ? merchant : merchant_), mc_, in);
+    });
   }
   Result<Page<Member>> Search(std::string q) {
     return db().ReadValue(
@@ -78,7 +79,8 @@ TEST_P(MemberServiceTest, InvalidInputWritesNothing) {
 }
 
 TEST_P(MemberServiceTest, SearchByPhoneSuffixNameEmailAcrossScripts) {
-  ASSERT_TRUE(Create({.phone = "0912345678", .name = std::optional<std::string>("陳小明"),
+  ASSERT_TRUE(Create({.phone = "0912345678",
+                      .name = std::optional<std::string>("陳小明"),
                       .email = std::optional<std::string>("ming@example.com")}));
   ASSERT_TRUE(Create({.phone = "0922000111", .name = std::optional<std::string>("林美玲")}));
   ASSERT_TRUE(Create({.phone = "0933000678", .name = std::optional<std::string>("Alice Wang")}));
@@ -113,15 +115,13 @@ TEST_P(MemberServiceTest, SearchByPhoneSuffixNameEmailAcrossScripts) {
 }
 
 TEST_P(MemberServiceTest, PagingWithCursor) {
-  for (int i = 0; i < 7; ++i)
-    ASSERT_TRUE(Create({.phone = "09120000" + std::to_string(10 + i)}));
+  for (int i = 0; i < 7; ++i) ASSERT_TRUE(Create({.phone = "09120000" + std::to_string(10 + i)}));
   std::vector<Id> seen;
   std::optional<std::string> cursor;
   int pages = 0;
   do {
-    auto p = db().ReadValue([&](store::Tx& tx) {
-      return SearchMembers(tx, As(merchant_), mc_, "", cursor, 3);
-    });
+    auto p = db().ReadValue(
+        [&](store::Tx& tx) { return SearchMembers(tx, As(merchant_), mc_, "", cursor, 3); });
     ASSERT_TRUE(p.has_value());
     for (auto& m : p->items) seen.push_back(m.id);
     cursor = p->next_cursor;
@@ -164,16 +164,17 @@ TEST_P(MemberServiceTest, ConsentIsRecordedWithWhoWhereHow) {
   ASSERT_TRUE(t.has_value());
   std::vector<std::string> types;
   for (auto& e : t->items) types.push_back(e.type);
-  EXPECT_EQ(types, (std::vector<std::string>{"consent_changed", "member_created",
-                                             "consent_changed"}));
+  EXPECT_EQ(types,
+            (std::vector<std::string>{"consent_changed", "member_created", "consent_changed"}));
 }
 
 TEST_P(MemberServiceTest, MergeMovesPhoneIdentitiesAndTimeline) {
   auto a = Create({.phone = "0912345678", .name = std::optional<std::string>("A")});
-  auto b = Create({.phone = "0922333444", .email = std::optional<std::string>("b@example.com"),
+  auto b = Create({.phone = "0922333444",
+                   .email = std::optional<std::string>("b@example.com"),
                    .tags = std::vector<std::string>{"online"}});
-  auto merged = db().WriteValue(
-      [&](store::Tx& tx) { return MergeMembers(tx, As(merchant_), a->id, b->id); });
+  auto merged =
+      db().WriteValue([&](store::Tx& tx) { return MergeMembers(tx, As(merchant_), a->id, b->id); });
   ASSERT_TRUE(merged.has_value()) << merged.error().ToString();
   EXPECT_EQ(*merged->email, "b@example.com");
   EXPECT_EQ(merged->tags, std::vector<std::string>{"online"});
@@ -184,8 +185,8 @@ TEST_P(MemberServiceTest, MergeMovesPhoneIdentitiesAndTimeline) {
   auto t = db().ReadValue(
       [&](store::Tx& tx) { return Timeline(tx, As(merchant_), a->id, std::nullopt, 10); });
   EXPECT_EQ(t->items.size(), 3u);  // two member_created + member_merged
-  auto again = db().WriteValue(
-      [&](store::Tx& tx) { return MergeMembers(tx, As(merchant_), a->id, b->id); });
+  auto again =
+      db().WriteValue([&](store::Tx& tx) { return MergeMembers(tx, As(merchant_), a->id, b->id); });
   EXPECT_EQ(again.error().code, Code::kFailedPrecondition);
   // The merged-away phone is free for a new registration? No: it still belongs to A.
   auto dup = Create({.phone = "0922333444"});
@@ -193,7 +194,8 @@ TEST_P(MemberServiceTest, MergeMovesPhoneIdentitiesAndTimeline) {
 }
 
 TEST_P(MemberServiceTest, EraseKeepsTheRowAndDropsPersonalData) {
-  auto m = Create({.phone = "0912345678", .name = std::optional<std::string>("陳小明"),
+  auto m = Create({.phone = "0912345678",
+                   .name = std::optional<std::string>("陳小明"),
                    .email = std::optional<std::string>("m@example.com")});
   auto e = db().WriteValue([&](store::Tx& tx) { return EraseMember(tx, As(merchant_), m->id); });
   ASSERT_TRUE(e.has_value());

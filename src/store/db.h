@@ -33,9 +33,12 @@ inline Value Null() { return std::monostate{}; }
 template <class T>
 Value Opt(const std::optional<T>& v) {
   if (!v) return std::monostate{};
-  if constexpr (std::is_same_v<T, bool>) return int64_t{*v ? 1 : 0};
-  else if constexpr (std::is_integral_v<T>) return static_cast<int64_t>(*v);
-  else return Value(*v);
+  if constexpr (std::is_same_v<T, bool>)
+    return int64_t{*v ? 1 : 0};
+  else if constexpr (std::is_integral_v<T>)
+    return static_cast<int64_t>(*v);
+  else
+    return Value(*v);
 }
 
 class Row {
@@ -147,7 +150,6 @@ Result<std::unique_ptr<Database>> Open(const Options& options);
 
 // Drivers.
 Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path, const Options& options);
-Result<std::unique_ptr<Database>> OpenPostgres(const std::string& conninfo,
-                                               const Options& options);
+Result<std::unique_ptr<Database>> OpenPostgres(const std::string& conninfo, const Options& options);
 
 }  // namespace regulars::store

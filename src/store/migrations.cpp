@@ -9,11 +9,7 @@
 #include "store/schema/0005_coupons_referrals.h"
 
 namespace regulars::store {
-namespace {
-
-
-
-}  // namespace
+namespace {}  // namespace
 
 const std::vector<Migration>& AllMigrations() {
   static const std::vector<Migration> kAll = {
@@ -30,11 +26,13 @@ Result<int> SchemaVersion(Database& db) {
   return db.ReadValue([&](Tx& tx) -> Result<int> {
     auto exists = tx.dialect() == Dialect::kSqlite
                       ? tx.Query("SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations'")
-                      : tx.Query("SELECT 1 FROM information_schema.tables WHERE table_name = "
-                                 "'schema_migrations' AND table_schema = current_schema()");
+                      : tx.Query(
+                            "SELECT 1 FROM information_schema.tables WHERE table_name = "
+                            "'schema_migrations' AND table_schema = current_schema()");
     if (!exists) return std::unexpected(exists.error());
     if (exists->empty()) return 0;
-    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
+    RG_ASSIGN_OR_RETURN(Rows rows,
+                        tx.Query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
     return static_cast<int>(rows[0].Int(0));
   });
 }

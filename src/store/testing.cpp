@@ -19,9 +19,7 @@ std::string TestPostgresUrl() {
 
 Result<std::string> CreateTestDatabaseUrl(const std::string& backend, bool migrate) {
   std::string url;
-  {
-    RG_ASSIGN_OR_RETURN(auto db, OpenTestDatabase(backend, migrate, Options{}, &url));
-  }
+  { RG_ASSIGN_OR_RETURN(auto db, OpenTestDatabase(backend, migrate, Options{}, &url)); }
   return url;
 }
 
@@ -29,8 +27,8 @@ Result<std::unique_ptr<Database>> OpenTestDatabase(const std::string& backend, b
                                                    Options options, std::string* url_out) {
   std::unique_ptr<Database> db;
   if (backend == "sqlite") {
-    auto dir = std::filesystem::temp_directory_path() /
-               fmt::format("regulars-test-{}", RandomToken(9));
+    auto dir =
+        std::filesystem::temp_directory_path() / fmt::format("regulars-test-{}", RandomToken(9));
     std::filesystem::create_directories(dir);
     options.url = "sqlite:" + (dir / "test.db").string();
     RG_ASSIGN_OR_RETURN(db, Open(options));

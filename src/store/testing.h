@@ -40,15 +40,13 @@ class BackendTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override;
   Database& db() { return *db_; }
   std::unique_ptr<Database> db_;
-  std::string url_;  // opens the same database again
+  std::string url_;                           // opens the same database again
   ManualClock clock_{1'790'000'000'000'000};  // 2026-09-21
 };
 
 }  // namespace regulars::store
 
-#define RG_INSTANTIATE_BACKENDS(Suite)                                                     \
-  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                                \
-                           ::testing::ValuesIn(::regulars::store::TestBackendNames()),     \
-                           [](const ::testing::TestParamInfo<std::string>& info) {         \
-                             return info.param;                                            \
-                           })
+#define RG_INSTANTIATE_BACKENDS(Suite)                                             \
+  INSTANTIATE_TEST_SUITE_P(                                                        \
+      Backends, Suite, ::testing::ValuesIn(::regulars::store::TestBackendNames()), \
+      [](const ::testing::TestParamInfo<std::string>& info) { return info.param; })

@@ -67,9 +67,8 @@ class Conn {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
     if (rc != SQLITE_OK)
-      return Fail(Code::kUnavailable,
-                  fmt::format("cannot open sqlite database {}: {}", path,
-                              db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)));
+      return Fail(Code::kUnavailable, fmt::format("cannot open sqlite database {}: {}", path,
+                                                  db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)));
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, o.busy_timeout_ms);
     std::string pragmas = fmt::format(
@@ -163,11 +162,14 @@ class SqliteTx final : public Tx {
     for (size_t i = 0; i < params.size(); ++i) {
       int idx = static_cast<int>(i + 1);
       const Value& v = params[i];
-      if (auto p = std::get_if<int64_t>(&v)) sqlite3_bind_int64(stmt, idx, *p);
-      else if (auto d = std::get_if<double>(&v)) sqlite3_bind_double(stmt, idx, *d);
+      if (auto p = std::get_if<int64_t>(&v))
+        sqlite3_bind_int64(stmt, idx, *p);
+      else if (auto d = std::get_if<double>(&v))
+        sqlite3_bind_double(stmt, idx, *d);
       else if (auto s = std::get_if<std::string>(&v))
         sqlite3_bind_text(stmt, idx, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
-      else sqlite3_bind_null(stmt, idx);
+      else
+        sqlite3_bind_null(stmt, idx);
     }
     if (out) {
       int n = sqlite3_column_count(stmt);
@@ -178,16 +180,23 @@ class SqliteTx final : public Tx {
       int rc = sqlite3_step(stmt);
       if (rc == SQLITE_DONE) return {};
       if (rc != SQLITE_ROW)
-        return std::unexpected(MapSqliteError(conn_.db(), sqlite3_extended_errcode(conn_.db()), sql));
+        return std::unexpected(
+            MapSqliteError(conn_.db(), sqlite3_extended_errcode(conn_.db()), sql));
       if (!out) continue;
       int n = sqlite3_column_count(stmt);
       std::vector<Value> values;
       values.reserve(n);
       for (int c = 0; c < n; ++c) {
         switch (sqlite3_column_type(stmt, c)) {
-          case SQLITE_INTEGER: values.emplace_back(int64_t{sqlite3_column_int64(stmt, c)}); break;
-          case SQLITE_FLOAT: values.emplace_back(sqlite3_column_double(stmt, c)); break;
-          case SQLITE_NULL: values.emplace_back(std::monostate{}); break;
+          case SQLITE_INTEGER:
+            values.emplace_back(int64_t{sqlite3_column_int64(stmt, c)});
+            break;
+          case SQLITE_FLOAT:
+            values.emplace_back(sqlite3_column_double(stmt, c));
+            break;
+          case SQLITE_NULL:
+            values.emplace_back(std::monostate{});
+            break;
           default: {
             const char* txt = reinterpret_cast<const char*>(sqlite3_column_text(stmt, c));
             values.emplace_back(std::string(txt ? txt : "", sqlite3_column_bytes(stmt, c)));
