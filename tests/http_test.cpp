@@ -297,6 +297,15 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
   EXPECT_EQ(still.body["merged_into"], nullptr);
 }
 
+TEST_P(Api, RevokedKeysStopWorkingAtOnce) {
+  auto k = Post("/api/v1/api-keys", a_.owner_key, {{"name", "POS"}, {"role", "cashier"}});
+  ASSERT_EQ(k.status, 201) << k.raw;
+  std::string secret = k.body["secret"];
+  EXPECT_EQ(Get("/api/v1/members", secret).status, 200);  // now cached
+  EXPECT_EQ(Call("DELETE", "/api/v1/api-keys/" + k.body["id"].get<std::string>(), a_.owner_key).status, 204);
+  ExpectError(Get("/api/v1/members", secret), 401, "unauthenticated", "API key was revoked");
+}
+
 TEST_P(Api, StaffAndBranchesForOwners) {
   auto s = Post("/api/v1/staff", a_.owner_key,
                 {{"name", "New Cashier"},

@@ -67,6 +67,11 @@ void Send(httplib::Response& res, const Result<Reply>& reply) {
     res.set_content(reply->body.dump(), "application/json");
 }
 
+void Router::ForgetApiKeys() {
+  std::lock_guard lock(key_mu_);
+  key_cache_.clear();
+}
+
 void Router::Read(const std::string& method, const std::string& pattern, const std::string& summary,
                   TxHandler handler) {
   Add(Kind::kRead, method, pattern, summary, true, std::move(handler), nullptr);
@@ -126,11 +131,25 @@ Status Router::Authenticate(Request& r) {
     if (!auth.starts_with("Bearer "))
       return Fail(Code::kUnauthenticated, "Authorization must be 'Bearer <api key>'");
     std::string key = auth.substr(7);
-    return app_.db.Read([&](store::Tx& tx) -> Status {
+    std::string cache_key = Sha256Hex(key);
+    {
+      std::lock_guard lock(key_mu_);
+      auto it = key_cache_.find(cache_key);
+      if (it != key_cache_.end() && it->second.expires > now) {
+        r.actor = it->second.actor;
+        r.merchant = it->second.merchant;
+        return {};
+      }
+    }
+    RG_TRY(app_.db.Read([&](store::Tx& tx) -> Status {
       RG_ASSIGN_OR_RETURN(r.actor, accounts::AuthenticateApiKey(tx, now, key));
       RG_ASSIGN_OR_RETURN(r.merchant, accounts::GetMerchant(tx, r.actor.merchant_id));
       return {};
-    });
+    }));
+    std::lock_guard lock(key_mu_);
+    if (key_cache_.size() > 10'000) key_cache_.clear();
+    key_cache_[cache_key] = {r.actor, r.merchant, now + kApiKeyCacheTtl};
+    return {};
   }
   std::string token;
   std::string cookies = r.http.get_header_value("Cookie");

@@ -6,6 +6,8 @@
 
 #include <functional>
 #include <map>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <regex>
 #include <string>
@@ -81,6 +83,9 @@ class Router {
   const std::vector<RouteInfo>& routes() const { return routes_; }
   AppContext& app() { return app_; }
 
+  // Forgets every cached API key (after a revocation in this process).
+  void ForgetApiKeys();
+
  private:
   enum class Kind { kRead, kWrite, kRaw };
   void Add(Kind kind, const std::string& method, const std::string& pattern,
@@ -94,6 +99,18 @@ class Router {
   httplib::Server& server_;
   AppContext& app_;
   std::vector<RouteInfo> routes_;
+
+  // API keys seen recently, by the hash of the key: saves a read transaction per request. An
+  // entry lives kApiKeyCacheTtl; a revocation here clears the cache at once, one made by another
+  // server process takes effect within the TTL.
+  static constexpr Micros kApiKeyCacheTtl = 2 * kMicrosPerSecond;
+  struct CachedKey {
+    accounts::Actor actor;
+    accounts::Merchant merchant;
+    Micros expires = 0;
+  };
+  std::mutex key_mu_;
+  std::unordered_map<std::string, CachedKey> key_cache_;
 };
 
 // Writes a reply or an error envelope onto the response.

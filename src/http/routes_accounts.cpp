@@ -228,9 +228,10 @@ void RegisterAccountRoutes(Router& router) {
                  return reply;
                });
   router.Write("DELETE", "/api/v1/api-keys/{id}", "Revoke an API key (owner)",
-               [](Request& r, store::Tx& tx) -> Result<Reply> {
+               [&router](Request& r, store::Tx& tx) -> Result<Reply> {
                  RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "API key"));
                  RG_TRY(accounts::RevokeApiKey(tx, r.actor, id));
+                 router.ForgetApiKeys();
                  return Reply{204, json()};
                });
 }
