@@ -545,10 +545,15 @@ class PostgresDatabase final : public Database {
     std::this_thread::sleep_for(std::chrono::microseconds(dist(rng)));
   }
 
+  // First come, first served: each caller takes a ticket and waits for its turn, so under load
+  // no request loses the race for a freed connection again and again (long tail latencies).
   Result<Conn*> Acquire() {
     {
       std::unique_lock lock(mu_);
-      cv_.wait(lock, [&] { return !free_.empty() || open_ < max_conns_; });
+      const uint64_t ticket = next_ticket_++;
+      cv_.wait(lock, [&] { return ticket == serving_ && (!free_.empty() || open_ < max_conns_); });
+      ++serving_;
+      cv_.notify_all();  // the next ticket may be servable too
       if (!free_.empty()) {
         Conn* c = free_.back();
         free_.pop_back();
@@ -562,7 +567,7 @@ class PostgresDatabase final : public Database {
         std::lock_guard lock(mu_);
         --open_;
       }
-      cv_.notify_one();
+      cv_.notify_all();
       return std::unexpected(std::move(s.error()));
     }
     std::lock_guard lock(mu_);
@@ -596,7 +601,7 @@ class PostgresDatabase final : public Database {
         --open_;
       }
     }
-    cv_.notify_one();
+    cv_.notify_all();
     // `dead` closes here, outside the lock; the next Acquire opens a fresh connection.
   }
 
@@ -608,6 +613,8 @@ class PostgresDatabase final : public Database {
   std::unordered_map<Conn*, std::unique_ptr<Conn>> all_;
   std::vector<Conn*> free_;
   int open_ = 0;
+  uint64_t next_ticket_ = 0;  // guarded by mu_
+  uint64_t serving_ = 0;      // guarded by mu_
   std::atomic<int64_t> total_micros_{0};
 };
 
