@@ -183,6 +183,9 @@ TEST_P(Api, MemberLifecycle) {
 
   auto x = Get("/api/v1/members/" + id + "/export", a_.owner_key);
   EXPECT_EQ(x.body["member"]["email"], "ming@example.com");
+  for (const char* part :
+       {"identities", "events", "points", "ledger", "orders", "wallet", "tier", "stamp_rewards"})
+    EXPECT_TRUE(x.body.contains(part)) << part;
   EXPECT_EQ(x.body["events"].size(), 5u);
 
   ExpectError(Call("DELETE", "/api/v1/members/" + id, a_.cashier_key), 403, "permission_denied",

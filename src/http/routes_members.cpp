@@ -3,6 +3,10 @@
 #include "http/render.h"
 #include "http/router.h"
 #include "loyalty/loyalty_service.h"
+#include "loyalty/ledger_repo.h"
+#include "loyalty/order_service.h"
+#include "loyalty/stamp_service.h"
+#include "loyalty/tier_service.h"
 #include "loyalty/wallet_service.h"
 #include "members/member_service.h"
 
@@ -130,22 +134,78 @@ void RegisterMemberRoutes(Router& router) {
                  return Reply{200, ToJson(m)};
                });
   router.Read(
-      "GET", "/api/v1/members/{id}/export", "Everything held about a member",
+      "GET", "/api/v1/members/{id}/export",
+      "Everything held about a member: profile, identities, history, points, orders, wallet",
       [](Request& r, store::Tx& tx) -> Result<Reply> {
         RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
         RG_ASSIGN_OR_RETURN(auto x, members::ExportMember(tx, r.actor, id));
         json identities = json::array();
         for (const auto& i : x.identities)
-          identities.push_back(
-              {{"kind", i.kind}, {"value", i.value}, {"created_at", FormatRfc3339(i.created_at)}});
+          identities.push_back({{"kind", i.kind},
+                                {"value", i.value},
+                                {"created_at", FormatRfc3339(i.created_at)}});
         json evs = json::array();
         for (const auto& e : x.events) evs.push_back(ToJson(e));
-        return Reply{200,
-                     {{"member", ToJson(x.member)},
-                      {"identities", identities},
-                      {"events", evs},
-                      {"merchant", ToJson(r.merchant)},
-                      {"exported_at", FormatRfc3339(r.actor.now)}}};
+        json body = {{"member", ToJson(x.member)},
+                     {"identities", identities},
+                     {"events", evs},
+                     {"merchant", ToJson(r.merchant)},
+                     {"exported_at", FormatRfc3339(r.actor.now)}};
+        // Loyalty: balances, every ledger entry, orders, tier, stamp rewards, the wallet.
+        RG_ASSIGN_OR_RETURN(auto balances, loyalty::MemberBalances(tx, r.actor, id));
+        json points = json::array();
+        for (const auto& b : balances)
+          points.push_back({{"point_type", b.type.code}, {"balance", b.balance}, {"debt", b.debt}});
+        body["points"] = points;
+        RG_ASSIGN_OR_RETURN(auto entries,
+                            loyalty::LoadEntries(tx, r.actor.merchant_id, id, 0, 100'000));
+        json ledger = json::array();
+        for (const auto& e : entries)
+          ledger.push_back({{"id", IdToString(e.id)},
+                            {"kind", e.kind},
+                            {"point_type_id", IdToString(e.point_type_id)},
+                            {"amount", e.amount},
+                            {"balance_after", e.balance_after},
+                            {"reason", e.reason},
+                            {"created_at", FormatRfc3339(e.created_at)}});
+        body["ledger"] = ledger;
+        RG_ASSIGN_OR_RETURN(auto orders,
+                            loyalty::ListOrders(tx, r.actor, id, std::nullopt, 10'000));
+        json order_list = json::array();
+        for (const auto& o : orders.items)
+          order_list.push_back({{"id", IdToString(o.id)},
+                                {"external_id", o.external_id},
+                                {"occurred_at", FormatRfc3339(o.occurred_at)},
+                                {"total_minor", o.total_minor},
+                                {"refunded_minor", o.refunded_minor},
+                                {"items", o.items.size()}});
+        body["orders"] = order_list;
+        RG_ASSIGN_OR_RETURN(auto tier, loyalty::MemberTier(tx, r.actor, id));
+        body["tier"] = tier.tier ? json{{"level", tier.tier->level}, {"name", tier.tier->name}}
+                                 : json(nullptr);
+        RG_ASSIGN_OR_RETURN(auto stamps, loyalty::MemberStampRewards(tx, r.actor, id));
+        json stamp_rewards = json::array();
+        for (const auto& w : stamps)
+          stamp_rewards.push_back({{"card", w.card_name},
+                                   {"reward", w.reward_name},
+                                   {"status", w.status},
+                                   {"created_at", FormatRfc3339(w.created_at)}});
+        body["stamp_rewards"] = stamp_rewards;
+        RG_ASSIGN_OR_RETURN(auto wallet, loyalty::GetWallet(tx, r.actor, id, std::nullopt, 500));
+        json wallet_entries = json::array();
+        for (const auto& e : wallet.entries)
+          wallet_entries.push_back({{"id", IdToString(e.id)},
+                                    {"kind", loyalty::WalletEntryKindName(e.kind)},
+                                    {"paid_minor", e.paid_minor},
+                                    {"bonus_minor", e.bonus_minor},
+                                    {"paid_after", e.paid_after},
+                                    {"bonus_after", e.bonus_after},
+                                    {"created_at", FormatRfc3339(e.created_at)}});
+        body["wallet"] = {{"paid_minor", wallet.balance.paid_minor},
+                          {"bonus_minor", wallet.balance.bonus_minor},
+                          {"currency", r.merchant.currency},
+                          {"entries", wallet_entries}};
+        return Reply{200, body};
       });
   router.Read("GET", "/api/v1/members/{id}/timeline", "A member's history, newest first",
               [](Request& r, store::Tx& tx) -> Result<Reply> {
