@@ -14,6 +14,9 @@
 # crash of the machine can corrupt it, which does not matter for a database that is thrown away
 # after the run. Never use these settings for data you keep.
 #
+# PG_DURABLE=1 leaves fsync, synchronous_commit and full_page_writes at PostgreSQL's durable
+# defaults (on) instead, for benchmarks of durable writes (bench/run_orders.sh).
+#
 # Needs Debian's postgresql-15 (scripts/install-deps.sh); override the binaries with PG_BIN.
 set -euo pipefail
 
@@ -95,6 +98,9 @@ if ! as_pg "$PG_BIN/initdb" -D "$data" -U postgres -A trust -E UTF8 --locale=C.U
   fail_start "initdb failed"
 fi
 
+speed="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+if [ "${PG_DURABLE:-0}" = 1 ]; then speed=""; fi
+
 # Ports can be taken between picking and binding; try a few.
 port=
 running=0
@@ -102,7 +108,7 @@ for _ in 1 2 3 4 5; do
   port=$(free_port)
   started=1
   if as_pg "$PG_BIN/pg_ctl" -D "$data" -l "$log" -w -t 30 -s \
-    -o "-p $port -k $sock -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
+    -o "-p $port -k $sock -c listen_addresses=127.0.0.1 $speed -c max_connections=200" \
     start >>"$setup_log" 2>&1; then
     running=1
     break

@@ -236,6 +236,13 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
   std::string scheme =
       id_of(Post("/api/v1/wallet/bonus-schemes", a_.owner_key,
                  {{"name", "1000 get 1100"}, {"pay_minor", 100000}, {"bonus_minor", 10000}}));
+  std::string coupon_template =
+      id_of(Post("/api/v1/coupon-templates", a_.owner_key,
+                 {{"name", "NT$50 off"}, {"kind", "amount_off"}, {"amount_off_minor", 5000}}));
+  auto coupon = Post("/api/v1/coupons", a_.owner_key,
+                     {{"template_id", coupon_template}, {"member_id", member}});
+  ASSERT_EQ(coupon.status, 201) << coupon.raw;
+  std::string coupon_code = coupon.body["code"];
   const std::vector<std::pair<std::string, std::string>> ids = {
       {"/api/v1/members", member},
       {"/api/v1/branches", a_.branch_id},
@@ -249,7 +256,9 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
       {"/api/v1/wallet/bonus-schemes", scheme},
       {"/api/v1/tiers", tier},
       {"/api/v1/stamp-cards", card},
-      {"/api/v1/stamp-rewards", stamp_reward}};
+      {"/api/v1/stamp-rewards", stamp_reward},
+      {"/api/v1/coupon-templates", coupon_template},
+      {"/api/v1/coupons", coupon_code}};
   int checked = 0;
   for (const auto& route : server_->Routes()) {
     std::string path = route.pattern;
@@ -305,7 +314,9 @@ TEST_P(Api, RevokedKeysStopWorkingAtOnce) {
   ASSERT_EQ(k.status, 201) << k.raw;
   std::string secret = k.body["secret"];
   EXPECT_EQ(Get("/api/v1/members", secret).status, 200);  // now cached
-  EXPECT_EQ(Call("DELETE", "/api/v1/api-keys/" + k.body["id"].get<std::string>(), a_.owner_key).status, 204);
+  EXPECT_EQ(
+      Call("DELETE", "/api/v1/api-keys/" + k.body["id"].get<std::string>(), a_.owner_key).status,
+      204);
   ExpectError(Get("/api/v1/members", secret), 401, "unauthenticated", "API key was revoked");
 }
 
@@ -397,6 +408,19 @@ TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
       Post("/api/v1/members/" + m1 + "/stamps", a_.owner_key, {{"card_id", card}, {"stamps", 5}});
   ASSERT_EQ(stamped.status, 201) << stamped.raw;
   std::string stamp_reward = stamped.body["rewards"][0]["id"];
+  std::string coupon_template =
+      id_of(Post("/api/v1/coupon-templates", a_.owner_key,
+                 {{"name", "NT$50 off"}, {"kind", "amount_off"}, {"amount_off_minor", 5000}}));
+  auto coupon =
+      Post("/api/v1/coupons", a_.owner_key, {{"template_id", coupon_template}, {"member_id", m1}});
+  ASSERT_EQ(coupon.status, 201) << coupon.raw;
+  std::string coupon_code = coupon.body["code"];
+  ASSERT_EQ(Post("/api/v1/referral-program", a_.owner_key,
+                 {{"referrer_reward", {{"point_type", "points"}, {"points", 100}}}})
+                .status,
+            200);
+  std::string newcomer = CreateMember(a_, "0944555666", "Newcomer");
+  std::string m1_code = Get("/api/v1/members/" + m1, a_.owner_key).body["referral_code"];
 
   std::map<std::string, json> bodies = {
       {"/api/v1/branches", {{"name", "East"}}},
@@ -437,6 +461,15 @@ TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
        {{"name", "Card 2"}, {"point_type", "cups"}, {"stamps_needed", 5}, {"reward_name", "Tea"}}},
       {"/api/v1/members/{id}/stamps", {{"card_id", card}, {"stamps", 7}}},
       {"/api/v1/stamp-rewards/{id}/use", json::object()},
+      {"/api/v1/coupon-templates",
+       {{"name", "10% off"}, {"kind", "percent_off"}, {"percent_off", 10}}},
+      {"/api/v1/coupons", {{"template_id", coupon_template}, {"member_id", m1}}},
+      {"/api/v1/coupons/{code}/redeem", {{"order_total_minor", 10000}}},
+      {"/api/v1/referral-program",
+       {{"referrer_reward", {{"point_type", "points"}, {"points", 200}}},
+        {"newcomer_reward", {{"coupon_template_id", coupon_template}}},
+        {"min_spend_minor", 1000}}},
+      {"/api/v1/referrals", {{"member_id", newcomer}, {"referral_code", m1_code}}},
   };
   // Routes that change nothing, or that must not replay (log-in hands out a new session).
   const std::set<std::string> exempt = {"/api/v1/auth/login", "/api/v1/auth/logout",
@@ -444,17 +477,39 @@ TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
   auto path_for = [&](const std::string& pattern) {
     std::string id = pattern.starts_with("/api/v1/orders")          ? order
                      : pattern.starts_with("/api/v1/stamp-rewards") ? stamp_reward
+                     : pattern.starts_with("/api/v1/coupons/")      ? coupon_code
                      : pattern.ends_with("/commit")                 ? hold1
                      : pattern.ends_with("/cancel")                 ? hold2
                                                                     : m1;
     return std::regex_replace(pattern, std::regex("\\{[a-z_]+\\}"), id);
   };
-  const char* tables[] = {
-      "members",      "branches",      "staff",          "api_keys",       "events",
-      "orders",       "refunds",       "ledger_entries", "point_lots",     "redemptions",
-      "rewards",      "point_types",   "earning_rules",  "wallet_entries", "wallet_bonus_schemes",
-      "tiers",        "tier_programs", "member_tiers",   "tier_history",   "stamp_cards",
-      "stamp_rewards"};
+  const char* tables[] = {"members",
+                          "branches",
+                          "staff",
+                          "api_keys",
+                          "events",
+                          "orders",
+                          "refunds",
+                          "ledger_entries",
+                          "point_lots",
+                          "redemptions",
+                          "rewards",
+                          "point_types",
+                          "earning_rules",
+                          "wallet_entries",
+                          "wallet_bonus_schemes",
+                          "tiers",
+                          "tier_programs",
+                          "member_tiers",
+                          "tier_history",
+                          "stamp_cards",
+                          "stamp_rewards",
+                          "coupon_templates",
+                          "coupons",
+                          "referral_programs",
+                          "referrals",
+                          "referral_counts",
+                          "member_devices"};
   auto snapshot = [&] {
     std::map<std::string, int64_t> counts;
     for (const char* t : tables) counts[t] = Count(t);

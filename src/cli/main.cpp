@@ -17,6 +17,7 @@
 #include "cli/demo.h"
 #include "events/dispatcher.h"
 #include "http/server.h"
+#include "loyalty/coupon_service.h"
 #include "loyalty/ledger_repo.h"
 #include "loyalty/loyalty_service.h"
 #include "loyalty/tier_service.h"
@@ -112,6 +113,13 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
               [&](store::Tx& tx) { return loyalty::ReviewTiers(tx, m.id, clock.Now()); });
           if (!n) spdlog::error("tier review merchant={} failed: {}", m.id, n.error().ToString());
         }
+        // Birthday coupons, N days before each birthday in the merchant's zone; idempotent.
+        auto b = (*db)->WriteValue(
+            [&](store::Tx& tx) { return loyalty::IssueBirthdayCoupons(tx, clock.Now()); });
+        if (!b)
+          spdlog::error("birthday coupons failed: {}", b.error().ToString());
+        else if (*b > 0)
+          spdlog::info("birthday coupons issued: {}", *b);
       }
       auto r =
           (*db)->WriteValue([&](store::Tx& tx) { return loyalty::RunExpiry(tx, clock.Now()); });

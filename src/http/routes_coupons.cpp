@@ -125,8 +125,9 @@ Result<loyalty::CouponTemplateInput> TemplateFields(const json& body) {
     std::optional<std::optional<int>> narrowed;
     if (v) narrowed = *v ? std::optional<int>(static_cast<int>(**v)) : std::optional<int>{};
     std::string_view k = key;
-    (k == "percent_off" ? in.percent_off
-                        : k == "valid_days" ? in.valid_days : in.birthday_days_before) = narrowed;
+    (k == "percent_off"  ? in.percent_off
+     : k == "valid_days" ? in.valid_days
+                         : in.birthday_days_before) = narrowed;
   }
   RG_ASSIGN_OR_RETURN(in.free_item, f.NullableString("free_item"));
   RG_ASSIGN_OR_RETURN(in.min_spend_minor, f.Int("min_spend_minor"));
@@ -183,9 +184,9 @@ Result<std::optional<loyalty::ReferralRewardInput>> RewardFields(const json& bod
   if (!body.contains(key) || body.at(key).is_null())
     return std::optional<loyalty::ReferralRewardInput>{};
   if (!body.at(key).is_object()) return InvalidField(key, "must be an object or null");
-  RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(body.at(key), {"point_type", "points",
-                                                          "coupon_template_id"},
-                                           key + "."));
+  RG_ASSIGN_OR_RETURN(
+      Fields f,
+      Fields::Of(body.at(key), {"point_type", "points", "coupon_template_id"}, key + "."));
   loyalty::ReferralRewardInput in;
   RG_ASSIGN_OR_RETURN(in.point_type, f.String("point_type"));
   RG_ASSIGN_OR_RETURN(in.points, f.Int("points"));
@@ -222,27 +223,28 @@ void RegisterCouponRoutes(Router& router) {
                });
 
   // Coupons.
-  router.Read(
-      "GET", "/api/v1/coupons",
-      "Coupons, newest first (?member_id=&template_id=&batch_id=&status=available|redeemed|"
-      "expired|not_yet_valid)",
-      [](Request& r, store::Tx& tx) -> Result<Reply> {
-        loyalty::CouponFilter filter;
-        RG_ASSIGN_OR_RETURN(filter.member_id, QueryId(r, "member_id"));
-        RG_ASSIGN_OR_RETURN(filter.template_id, QueryId(r, "template_id"));
-        RG_ASSIGN_OR_RETURN(filter.batch_id, QueryId(r, "batch_id"));
-        if (auto s = r.Query("status")) {
-          filter.state = loyalty::ParseCouponState(*s);
-          if (!filter.state)
-            return InvalidField("status", "must be available, redeemed, expired or not_yet_valid");
-        }
-        RG_ASSIGN_OR_RETURN(int limit, r.Limit());
-        RG_ASSIGN_OR_RETURN(auto page, loyalty::ListCoupons(tx, r.actor, filter, r.Cursor(), limit));
-        json data = json::array();
-        for (const auto& v : page.items)
-          data.push_back(CouponJson(v, r.actor.now, r.merchant.currency));
-        return Reply{200, PageJson(data, page.next_cursor)};
-      });
+  router.Read("GET", "/api/v1/coupons",
+              "Coupons, newest first (?member_id=&template_id=&batch_id=&status=available|redeemed|"
+              "expired|not_yet_valid)",
+              [](Request& r, store::Tx& tx) -> Result<Reply> {
+                loyalty::CouponFilter filter;
+                RG_ASSIGN_OR_RETURN(filter.member_id, QueryId(r, "member_id"));
+                RG_ASSIGN_OR_RETURN(filter.template_id, QueryId(r, "template_id"));
+                RG_ASSIGN_OR_RETURN(filter.batch_id, QueryId(r, "batch_id"));
+                if (auto s = r.Query("status")) {
+                  filter.state = loyalty::ParseCouponState(*s);
+                  if (!filter.state)
+                    return InvalidField("status",
+                                        "must be available, redeemed, expired or not_yet_valid");
+                }
+                RG_ASSIGN_OR_RETURN(int limit, r.Limit());
+                RG_ASSIGN_OR_RETURN(auto page,
+                                    loyalty::ListCoupons(tx, r.actor, filter, r.Cursor(), limit));
+                json data = json::array();
+                for (const auto& v : page.items)
+                  data.push_back(CouponJson(v, r.actor.now, r.merchant.currency));
+                return Reply{200, PageJson(data, page.next_cursor)};
+              });
   router.Write(
       "POST", "/api/v1/coupons",
       "Issue coupons: {template_id, member_id}, {template_id, member_ids} or {template_id, "
@@ -311,30 +313,30 @@ void RegisterCouponRoutes(Router& router) {
                 RG_ASSIGN_OR_RETURN(auto p, loyalty::GetReferralProgram(tx, r.actor));
                 return Reply{200, ProgramJson(p, r.merchant.currency)};
               });
-  router.Write(
-      "POST", "/api/v1/referral-program",
-      "Set the referral program (replaces it): rewards per side, min_spend_minor, "
-      "limit_per_referrer",
-      [](Request& r, store::Tx& tx) -> Result<Reply> {
-        RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"active", "referrer_reward",
-                                                          "newcomer_reward", "min_spend_minor",
-                                                          "limit_per_referrer"}));
-        loyalty::ReferralProgramInput in;
-        RG_ASSIGN_OR_RETURN(auto active, f.Bool("active"));
-        in.active = active.value_or(true);
-        RG_ASSIGN_OR_RETURN(in.referrer_reward, RewardFields(r.body, "referrer_reward"));
-        RG_ASSIGN_OR_RETURN(in.newcomer_reward, RewardFields(r.body, "newcomer_reward"));
-        RG_ASSIGN_OR_RETURN(auto min_spend, f.Int("min_spend_minor"));
-        in.min_spend_minor = min_spend.value_or(0);
-        if (f.Has("limit_per_referrer") && !r.body.at("limit_per_referrer").is_null()) {
-          RG_ASSIGN_OR_RETURN(auto limit, f.Int("limit_per_referrer"));
-          if (*limit < 1 || *limit > 1'000'000)
-            return InvalidField("limit_per_referrer", "must be 1 to 1000000, or null for no limit");
-          in.limit_per_referrer = static_cast<int>(*limit);
-        }
-        RG_ASSIGN_OR_RETURN(auto p, loyalty::SetReferralProgram(tx, r.actor, in));
-        return Reply{200, ProgramJson(p, r.merchant.currency)};
-      });
+  router.Write("POST", "/api/v1/referral-program",
+               "Set the referral program (replaces it): rewards per side, min_spend_minor, "
+               "limit_per_referrer",
+               [](Request& r, store::Tx& tx) -> Result<Reply> {
+                 RG_ASSIGN_OR_RETURN(
+                     Fields f, Fields::Of(r.body, {"active", "referrer_reward", "newcomer_reward",
+                                                   "min_spend_minor", "limit_per_referrer"}));
+                 loyalty::ReferralProgramInput in;
+                 RG_ASSIGN_OR_RETURN(auto active, f.Bool("active"));
+                 in.active = active.value_or(true);
+                 RG_ASSIGN_OR_RETURN(in.referrer_reward, RewardFields(r.body, "referrer_reward"));
+                 RG_ASSIGN_OR_RETURN(in.newcomer_reward, RewardFields(r.body, "newcomer_reward"));
+                 RG_ASSIGN_OR_RETURN(auto min_spend, f.Int("min_spend_minor"));
+                 in.min_spend_minor = min_spend.value_or(0);
+                 if (f.Has("limit_per_referrer") && !r.body.at("limit_per_referrer").is_null()) {
+                   RG_ASSIGN_OR_RETURN(auto limit, f.Int("limit_per_referrer"));
+                   if (*limit < 1 || *limit > 1'000'000)
+                     return InvalidField("limit_per_referrer",
+                                         "must be 1 to 1000000, or null for no limit");
+                   in.limit_per_referrer = static_cast<int>(*limit);
+                 }
+                 RG_ASSIGN_OR_RETURN(auto p, loyalty::SetReferralProgram(tx, r.actor, in));
+                 return Reply{200, ProgramJson(p, r.merchant.currency)};
+               });
   router.Read("GET", "/api/v1/referrals",
               "Referrals, newest first (?member_id= as referrer or newcomer)",
               [](Request& r, store::Tx& tx) -> Result<Reply> {
@@ -350,8 +352,8 @@ void RegisterCouponRoutes(Router& router) {
                "Record that a new member joined with a referral code: {member_id, referral_code, "
                "device_id?}",
                [](Request& r, store::Tx& tx) -> Result<Reply> {
-                 RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"member_id", "referral_code",
-                                                                   "device_id"}));
+                 RG_ASSIGN_OR_RETURN(
+                     Fields f, Fields::Of(r.body, {"member_id", "referral_code", "device_id"}));
                  loyalty::ReferralInput in;
                  RG_ASSIGN_OR_RETURN(auto member_id, f.IdValue("member_id"));
                  if (!member_id) return InvalidField("member_id", "is required");

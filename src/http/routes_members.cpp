@@ -2,8 +2,9 @@
 
 #include "http/render.h"
 #include "http/router.h"
-#include "loyalty/loyalty_service.h"
+#include "loyalty/coupon_service.h"
 #include "loyalty/ledger_repo.h"
+#include "loyalty/loyalty_service.h"
 #include "loyalty/order_service.h"
 #include "loyalty/stamp_service.h"
 #include "loyalty/tier_service.h"
@@ -84,6 +85,7 @@ void RegisterMemberRoutes(Router& router) {
                  RG_ASSIGN_OR_RETURN(MemberInput in, MemberFields(r.body, true));
                  DefaultSource(r, in);
                  RG_ASSIGN_OR_RETURN(auto m, members::CreateMember(tx, r.actor, Mc(r), in));
+                 RG_TRY(loyalty::OnMemberJoined(tx, r.actor, m.id));
                  return Reply{201, ToJson(m)};
                });
   router.Read("POST", "/api/v1/members/lookup", "Find one member by phone or card code",
@@ -131,6 +133,7 @@ void RegisterMemberRoutes(Router& router) {
                  RG_ASSIGN_OR_RETURN(auto m, members::MergeMembers(tx, r.actor, id, *from));
                  RG_TRY(loyalty::MergeBalances(tx, r.actor, id, *from));
                  RG_TRY(loyalty::MergeWallets(tx, r.actor, {r.merchant.currency}, id, *from));
+                 RG_TRY(loyalty::MergeCoupons(tx, r.actor, id, *from));
                  return Reply{200, ToJson(m)};
                });
   router.Read(
@@ -141,9 +144,8 @@ void RegisterMemberRoutes(Router& router) {
         RG_ASSIGN_OR_RETURN(auto x, members::ExportMember(tx, r.actor, id));
         json identities = json::array();
         for (const auto& i : x.identities)
-          identities.push_back({{"kind", i.kind},
-                                {"value", i.value},
-                                {"created_at", FormatRfc3339(i.created_at)}});
+          identities.push_back(
+              {{"kind", i.kind}, {"value", i.value}, {"created_at", FormatRfc3339(i.created_at)}});
         json evs = json::array();
         for (const auto& e : x.events) evs.push_back(ToJson(e));
         json body = {{"member", ToJson(x.member)},

@@ -16,7 +16,8 @@ Status CheckAmount(const std::optional<int64_t>& v, std::string_view field, bool
                         positive ? fmt::format("must be 1 to {}", kMaxCouponAmountMinor)
                                  : fmt::format("must be 0 to {}", kMaxCouponAmountMinor));
   if (*v > kMaxCouponAmountMinor)
-    return InvalidField(std::string(field), fmt::format("must be at most {}", kMaxCouponAmountMinor));
+    return InvalidField(std::string(field),
+                        fmt::format("must be at most {}", kMaxCouponAmountMinor));
   return {};
 }
 
@@ -103,7 +104,8 @@ Status ValidateTemplate(const CouponTemplate& t) {
   if (!IsValidUtf8(t.name)) return InvalidField("name", "is not valid UTF-8");
   switch (t.kind) {
     case CouponKind::kAmountOff:
-      if (!t.amount_off_minor) return InvalidField("amount_off_minor", "is required for amount_off");
+      if (!t.amount_off_minor)
+        return InvalidField("amount_off_minor", "is required for amount_off");
       RG_TRY(CheckAmount(t.amount_off_minor, "amount_off_minor", true));
       break;
     case CouponKind::kPercentOff:
@@ -177,7 +179,8 @@ Result<CouponValidityWindow> CouponValidity(const CouponTemplate& t, Micros issu
   CouponValidityWindow w;
   w.valid_from = std::max(issued_at, t.valid_from.value_or(issued_at));
   if (t.valid_days) w.valid_until = issued_at + int64_t{*t.valid_days} * kMicrosPerDay;
-  if (t.valid_to) w.valid_until = w.valid_until ? std::min(*w.valid_until, *t.valid_to) : *t.valid_to;
+  if (t.valid_to)
+    w.valid_until = w.valid_until ? std::min(*w.valid_until, *t.valid_to) : *t.valid_to;
   if (w.valid_until && *w.valid_until <= issued_at)
     return Fail(Code::kFailedPrecondition,
                 fmt::format("the template's validity ended at {}", FormatRfc3339(*w.valid_until)));
@@ -221,8 +224,8 @@ Status CheckRedeemable(const Coupon& c, const CouponTemplate& t, Micros now,
   if (order_total_minor && *order_total_minor < 0)
     return InvalidField("order_total_minor", "must not be negative");
   if (c.redeemed_at)
-    return Fail(MakeError(Code::kFailedPrecondition,
-                          fmt::format("coupon already redeemed at {}", FormatRfc3339(*c.redeemed_at)))
+    return Fail(MakeError(Code::kFailedPrecondition, fmt::format("coupon already redeemed at {}",
+                                                                 FormatRfc3339(*c.redeemed_at)))
                     .WithDetail("redeemed_at", FormatRfc3339(*c.redeemed_at)));
   if (now < c.valid_from)
     return Fail(Code::kFailedPrecondition,

@@ -67,7 +67,7 @@ struct CouponTemplate {
   std::optional<Micros> valid_to;    // exclusive
   std::optional<int> valid_days;     // after issue
   IssueOn issue_on = IssueOn::kManual;
-  std::optional<int> birthday_days_before;     // kBirthday: 0..60
+  std::optional<int> birthday_days_before;       // kBirthday: 0..60
   std::optional<int64_t> spend_threshold_minor;  // kSpend
   bool active = true;
   Micros created_at = 0;

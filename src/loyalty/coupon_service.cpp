@@ -123,8 +123,8 @@ Coupon CouponFromRow(const Row& r) {
 
 void AppendIssueValues(const Coupon& c, std::vector<Value>& params) {
   params.insert(params.end(), {c.merchant_id, c.id, c.code, c.template_id, c.member_id, c.source,
-                               Opt(c.source_key), Opt(c.batch_id), c.valid_from,
-                               Opt(c.valid_until), c.issued_at, c.issued_by});
+                               Opt(c.source_key), Opt(c.batch_id), c.valid_from, Opt(c.valid_until),
+                               c.issued_at, c.issued_by});
 }
 
 Result<std::optional<CouponTemplate>> LoadTemplate(store::Tx& tx, Id merchant_id, Id id) {
@@ -225,14 +225,15 @@ Status CheckBranch(store::Tx& tx, const Actor& actor, std::optional<Id> branch_i
 json IdOrNull(const std::optional<Id>& id) { return id ? json(IdToString(*id)) : json(nullptr); }
 
 Status EmitIssued(store::Tx& tx, const Actor& actor, const Coupon& c, const CouponTemplate& t) {
-  json data = {{"coupon_id", IdToString(c.id)},
-               {"code", c.code},
-               {"template_id", IdToString(t.id)},
-               {"template_name", t.name},
-               {"kind", CouponKindName(t.kind)},
-               {"source", c.source},
-               {"valid_from", FormatRfc3339(c.valid_from)},
-               {"valid_until", c.valid_until ? json(FormatRfc3339(*c.valid_until)) : json(nullptr)}};
+  json data = {
+      {"coupon_id", IdToString(c.id)},
+      {"code", c.code},
+      {"template_id", IdToString(t.id)},
+      {"template_name", t.name},
+      {"kind", CouponKindName(t.kind)},
+      {"source", c.source},
+      {"valid_from", FormatRfc3339(c.valid_from)},
+      {"valid_until", c.valid_until ? json(FormatRfc3339(*c.valid_until)) : json(nullptr)}};
   RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
                              {"coupon_issued", c.member_id, actor.Label(), data.dump()}));
   return {};
@@ -329,9 +330,9 @@ Status InsertCoupons(store::Tx& tx, std::vector<Coupon>& coupons) {
 Result<std::optional<CouponView>> LoadCouponByCode(store::Tx& tx, Id merchant_id,
                                                    const std::string& code) {
   RG_ASSIGN_OR_RETURN(
-      Rows rows,
-      tx.Query(fmt::format("SELECT {} FROM coupons WHERE merchant_id = ? AND code = ?", kCouponCols),
-               {merchant_id, code}));
+      Rows rows, tx.Query(fmt::format("SELECT {} FROM coupons WHERE merchant_id = ? AND code = ?",
+                                      kCouponCols),
+                          {merchant_id, code}));
   if (rows.empty()) return std::optional<CouponView>{};
   CouponView v;
   v.coupon = CouponFromRow(rows[0]);
@@ -435,7 +436,8 @@ Result<BulkIssueResult> IssueCouponsBulk(store::Tx& tx, const Actor& actor,
   if (in.member_ids) {
     if (in.member_ids->empty()) return InvalidField("member_ids", "must not be empty");
     if (in.member_ids->size() > static_cast<size_t>(kMaxBulkCoupons))
-      return InvalidField("member_ids", fmt::format("at most {} members per call", kMaxBulkCoupons));
+      return InvalidField("member_ids",
+                          fmt::format("at most {} members per call", kMaxBulkCoupons));
     // Check every member, in chunks, reporting the first bad one by its position.
     std::map<Id, size_t> position;
     for (size_t i = 0; i < in.member_ids->size(); ++i)
@@ -554,14 +556,16 @@ Result<Page<CouponView>> ListCoupons(store::Tx& tx, const Actor& actor, const Co
         params.push_back(actor.now);
         break;
       case CouponState::kNotYetValid:
-        sql += " AND redeemed_at IS NULL AND valid_from > ? AND (valid_until IS NULL OR "
-               "valid_until > ?)";
+        sql +=
+            " AND redeemed_at IS NULL AND valid_from > ? AND (valid_until IS NULL OR "
+            "valid_until > ?)";
         params.push_back(actor.now);
         params.push_back(actor.now);
         break;
       case CouponState::kAvailable:
-        sql += " AND redeemed_at IS NULL AND valid_from <= ? AND (valid_until IS NULL OR "
-               "valid_until > ?)";
+        sql +=
+            " AND redeemed_at IS NULL AND valid_from <= ? AND (valid_until IS NULL OR "
+            "valid_until > ?)";
         params.push_back(actor.now);
         params.push_back(actor.now);
         break;
@@ -597,7 +601,8 @@ Result<CouponView> RedeemCoupon(store::Tx& tx, const Actor& actor, std::string_v
   RG_ASSIGN_OR_RETURN(auto found, LoadCouponByCode(tx, actor.merchant_id, normalized));
   if (!found) return Fail(Code::kNotFound, "coupon not found");
   CouponView v = std::move(*found);
-  if (in.order_total_minor && (*in.order_total_minor < 0 || *in.order_total_minor > kMaxCouponAmountMinor))
+  if (in.order_total_minor &&
+      (*in.order_total_minor < 0 || *in.order_total_minor > kMaxCouponAmountMinor))
     return InvalidField("order_total_minor", fmt::format("must be 0 to {}", kMaxCouponAmountMinor));
   if (in.order_ref) {
     if (in.order_ref->empty() || in.order_ref->size() > 100)
@@ -634,16 +639,17 @@ Result<CouponView> RedeemCoupon(store::Tx& tx, const Actor& actor, std::string_v
   v.coupon.redeemed_by = actor.Label();
   v.coupon.discount_minor = discount;
   v.coupon.order_total_minor = in.order_total_minor;
-  json data = {{"coupon_id", IdToString(v.coupon.id)},
-               {"code", v.coupon.code},
-               {"template_id", IdToString(v.tmpl.id)},
-               {"template_name", v.tmpl.name},
-               {"kind", CouponKindName(v.tmpl.kind)},
-               {"discount_minor", discount},
-               {"order_total_minor", in.order_total_minor ? json(*in.order_total_minor) : json(nullptr)},
-               {"order_ref", in.order_ref ? json(*in.order_ref) : json(nullptr)},
-               {"branch_id", IdOrNull(in.branch_id)},
-               {"staff_id", IdOrNull(actor.staff_id)}};
+  json data = {
+      {"coupon_id", IdToString(v.coupon.id)},
+      {"code", v.coupon.code},
+      {"template_id", IdToString(v.tmpl.id)},
+      {"template_name", v.tmpl.name},
+      {"kind", CouponKindName(v.tmpl.kind)},
+      {"discount_minor", discount},
+      {"order_total_minor", in.order_total_minor ? json(*in.order_total_minor) : json(nullptr)},
+      {"order_ref", in.order_ref ? json(*in.order_ref) : json(nullptr)},
+      {"branch_id", IdOrNull(in.branch_id)},
+      {"staff_id", IdOrNull(actor.staff_id)}};
   RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
                              {"coupon_redeemed", v.coupon.member_id, actor.Label(), data.dump()}));
   return v;

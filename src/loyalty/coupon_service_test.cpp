@@ -134,8 +134,10 @@ class CouponServiceTest : public store::BackendTest {
 };
 
 TEST_P(CouponServiceTest, TemplatesAreForManagersAndStayWithTheirMerchant) {
-  CouponTemplate t = NewTemplate({.name = "85折", .kind = CouponKind::kPercentOff,
-                                  .max_discount_minor = int64_t{20000}, .percent_off = 15});
+  CouponTemplate t = NewTemplate({.name = "85折",
+                                  .kind = CouponKind::kPercentOff,
+                                  .max_discount_minor = int64_t{20000},
+                                  .percent_off = 15});
   EXPECT_EQ(t.kind, CouponKind::kPercentOff);
   EXPECT_EQ(t.percent_off, 15);
   ExpectError(AsStatus(W([&](store::Tx& tx) {
@@ -169,9 +171,7 @@ TEST_P(CouponServiceTest, TemplatesAreForManagersAndStayWithTheirMerchant) {
 
 TEST_P(CouponServiceTest, IssueRedeemOnceWithDiscountAndEvents) {
   CouponTemplate t = NewTemplate({.valid_days = 30, .min_spend_minor = 30000});
-  ExpectError(AsStatus(W([&](store::Tx& tx) {
-                return IssueCoupon(tx, Cashier(), t.id, member_);
-              })),
+  ExpectError(AsStatus(W([&](store::Tx& tx) { return IssueCoupon(tx, Cashier(), t.id, member_); })),
               Code::kPermissionDenied, "only an owner or manager may issue coupons");
   auto c = Issue(t.id);
   ASSERT_TRUE(c) << c.error().ToString();
@@ -307,7 +307,8 @@ TEST_P(CouponServiceTest, BulkToListedMembersOrToEveryoneWithConsent) {
   // Duplicates count once.
   auto listed = W([&](store::Tx& tx) {
     return IssueCouponsBulk(
-        tx, Owner(), {.template_id = t.id, .member_ids = std::vector<Id>{member_, second, member_}});
+        tx, Owner(),
+        {.template_id = t.id, .member_ids = std::vector<Id>{member_, second, member_}});
   });
   ASSERT_TRUE(listed) << listed.error().ToString();
   EXPECT_EQ(listed->issued, 2);
@@ -327,10 +328,10 @@ TEST_P(CouponServiceTest, BulkToListedMembersOrToEveryoneWithConsent) {
   std::set<std::string> codes;
   for (const auto& v : batch->items) codes.insert(v.coupon.code);
   EXPECT_EQ(codes.size(), 2u);
-  ExpectError(AsStatus(W([&](store::Tx& tx) {
-                return IssueCouponsBulk(tx, Owner(), {.template_id = t.id});
-              })),
-              Code::kInvalidArgument, "member_ids: give member_ids or audience, not both or neither");
+  ExpectError(
+      AsStatus(
+          W([&](store::Tx& tx) { return IssueCouponsBulk(tx, Owner(), {.template_id = t.id}); })),
+      Code::kInvalidArgument, "member_ids: give member_ids or audience, not both or neither");
 }
 
 TEST_P(CouponServiceTest, BulkOfTwoThousandInOneCall) {
@@ -356,7 +357,8 @@ TEST_P(CouponServiceTest, BulkOfTwoThousandInOneCall) {
 
 TEST_P(CouponServiceTest, WelcomeOfferOnceAndSpendGiftPerQualifyingOrder) {
   CouponTemplate welcome = NewTemplate({.name = "Welcome", .issue_on = IssueOn::kWelcome});
-  CouponTemplate gift = NewTemplate({.name = "滿 1000 送 100", .spend_threshold_minor = int64_t{100000},
+  CouponTemplate gift = NewTemplate({.name = "滿 1000 送 100",
+                                     .spend_threshold_minor = int64_t{100000},
                                      .issue_on = IssueOn::kSpend});
   for (int i = 0; i < 2; ++i) {
     auto s = db().Write([&](store::Tx& tx) { return OnMemberJoined(tx, Owner(), member_); });
@@ -396,9 +398,10 @@ TEST_P(CouponServiceTest, WelcomeOfferOnceAndSpendGiftPerQualifyingOrder) {
 TEST_P(CouponServiceTest, BirthdayOnTwentyNinthOfFebruary) {
   Id leapling = NewMember(merchant_, "0922333444", "1992-02-29");
   NewMember(merchant_, "0933444555", "--03-01");  // not due yet on the 25th
-  CouponTemplate t =
-      NewTemplate({.name = "生日禮", .valid_days = 30, .birthday_days_before = 3,
-                   .issue_on = IssueOn::kBirthday});
+  CouponTemplate t = NewTemplate({.name = "生日禮",
+                                  .valid_days = 30,
+                                  .birthday_days_before = 3,
+                                  .issue_on = IssueOn::kBirthday});
   // Taipei is UTC+8: local 2027-02-25 00:00 is 2027-02-24T16:00Z.
   EXPECT_EQ(Birthdays(T("2027-02-24T15:59:59Z")), 0);
   EXPECT_EQ(Birthdays(T("2027-02-24T16:00:00Z")), 1);

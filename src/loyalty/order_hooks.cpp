@@ -1,5 +1,7 @@
 #include "loyalty/order_hooks.h"
 
+#include "loyalty/coupon_service.h"
+#include "loyalty/referral_service.h"
 #include "loyalty/stamp_service.h"
 #include "loyalty/tier_service.h"
 
@@ -10,6 +12,9 @@ Status AfterOrderCreated(store::Tx& tx, const accounts::Actor& actor, OrderResul
   if (!result.order.member_id) return {};
   RG_TRY(StampOrder(tx, actor, result, input.items));
   RG_TRY(RequalifyMember(tx, actor, *result.order.member_id));
+  if (result.member_created) RG_TRY(OnMemberJoined(tx, actor, *result.order.member_id));
+  RG_TRY(OnOrderForCoupons(tx, actor, result));
+  RG_TRY(OnOrderForReferrals(tx, actor, result));
   return {};
 }
 

@@ -28,8 +28,8 @@ constexpr std::string_view kReferralCols =
     "id, referrer_id, newcomer_id, code, device_id, status, order_id, created_at, rewarded_at";
 
 Referral ReferralFromRow(const Row& r) {
-  return Referral{r.Int(0),    r.Int(1),    r.Int(2),    r.Str(3),   r.OptStr(4),
-                  r.Str(5),    r.OptInt(6), r.Int(7),    r.OptInt(8)};
+  return Referral{r.Int(0), r.Int(1),    r.Int(2), r.Str(3),   r.OptStr(4),
+                  r.Str(5), r.OptInt(6), r.Int(7), r.OptInt(8)};
 }
 
 Status RequireManager(const Actor& a, std::string_view what) {
@@ -61,9 +61,8 @@ Result<ReferralProgram> LoadProgram(store::Tx& tx, Id merchant_id) {
   p.min_spend_minor = r.Int(7);
   if (auto l = r.OptInt(8)) p.limit_per_referrer = static_cast<int>(*l);
   p.updated_at = r.Int(9);
-  RG_ASSIGN_OR_RETURN(Rows codes,
-                      tx.Query("SELECT id, code FROM point_types WHERE merchant_id = ?",
-                               {merchant_id}));
+  RG_ASSIGN_OR_RETURN(Rows codes, tx.Query("SELECT id, code FROM point_types WHERE merchant_id = ?",
+                                           {merchant_id}));
   for (const auto& c : codes) {
     if (p.referrer.point_type_id == c.Int(0)) p.referrer.point_type = c.Str(1);
     if (p.newcomer.point_type_id == c.Int(0)) p.newcomer.point_type = c.Str(1);
@@ -89,7 +88,8 @@ Result<ReferralReward> CheckReward(store::Tx& tx, const Actor& actor,
   if (!in->point_type) return InvalidField(field + ".point_type", "is required");
   if (!in->points || *in->points < 1 || *in->points > kMaxRewardPoints)
     return InvalidField(field + ".points", fmt::format("must be 1 to {}", kMaxRewardPoints));
-  RG_ASSIGN_OR_RETURN(PointType pt, FindPointType(tx, actor, *in->point_type, field + ".point_type"));
+  RG_ASSIGN_OR_RETURN(PointType pt,
+                      FindPointType(tx, actor, *in->point_type, field + ".point_type"));
   out.point_type_id = pt.id;
   out.point_type = pt.code;
   out.points = *in->points;
@@ -138,14 +138,12 @@ Result<json> Grant(store::Tx& tx, const Actor& actor, const ReferralReward& rewa
                                  "? AND active = 1",
                                  {actor.merchant_id, *reward.coupon_template_id}));
     if (rows.empty()) return json(nullptr);
-    RG_ASSIGN_OR_RETURN(CouponTemplate t,
-                        GetCouponTemplate(tx, actor, *reward.coupon_template_id));
+    RG_ASSIGN_OR_RETURN(CouponTemplate t, GetCouponTemplate(tx, actor, *reward.coupon_template_id));
     RG_ASSIGN_OR_RETURN(auto c, IssueAutomaticCoupon(tx, actor, t, member_id, "referral",
                                                      "referral:" + IdToString(ref.id)));
     if (!c) return json(nullptr);
-    return json{{"coupon_id", IdToString(c->id)},
-                {"code", c->code},
-                {"template_id", IdToString(t.id)}};
+    return json{
+        {"coupon_id", IdToString(c->id)}, {"code", c->code}, {"template_id", IdToString(t.id)}};
   }
   if (reward.point_type_id && reward.points > 0) {
     auto pt = FindPointType(tx, actor, IdToString(*reward.point_type_id), "point_type");
@@ -237,11 +235,12 @@ Result<Referral> RecordReferral(store::Tx& tx, const Actor& actor, const Referra
                       tx.Query("SELECT id FROM referrals WHERE merchant_id = ? AND newcomer_id = ?",
                                {actor.merchant_id, newcomer->id}));
   if (!already.empty())
-    return Fail(MakeError(Code::kAlreadyExists, "member_id: the member was already referred",
-                          "member_id")
-                    .WithDetail("referral_id", IdToString(already[0].Int(0))));
+    return Fail(
+        MakeError(Code::kAlreadyExists, "member_id: the member was already referred", "member_id")
+            .WithDetail("referral_id", IdToString(already[0].Int(0))));
   RG_ASSIGN_OR_RETURN(ReferralProgram program, LoadProgram(tx, actor.merchant_id));
-  if (!program.active) return Fail(Code::kFailedPrecondition, "there is no active referral program");
+  if (!program.active)
+    return Fail(Code::kFailedPrecondition, "there is no active referral program");
 
   // The referrer, by referral code only (not card codes).
   RG_ASSIGN_OR_RETURN(Rows found,
@@ -307,8 +306,8 @@ Result<Referral> RecordReferral(store::Tx& tx, const Actor& actor, const Referra
                             program.limit_per_referrer.value_or(0)),
                 "referral_code");
 
-  Referral r{NewId(), referrer->id, newcomer->id, code, in.device_id, "pending", std::nullopt,
-             actor.now, std::nullopt};
+  Referral r{NewId(),   referrer->id, newcomer->id, code,        in.device_id,
+             "pending", std::nullopt, actor.now,    std::nullopt};
   RG_TRY(tx.Exec(fmt::format("INSERT INTO referrals (merchant_id, {}) VALUES (?, ?, ?, ?, ?, ?, ?, "
                              "?, ?, ?)",
                              kReferralCols),

@@ -106,8 +106,8 @@ Result<Referral> RecordReferral(store::Tx& tx, const accounts::Actor& actor,
 
 // Referrals a member made or came from (member_id), or all of the merchant's, newest first.
 Result<Page<Referral>> ListReferrals(store::Tx& tx, const accounts::Actor& actor,
-                                     std::optional<Id> member_id,
-                                     std::optional<std::string> cursor, int limit);
+                                     std::optional<Id> member_id, std::optional<std::string> cursor,
+                                     int limit);
 
 // Remembers that a member uses a device (for the self-referral guard). Idempotent.
 Status RecordMemberDevice(store::Tx& tx, const accounts::Actor& actor, Id member_id,

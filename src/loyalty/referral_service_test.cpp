@@ -88,10 +88,11 @@ class ReferralServiceTest : public store::BackendTest {
     });
   }
   Status DefaultProgram(std::optional<int> limit = std::nullopt) {
-    return SetProgram({.referrer_reward = ReferralRewardInput{.point_type = "points", .points = 100},
-                       .newcomer_reward = ReferralRewardInput{.coupon_template_id = template_},
-                       .min_spend_minor = 50000,
-                       .limit_per_referrer = limit});
+    return SetProgram(
+        {.referrer_reward = ReferralRewardInput{.point_type = "points", .points = 100},
+         .newcomer_reward = ReferralRewardInput{.coupon_template_id = template_},
+         .min_spend_minor = 50000,
+         .limit_per_referrer = limit});
   }
   Result<Referral> Refer(Id newcomer, const std::string& code,
                          std::optional<std::string> device = std::nullopt) {
@@ -142,25 +143,21 @@ TEST_P(ReferralServiceTest, ProgramForManagersWithCheckedRewards) {
   ASSERT_TRUE(none);
   EXPECT_FALSE(none->configured);
   EXPECT_FALSE(none->active);
-  ExpectError(db().WriteValue([&](store::Tx& tx) {
-                return SetReferralProgram(tx, Cashier(), {});
-              }),
+  ExpectError(db().WriteValue([&](store::Tx& tx) { return SetReferralProgram(tx, Cashier(), {}); }),
               Code::kPermissionDenied, "only an owner or manager may configure referrals");
   ExpectError(db().WriteValue([&](store::Tx& tx) {
-                return SetReferralProgram(
-                    tx, Owner(),
-                    {.referrer_reward = ReferralRewardInput{.point_type = "nope", .points = 1}});
-              }),
+    return SetReferralProgram(
+        tx, Owner(), {.referrer_reward = ReferralRewardInput{.point_type = "nope", .points = 1}});
+  }),
               Code::kInvalidArgument, "referrer_reward.point_type: no point type 'nope'");
   ExpectError(db().WriteValue([&](store::Tx& tx) {
-                return SetReferralProgram(
-                    tx, Owner(),
-                    {.newcomer_reward = ReferralRewardInput{.point_type = "points", .points = 0}});
-              }),
+    return SetReferralProgram(
+        tx, Owner(), {.newcomer_reward = ReferralRewardInput{.point_type = "points", .points = 0}});
+  }),
               Code::kInvalidArgument, "newcomer_reward.points: must be 1 to 1000000000");
   ExpectError(db().WriteValue([&](store::Tx& tx) {
-                return SetReferralProgram(tx, Owner(), {.limit_per_referrer = 0});
-              }),
+    return SetReferralProgram(tx, Owner(), {.limit_per_referrer = 0});
+  }),
               Code::kInvalidArgument,
               "limit_per_referrer: must be 1 to 1000000, or null for no limit");
   ASSERT_TRUE(DefaultProgram(5));
@@ -195,9 +192,8 @@ TEST_P(ReferralServiceTest, SelfReferralIsRefused) {
               "referral_code: self-referral is not allowed (same phone number as the referrer)",
               "referral_code");
 
-  ASSERT_TRUE(db().Write([&](store::Tx& tx) {
-    return RecordMemberDevice(tx, Owner(), referrer_, "device-of-amy");
-  }));
+  ASSERT_TRUE(db().Write(
+      [&](store::Tx& tx) { return RecordMemberDevice(tx, Owner(), referrer_, "device-of-amy"); }));
   Id same_device = NewMember("0922000003");
   ExpectError(Refer(same_device, code, "device-of-amy"), Code::kFailedPrecondition,
               "referral_code: self-referral is not allowed (same device as the referrer)",
@@ -230,8 +226,8 @@ TEST_P(ReferralServiceTest, OnlyNewcomersAndOnlyWithAProgram) {
   ExpectError(Refer(late, CodeOf(referrer_)), Code::kFailedPrecondition,
               "member_id: the member joined too long ago to be referred", "member_id");
   ExpectError(db().WriteValue([&](store::Tx& tx) {
-                return RecordReferral(tx, Cashier(), {123, CodeOf(referrer_), std::nullopt});
-              }),
+    return RecordReferral(tx, Cashier(), {123, CodeOf(referrer_), std::nullopt});
+  }),
               Code::kNotFound, "member not found");
 }
 
@@ -311,8 +307,9 @@ TEST_P(ReferralServiceTest, FirstQualifyingPurchaseRewardsBothSidesOnce) {
 // Four qualifying orders of one newcomer race; the referral leaves `pending` by a conditional
 // UPDATE, so exactly one of them rewards, once per side.
 TEST_P(ReferralServiceTest, ConcurrentOrdersRewardOnce) {
-  ASSERT_TRUE(SetProgram({.referrer_reward = ReferralRewardInput{.point_type = "points", .points = 100},
-                          .newcomer_reward = ReferralRewardInput{.point_type = "points", .points = 30}}));
+  ASSERT_TRUE(
+      SetProgram({.referrer_reward = ReferralRewardInput{.point_type = "points", .points = 100},
+                  .newcomer_reward = ReferralRewardInput{.point_type = "points", .points = 30}}));
   Id newcomer = NewMember("0922000001");
   ASSERT_TRUE(Refer(newcomer, CodeOf(referrer_)));
   std::vector<std::thread> threads;

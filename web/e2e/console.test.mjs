@@ -180,6 +180,9 @@ describe('console (English)', () => {
     const { page } = owner
     await page.getByTestId('nav-counter').click()
     await page.waitForURL('**/counter')
+    // Registration sits one tap away from the counter's lookup.
+    await page.getByTestId('to-register').click()
+    await page.waitForURL('**/counter/register')
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'c-phone', 'the phone input has the focus')
     assert.equal(await page.getByTestId('counter-submit').isDisabled(), true, 'no submit without a phone')
 
@@ -361,6 +364,8 @@ describe('console (English)', () => {
       assert.equal(await page.getByTestId('nav-staff').count(), 0)
       assert.equal(await page.locator('.mainnav a').count(), 2)
       // A cashier registers members for their own branch.
+      await page.getByTestId('to-register').click()
+      await page.waitForURL('**/counter/register')
       const phone = randomPhone()
       await page.locator('#c-phone').fill(phone)
       const r = await apiCall(page, 'POST', '/api/v1/members', () => page.getByTestId('counter-submit').click())

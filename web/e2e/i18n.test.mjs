@@ -64,15 +64,18 @@ for (const lang of Object.keys(TEXT)) {
         await page.keyboard.press('Escape')
         await page.getByRole('alertdialog').waitFor({ state: 'detached' })
 
-        // Counter, on a desktop and on a tablet.
+        // Registration at the counter, on a desktop and on a tablet (the counter itself:
+        // loyalty.test.mjs).
         await page.getByTestId('nav-counter').click()
         await page.waitForURL('**/counter')
+        await page.getByTestId('to-register').click()
+        await page.waitForURL('**/counter/register')
         assert.equal(await h1(page).innerText(), tx.counter)
         assert.equal(await page.getByTestId('counter-submit').innerText(), tx.submit)
-        await screenshot(page, `${lang}-counter`)
+        await screenshot(page, `${lang}-register`)
         await page.setViewportSize(TABLET)
         await page.locator('#c-phone').fill('0912 345 678')
-        await screenshot(page, `${lang}-counter-tablet`)
+        await screenshot(page, `${lang}-register-tablet`)
         const submitBox = await page.getByTestId('counter-submit').boundingBox()
         const phoneBox = await page.locator('#c-phone').boundingBox()
         assert.ok(submitBox.height >= 56 && phoneBox.height >= 56, 'big touch targets on the counter')
@@ -143,7 +146,7 @@ describe('language choice', () => {
       assert.equal(await page.getByTestId('nav-members').innerText(), '会员')
       assert.equal(await page.getByTestId('nav-branches').innerText(), '门店')
       assert.equal(await page.locator('html').getAttribute('lang'), 'zh-CN')
-      await page.goto('/counter')
+      await page.goto('/counter/register')
       assert.equal(await page.getByTestId('counter-submit').innerText(), '注册会员')
       assert.equal(await page.evaluate(() => localStorage.getItem('regulars.locale')), 'zh-CN')
       assert.match(await page.title(), /新增会员/)

@@ -113,6 +113,259 @@ export interface StaffInput {
   active?: boolean
 }
 
+// ---------- loyalty ----------
+
+export type ExpiryKind = 'never' | 'days' | 'end_of_month' | 'end_of_year'
+export const EXPIRY_KINDS: readonly ExpiryKind[] = ['never', 'days', 'end_of_month', 'end_of_year'] as const
+
+export interface PointType {
+  id: string
+  code: string
+  name: string
+  expiry: { kind: ExpiryKind; n: number }
+  /** What 1,000 points are worth, in minor units (for the liability report). */
+  value_minor_per_1000: number
+  refund_shortfall: 'negative' | 'debt'
+  active: boolean
+  created_at: string
+  updated_at: string
+}
+
+export interface PointTypeInput {
+  code?: string
+  name?: string
+  expiry?: { kind: ExpiryKind; n: number }
+  value_minor_per_1000?: number
+  refund_shortfall?: 'negative' | 'debt'
+  active?: boolean
+}
+
+export type RuleKind = 'per_amount' | 'per_visit' | 'per_item' | 'multiplier'
+export const RULE_KINDS: readonly RuleKind[] = ['per_amount', 'per_visit', 'per_item', 'multiplier'] as const
+
+/** An earning rule's `definition` object (a new definition replaces every field). */
+export interface RuleDefinition {
+  kind: RuleKind
+  points?: number
+  per_amount_minor?: number
+  rounding?: 'floor' | 'round' | 'ceil'
+  factor?: number
+  stacking?: 'sum' | 'best_of'
+  skus?: string[]
+  categories?: string[]
+  branch_ids?: string[]
+  /** 0 = Sunday … 6 = Saturday, in the merchant's time zone. */
+  weekdays?: number[]
+  from?: string
+  to?: string
+  birthday_month?: boolean
+  tier_levels?: number[]
+  min_spend_minor?: number
+  cap_per_order?: number
+  cap_per_day?: number
+}
+
+export interface EarningRule {
+  id: string
+  version: number
+  name: string
+  point_type: string
+  definition: RuleDefinition
+  active: boolean
+  valid_from: string
+}
+
+export interface EarningRuleInput {
+  name?: string
+  point_type?: string
+  definition?: RuleDefinition
+  active?: boolean
+}
+
+export interface Reward {
+  id: string
+  name: string
+  point_type_id: string
+  points: number
+  stock: number | null
+  per_member_limit: number | null
+  active: boolean
+  created_at: string
+}
+
+export interface RewardInput {
+  name?: string
+  point_type?: string
+  points?: number
+  stock?: number | null
+  per_member_limit?: number | null
+  active?: boolean
+}
+
+export interface PointBalance {
+  point_type: string
+  name: string
+  balance: number
+  debt: number
+  earned_total: number
+  expiring_soon: { points: number; expires_at: string | null }[]
+}
+
+export interface Balances {
+  member_id: string
+  points: PointBalance[]
+}
+
+export interface LedgerEntry {
+  id: string
+  kind: string
+  point_type_id: string
+  amount: number
+  balance_after: number
+  reason: string
+  source: { type: string; id: string | null }
+  branch_id: string | null
+  staff_id: string | null
+  created_at: string
+}
+
+export interface Lot {
+  id: string
+  earned_at: string
+  expires_at: string | null
+  original: number
+  remaining: number
+}
+
+export interface OrderInput {
+  external_id?: string
+  member_id?: string
+  phone?: string
+  branch_id?: string
+  occurred_at?: string
+  currency?: string
+  total_minor: number
+  items?: { sku: string; name?: string; category?: string; quantity: number; unit_price_minor: number }[]
+}
+
+export interface EarnLine {
+  rule_id: string
+  rule_name: string
+  point_type: string
+  points: number
+  explanation: string
+}
+
+export interface EarnResult {
+  lines: EarnLine[]
+  totals: Record<string, number>
+}
+
+export interface PointsMoved {
+  point_type: string
+  points: number
+  balance_after: number
+}
+
+export interface Order {
+  id: string
+  external_id: string
+  member_id: string | null
+  branch_id: string | null
+  staff_id: string | null
+  occurred_at: string
+  currency: string
+  total_minor: number
+  refunded_minor: number
+  created_at: string
+  loyalty?: { earned: EarnResult; points: PointsMoved[]; member_created: boolean }
+}
+
+export interface RedeemInput {
+  member_id: string
+  reward_id?: string
+  point_type?: string
+  points?: number
+  order_id?: string
+  branch_id?: string
+  commit?: boolean
+}
+
+export interface Redemption {
+  id: string
+  member_id: string
+  point_type_id: string
+  points: number
+  reward_id: string | null
+  order_id: string | null
+  status: string
+  expires_at: string
+  balance_after: number
+  created_at: string
+}
+
+// ---------- wallet ----------
+
+export interface WalletBalance {
+  paid_minor: number
+  bonus_minor: number
+  total_minor: number
+  currency: string
+}
+
+export interface WalletEntry {
+  id: string
+  seq: number
+  kind: string
+  amount_minor: number
+  paid_minor: number
+  bonus_minor: number
+  total_after_minor: number
+  currency: string
+  scheme_id: string | null
+  order_id: string | null
+  payment_method: string | null
+  reason: string | null
+  branch_id: string | null
+  staff_id: string | null
+  created_at: string
+}
+
+export interface Wallet extends Page<WalletEntry> {
+  member_id: string
+  balance: WalletBalance
+}
+
+export interface WalletChange {
+  member_id: string
+  entry: WalletEntry
+  balance: WalletBalance
+}
+
+export interface BonusScheme {
+  id: string
+  name: string
+  pay_minor: number
+  bonus_minor: number
+  repeats: boolean
+  currency: string
+  valid_from: string | null
+  valid_to: string | null
+  active: boolean
+  created_at: string
+  updated_at: string
+}
+
+export interface BonusSchemeInput {
+  name?: string
+  pay_minor?: number
+  bonus_minor?: number
+  repeats?: boolean
+  valid_from?: string | null
+  valid_to?: string | null
+  active?: boolean
+}
+
 export interface Page<T> {
   data: T[]
   next_cursor: string | null
@@ -173,6 +426,31 @@ export function newIdempotencyKey(): string {
   b[8] = (b[8]! & 0x3f) | 0x80
   const h = Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('')
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}
+
+/**
+ * One Idempotency-Key per user action: asking again for the same action (same fingerprint,
+ * e.g. a retry after a network error) gives the same key and the same extra values, a changed
+ * action gets new ones. Call `done()` once the server answered.
+ */
+export class ActionKeys<X extends Record<string, string> = Record<string, never>> {
+  private pending: { fp: string; key: string; extra: X } | null = null
+  constructor(private readonly makeExtra: () => X = () => ({}) as X) {}
+
+  for(fingerprint: unknown): { key: string } & X {
+    const fp = JSON.stringify(fingerprint)
+    if (!this.pending || this.pending.fp !== fp) this.pending = { fp, key: newIdempotencyKey(), extra: this.makeExtra() }
+    return { key: this.pending.key, ...this.pending.extra }
+  }
+
+  done(): void {
+    this.pending = null
+  }
+}
+
+/** Whether retrying the very same request may still succeed (nothing was decided by the server). */
+export function isRetryable(e: unknown): boolean {
+  return e instanceof ApiError && (e.code === 'network' || e.status >= 500 || e.status === 429)
 }
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
@@ -269,4 +547,39 @@ export const api = {
   listStaff: () => all<Staff>('/api/v1/staff'),
   createStaff: (input: StaffInput) => request<Staff>('POST', '/api/v1/staff', input),
   updateStaff: (id: string, input: StaffInput) => request<Staff>('PATCH', `/api/v1/staff/${enc(id)}`, input),
+
+  lookupMember: (by: { phone: string } | { code: string }) => request<Member>('POST', '/api/v1/members/lookup', by),
+
+  // Loyalty configuration.
+  listPointTypes: () => all<PointType>('/api/v1/point-types'),
+  createPointType: (input: PointTypeInput) => request<PointType>('POST', '/api/v1/point-types', input),
+  updatePointType: (id: string, input: PointTypeInput) => request<PointType>('PATCH', `/api/v1/point-types/${enc(id)}`, input),
+  listRules: () => all<EarningRule>('/api/v1/earning-rules'),
+  createRule: (input: EarningRuleInput) => request<EarningRule>('POST', '/api/v1/earning-rules', input),
+  updateRule: (id: string, input: EarningRuleInput) => request<EarningRule>('PATCH', `/api/v1/earning-rules/${enc(id)}`, input),
+  listRewards: () => all<Reward>('/api/v1/rewards'),
+  createReward: (input: RewardInput) => request<Reward>('POST', '/api/v1/rewards', input),
+  updateReward: (id: string, input: RewardInput) => request<Reward>('PATCH', `/api/v1/rewards/${enc(id)}`, input),
+  listBonusSchemes: () => all<BonusScheme>('/api/v1/wallet/bonus-schemes'),
+  createBonusScheme: (input: BonusSchemeInput) => request<BonusScheme>('POST', '/api/v1/wallet/bonus-schemes', input),
+  updateBonusScheme: (id: string, input: BonusSchemeInput) =>
+    request<BonusScheme>('PATCH', `/api/v1/wallet/bonus-schemes/${enc(id)}`, input),
+
+  // Points.
+  calculate: (input: OrderInput) => request<EarnResult>('POST', '/api/v1/loyalty/calculate', input),
+  createOrder: (input: OrderInput, idempotencyKey?: string) => request<Order>('POST', '/api/v1/orders', input, { idempotencyKey }),
+  balances: (memberId: string) => request<Balances>('GET', `/api/v1/members/${enc(memberId)}/balances`),
+  ledger: (memberId: string, cursor: string | null, limit = 20) =>
+    request<Page<LedgerEntry>>('GET', `/api/v1/members/${enc(memberId)}/ledger` + qs({ cursor, limit })),
+  lots: (memberId: string, pointType: string) =>
+    request<Page<Lot>>('GET', `/api/v1/members/${enc(memberId)}/lots` + qs({ point_type: pointType })),
+  adjust: (memberId: string, input: { point_type?: string; points: number; reason: string }, idempotencyKey?: string) =>
+    request<LedgerEntry>('POST', `/api/v1/members/${enc(memberId)}/adjustments`, input, { idempotencyKey }),
+  redeem: (input: RedeemInput, idempotencyKey?: string) => request<Redemption>('POST', '/api/v1/redemptions', input, { idempotencyKey }),
+
+  // Wallet.
+  wallet: (memberId: string, cursor: string | null, limit = 20) =>
+    request<Wallet>('GET', `/api/v1/members/${enc(memberId)}/wallet` + qs({ cursor, limit })),
+  topUp: (memberId: string, input: { amount_minor: number; branch_id?: string; payment_method?: string }, idempotencyKey?: string) =>
+    request<WalletChange>('POST', `/api/v1/members/${enc(memberId)}/wallet/top-ups`, input, { idempotencyKey }),
 }

@@ -7,6 +7,8 @@ declare module 'vue-router' {
     public?: boolean
     /** Only the owner role may open it. */
     ownerOnly?: boolean
+    /** Only owners and managers may open it. */
+    managerOnly?: boolean
     /** i18n key of the page title. */
     title?: string
   }
@@ -22,10 +24,16 @@ export const router = createRouter({
     { path: '/login', name: 'login', component: () => import('./pages/LoginPage.vue'), meta: { public: true, title: 'login.title' } },
     { path: '/', name: 'home', redirect: () => home() },
     { path: '/counter', name: 'counter', component: () => import('./pages/CounterPage.vue'), meta: { title: 'counter.title' } },
+    { path: '/counter/register', name: 'register', component: () => import('./pages/RegisterPage.vue'), meta: { title: 'register.title' } },
     { path: '/members', name: 'members', component: () => import('./pages/MembersPage.vue'), meta: { title: 'members.title' } },
     { path: '/members/:id', name: 'member', component: () => import('./pages/MemberPage.vue'), props: true, meta: { title: 'members.title' } },
     { path: '/branches', name: 'branches', component: () => import('./pages/BranchesPage.vue'), meta: { ownerOnly: true, title: 'branches.title' } },
     { path: '/staff', name: 'staff', component: () => import('./pages/StaffPage.vue'), meta: { ownerOnly: true, title: 'staff.title' } },
+    { path: '/settings', name: 'settings', redirect: { name: 'settings-point-types' } },
+    { path: '/settings/point-types', name: 'settings-point-types', component: () => import('./pages/settings/PointTypesPage.vue'), meta: { managerOnly: true, title: 'settings.pointTypes.title' } },
+    { path: '/settings/rules', name: 'settings-rules', component: () => import('./pages/settings/RulesPage.vue'), meta: { managerOnly: true, title: 'settings.rules.title' } },
+    { path: '/settings/rewards', name: 'settings-rewards', component: () => import('./pages/settings/RewardsPage.vue'), meta: { managerOnly: true, title: 'settings.rewards.title' } },
+    { path: '/settings/wallet', name: 'settings-wallet', component: () => import('./pages/settings/BonusSchemesPage.vue'), meta: { managerOnly: true, title: 'settings.wallet.title' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue'), meta: { public: true, title: 'notFound.title' } },
   ],
 })
@@ -40,5 +48,6 @@ router.beforeEach(async (to) => {
   if (to.meta.public) return true
   if (!loggedIn) return { name: 'login', query: to.fullPath !== '/' ? { next: to.fullPath } : {} }
   if (to.meta.ownerOnly && session.staff?.role !== 'owner') return home()
+  if (to.meta.managerOnly && session.staff?.role === 'cashier') return home()
   return true
 })

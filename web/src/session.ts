@@ -12,6 +12,9 @@ export const session = reactive<SessionState>({ staff: null, merchant: null, che
 
 export const isOwner = computed(() => session.staff?.role === 'owner')
 
+/** Owners and managers configure the loyalty program and adjust balances. */
+export const isManager = computed(() => session.staff?.role === 'owner' || session.staff?.role === 'manager')
+
 function apply(s: Session | null): void {
   session.staff = s?.staff ?? null
   session.merchant = s?.merchant ?? null
