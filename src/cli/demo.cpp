@@ -12,6 +12,7 @@
 #include "loyalty/loyalty_service.h"
 #include "loyalty/order_service.h"
 #include "loyalty/tier_service.h"
+#include "loyalty/wallet_service.h"
 #include "members/member_service.h"
 
 namespace regulars::cli {
@@ -141,7 +142,25 @@ Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merc
               {item.sku, item.name, std::string(item.category), qty, item.price_minor});
           o.total_minor += qty * item.price_minor;
         }
-        RG_TRY(loyalty::CreateOrder(tx, a, o));
+        // Some regulars keep a prepaid balance: top up now and then, pay from it often.
+        loyalty::WalletContext wc{merchant.currency};
+        if (std::bernoulli_distribution(0.03)(rng)) {
+          loyalty::WalletTopUpInput top;
+          top.amount_minor = std::bernoulli_distribution(0.7)(rng) ? 100000 : 50000;
+          top.payment_method = std::bernoulli_distribution(0.5)(rng) ? "cash" : "card";
+          top.branch_id = o.branch_id;
+          RG_TRY(loyalty::TopUpWallet(tx, a, wc, v.member, top));
+        }
+        RG_ASSIGN_OR_RETURN(auto placed, loyalty::CreateOrder(tx, a, o));
+        if (std::bernoulli_distribution(0.3)(rng)) {
+          loyalty::WalletChargeInput pay;
+          pay.amount_minor = o.total_minor;
+          pay.order_id = IdToString(placed.order.id);
+          pay.branch_id = o.branch_id;
+          auto charged = loyalty::ChargeWallet(tx, a, wc, v.member, pay);
+          if (!charged && charged.error().code != Code::kFailedPrecondition)
+            return std::unexpected(charged.error());
+        }
         // Now and then a member trades points for a free tea.
         if (std::bernoulli_distribution(0.06)(rng)) {
           loyalty::RedeemInput r;

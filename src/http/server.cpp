@@ -1,6 +1,10 @@
 #include "http/server.h"
 
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "http/router.h"
 
@@ -21,6 +25,30 @@ struct Server::Impl {
   httplib::Server server;
   Router router;
 };
+
+namespace {
+
+// Debian's compiled cpp-httplib listens with a backlog of 5: a burst of new connections (a shop
+// opening, a load balancer's pool) sees dropped SYNs and one-second stalls. Find our listening
+// socket and listen again with a deep backlog (Linux updates the backlog of a listening socket).
+void DeepenBacklog(int port) {
+  for (int fd = 3; fd < 4096; ++fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) continue;
+    int accepting = 0;
+    socklen_t len = sizeof accepting;
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &len) != 0 || !accepting) continue;
+    sockaddr_storage addr{};
+    socklen_t alen = sizeof addr;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &alen) != 0) continue;
+    int p = addr.ss_family == AF_INET    ? ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port)
+            : addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port)
+                                         : -1;
+    if (p == port) ::listen(fd, 1024);
+  }
+}
+
+}  // namespace
 
 Server::Server(store::Database& db, const Clock& clock, events::Dispatcher* dispatcher,
                ServerOptions options)
@@ -65,6 +93,7 @@ Result<int> Server::Bind() {
   if (port < 0)
     return Fail(Code::kUnavailable, "cannot listen on " + o.host + ":" + std::to_string(o.port) +
                                         " (in use, or not an address of this machine)");
+  DeepenBacklog(port);
   return port;
 }
 

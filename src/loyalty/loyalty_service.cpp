@@ -445,7 +445,7 @@ Result<Entry> Adjust(store::Tx& tx, const Actor& actor, Id member_id, const std:
                      int64_t points, const std::string& reason) {
   RG_TRY(RequireManager(actor, "adjust points"));
   if (points == 0) return InvalidField("points", "must not be zero");
-  if (reason.empty() || reason.size() > 500)
+  if (reason.find_first_not_of(" \t\r\n") == std::string::npos || reason.size() > 500)
     return InvalidField("reason", "must be 1 to 500 bytes");
   RG_TRY(RequireMember(tx, actor, member_id));
   RG_ASSIGN_OR_RETURN(PointType t, FindPointType(tx, actor, point_type, "point_type"));

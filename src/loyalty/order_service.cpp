@@ -184,8 +184,11 @@ Result<EarnResult> CalculateOrder(store::Tx& tx, const Actor& actor, const Order
   return ScoreOrder(rules, f);
 }
 
-Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderInput& in) {
-  RG_TRY(ValidateOrderInput(in));
+Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderInput& given) {
+  RG_TRY(ValidateOrderInput(given));
+  OrderInput in = given;
+  // A cashier limited to branches sells at their (first) branch unless the order says otherwise.
+  if (!in.branch_id && !actor.branch_ids.empty()) in.branch_id = actor.branch_ids.front();
   RG_ASSIGN_OR_RETURN(Rows dup, tx.Query("SELECT id FROM orders WHERE merchant_id = ? AND "
                                          "external_id = ?",
                                          {actor.merchant_id, in.external_id}));

@@ -7,6 +7,7 @@
 #include "store/schema/0003_wallet.h"
 #include "store/schema/0004_tiers_stamps.h"
 #include "store/schema/0005_coupons_referrals.h"
+#include "store/schema/0006_indexes.h"
 
 namespace regulars::store {
 namespace {}  // namespace
@@ -18,6 +19,7 @@ const std::vector<Migration>& AllMigrations() {
       {3, "wallet", schema::kWallet},
       {4, "tiers_stamps", schema::kTiersStamps},
       {5, "coupons_referrals", schema::kCouponsReferrals},
+      {6, "indexes", schema::kIndexes},
   };
   return kAll;
 }
