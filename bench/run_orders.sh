@@ -17,8 +17,9 @@
 # --latency and bench/orders.lua (POST /api/v1/orders by phone, 1-3 items, a fresh
 # Idempotency-Key and external_id per request). Then:
 #   SQLite:     bench_sqlite_loop on the same database file (the same row writes in a plain loop:
-#               1 order per transaction, 32 per transaction, 32 with a savepoint each), after the
-#               server has stopped.
+#               1 order per transaction, 32 per transaction, 32 with a savepoint each, and 32 with
+#               a savepoint each and WAL checkpoints on a second thread), after the server has
+#               stopped.
 #   PostgreSQL: one order with log_statement=all, to count the statements an order runs; then,
 #               with the server stopped, pgbench -i -s PGBENCH_SCALE in a second database of the
 #               same PostgreSQL server and RUNS runs of pgbench -c 32 -j 2 -T PGBENCH_SECONDS
@@ -32,6 +33,7 @@
 #   BUILD [build]  REGULARS [$BUILD/regulars]  GEN [$BUILD/bench/bench_gen_members]
 #   LOOP [$BUILD/bench/bench_sqlite_loop]  MEMBERS [100000]  RUNS [3]  DURATION [10s]
 #   WARMUP [5s]  LOOP_SECONDS [5]  LOOP_VARIANTS [1,32,32s]  PGBENCH_SCALE [10]
+#   LOOP_CHECKPOINT_THREAD [32s]: variants run again with --checkpoint-thread 100 (empty: none)
 #   PGBENCH_SECONDS [10]  KEEP=1 keeps the temporary folder (every output, server logs)
 #   PERF=1: after the measured runs, one more wrk run with `perf record -g` on the server; the
 #           top of `perf report` goes to the folder (kept) and stderr
@@ -49,6 +51,7 @@ DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-5s}
 LOOP_SECONDS=${LOOP_SECONDS:-5}
 LOOP_VARIANTS=${LOOP_VARIANTS:-1,32,32s}
+LOOP_CHECKPOINT_THREAD=${LOOP_CHECKPOINT_THREAD-32s}
 PGBENCH_SCALE=${PGBENCH_SCALE:-10}
 PGBENCH_SECONDS=${PGBENCH_SECONDS:-10}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -302,6 +305,14 @@ bench_backend() {
     echo "== $name: $LOOP --db $db --per-tx $LOOP_VARIANTS --seconds $LOOP_SECONDS" >&2
     "$LOOP" --db "$db" --per-tx "$LOOP_VARIANTS" --seconds "$LOOP_SECONDS" >"$work/loop.txt"
     cat "$work/loop.txt" >&2
+    if [ -n "$LOOP_CHECKPOINT_THREAD" ]; then
+      # The same, with checkpoints moved off the writer to a second connection and thread.
+      echo "== $name: $LOOP --db $db --per-tx $LOOP_CHECKPOINT_THREAD --seconds $LOOP_SECONDS --checkpoint-thread 100" >&2
+      "$LOOP" --db "$db" --per-tx "$LOOP_CHECKPOINT_THREAD" --seconds "$LOOP_SECONDS" \
+        --checkpoint-thread 100 >"$work/loop-ckpt.txt"
+      cat "$work/loop-ckpt.txt" >&2
+      grep '^RESULT' "$work/loop-ckpt.txt" >>"$work/loop.txt"
+    fi
     local l
     while read -r l; do
       local v per_tx sp ops rows p50t p99t
@@ -316,6 +327,7 @@ bench_backend() {
       cpuo=$(echo "$l" | field cpu_us_per_order)
       v="$per_tx order$([ "$per_tx" = 1 ] || echo s) per transaction"
       [ "$sp" = 1 ] && v="$v, a savepoint each"
+      [ "$(echo "$l" | field checkpoint_thread_ms)" != 0 ] && v="$v, checkpoints on a second thread"
       row "plain sqlite3 loop: $v" SQLite 1 "$(fmt_int "$ops") orders/s" "$(ms "$p50t")" \
         "$(ms "$p99t")" "$cpuo (the loop's)" "–" \
         "$(fmt_int "$rows") rows/s; $walkb kB of WAL per order; latency is per transaction"

@@ -1,6 +1,6 @@
 // bench_sqlite_loop: the row writes of one order-with-earn, in a plain loop on the sqlite3 C API,
-// with the server's durability (WAL, synchronous=FULL). A floor-free reference for what SQLite
-// itself costs on this machine, next to the HTTP figures of run_orders.sh.
+// with the server's durability (WAL, synchronous=FULL): what SQLite itself costs on this machine
+// for an order, next to the HTTP figures of run_orders.sh.
 //
 //   bench_sqlite_loop --db /tmp/x/bench.db                         # per-tx 1, 32, 32+savepoints
 //   bench_sqlite_loop --db /tmp/x/bench.db --per-tx 1,8,32,256 --seconds 5
@@ -16,18 +16,23 @@
 //   orders 1, order_items 1-3 (2 on average), order_earnings 1, point_balances 1 (upsert),
 //   ledger_entries 1, point_lots 1, lot_moves 1, merchants 1 (event sequence), events 1,
 //   idempotency_keys 1                                      = 11 row writes on average
-// with 12 statements (the server runs about 30 for the same writes: it also reads, and does the
-// balance in three steps). None of the server's reads are done here, and nothing is parsed.
+// with one statement a row (the server runs about 30 for the same writes: it also reads, and does
+// the balance in three steps). None of the server's reads are done here, and nothing is parsed.
 //
 // Variants (--per-tx): N orders per transaction, each a BEGIN IMMEDIATE ... COMMIT; "Ns" also
 // puts each order in a SAVEPOINT ... RELEASE, as the server's group commit does. One COMMIT is
 // one fsync of the WAL (synchronous=FULL), so per-tx 1 measures the disk's sync rate and larger
 // batches how far group commit can go. Each variant runs for --seconds.
 //
+// Checkpoints: by default SQLite's own rule, as in the server (a PASSIVE checkpoint inside the
+// COMMIT that takes the WAL past 1,000 pages; --wal-autocheckpoint changes the threshold, 0 turns
+// checkpoints off). --checkpoint-thread MS moves them to a second connection on its own thread,
+// every MS ms, so the writer never checkpoints.
+//
 // Prints one line per variant, then a markdown table:
 //   RESULT variant=32s per_tx=32 savepoints=1 orders=N seconds=S orders_per_s=R rows_per_s=W
 //          tx_per_s=T p50_tx_us=A p99_tx_us=B wal_kb_per_order=K checkpoints=C checkpoint_ms=M
-//          cpu_us_per_order=U
+//          cpu_us_per_order=U checkpoint_thread_ms=0
 // WAL kB per order counts the frames each commit appends (a page and a 24-byte header each): a
 // commit writes every page it changed, so one order alone writes about 31 pages (its rows touch
 // that many tables and indexes), and orders batched together share pages.
@@ -41,7 +46,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <random>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -311,14 +318,49 @@ Outcome RunVariant(Context& c, int per_tx, bool savepoints, double seconds) {
   return o;
 }
 
+// --checkpoint-thread: a second connection checkpoints (PASSIVE) every `ms` milliseconds on its
+// own thread, so the writer never checkpoints inside its COMMIT.
+struct Checkpointer {
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> checkpoints{0}, checkpoint_us{0};
+  std::thread thread;
+
+  void Start(const std::string& path, int ms) {
+    thread = std::thread([this, path, ms] {
+      sqlite3* db = nullptr;
+      if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                          nullptr) != SQLITE_OK)
+        Die(db, "open (checkpointer)");
+      sqlite3_busy_timeout(db, 5000);
+      Exec(db, "PRAGMA synchronous=FULL");
+      while (!stop.load()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+        auto t0 = std::chrono::steady_clock::now();
+        sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+        checkpoint_us += std::chrono::duration_cast<std::chrono::microseconds>(
+                             std::chrono::steady_clock::now() - t0)
+                             .count();
+        ++checkpoints;
+      }
+      sqlite3_close_v2(db);
+    });
+  }
+  void Stop() {
+    stop = true;
+    if (thread.joinable()) thread.join();
+  }
+};
+
 void Usage() {
   std::fprintf(stderr,
                "usage: bench_sqlite_loop --db PATH [--per-tx LIST] [--seconds S] "
-               "[--synchronous FULL|NORMAL|EXTRA] [--wal-autocheckpoint PAGES]\n"
+               "[--synchronous FULL|NORMAL|EXTRA] [--wal-autocheckpoint PAGES] [--checkpoint-thread MS]\n"
                "  LIST: comma-separated orders per transaction; a trailing 's' adds a savepoint "
                "per order (default 1,32,32s)\n"
                "  PAGES: checkpoint once the WAL holds this many pages (default 1000, SQLite's "
-               "and the server's; 0 never)\n");
+               "and the server's; 0 never)\n"
+               "  MS: checkpoint from a second connection on its own thread every MS ms instead "
+               "(the writer then never checkpoints)\n");
 }
 
 }  // namespace
@@ -327,6 +369,7 @@ int main(int argc, char** argv) {
   std::string path, per_tx_list = "1,32,32s", synchronous = "FULL";
   double seconds = 5;
   int wal_autocheckpoint = 1000;
+  int checkpoint_thread_ms = 0;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -346,6 +389,8 @@ int main(int argc, char** argv) {
       synchronous = value();
     else if (a == "--wal-autocheckpoint")
       wal_autocheckpoint = std::atoi(value().c_str());
+    else if (a == "--checkpoint-thread")
+      checkpoint_thread_ms = std::atoi(value().c_str());
     else {
       Usage();
       return 2;
@@ -390,8 +435,10 @@ int main(int argc, char** argv) {
   if (c.members.empty()) Die(c.db, "the merchant has no members; run bench_gen_members first");
   c.st = PrepareAll(c.db);
   Exec(c.db, "PRAGMA wal_checkpoint(TRUNCATE)");
-  c.wal.autocheckpoint = wal_autocheckpoint;
+  c.wal.autocheckpoint = checkpoint_thread_ms > 0 ? 0 : wal_autocheckpoint;
   sqlite3_wal_hook(c.db, WalHook, &c.wal);
+  Checkpointer checkpointer;
+  if (checkpoint_thread_ms > 0) checkpointer.Start(path, checkpoint_thread_ms);
   c.run_tag = "loop" + std::to_string(NowMicros());
   c.response_body = std::string(700, 'x');
 
@@ -414,25 +461,31 @@ int main(int argc, char** argv) {
       Usage();
       return 2;
     }
+    const int64_t cp0 = checkpointer.checkpoints, cp_us0 = checkpointer.checkpoint_us;
     Outcome o = RunVariant(c, n, sp, seconds);
+    o.checkpoints += checkpointer.checkpoints - cp0;
+    o.checkpoint_us += checkpointer.checkpoint_us - cp_us0;
     std::printf(
         "RESULT variant=%s per_tx=%d savepoints=%d orders=%lld seconds=%.2f orders_per_s=%.0f "
         "rows_per_s=%.0f tx_per_s=%.0f p50_tx_us=%lld p99_tx_us=%lld wal_kb_per_order=%.1f "
-        "checkpoints=%lld checkpoint_ms=%.0f cpu_us_per_order=%.0f\n",
+        "checkpoints=%lld checkpoint_ms=%.0f cpu_us_per_order=%.0f checkpoint_thread_ms=%d\n",
         o.variant.c_str(), o.per_tx, o.savepoints ? 1 : 0, static_cast<long long>(o.orders),
         o.seconds, o.orders / o.seconds, o.rows / o.seconds, o.txs / o.seconds,
         static_cast<long long>(o.p50_us), static_cast<long long>(o.p99_us),
         o.orders ? o.wal_frames * (page_size + 24) / 1024.0 / o.orders : 0.0,
         static_cast<long long>(o.checkpoints), o.checkpoint_us / 1000.0,
-        o.orders ? static_cast<double>(o.cpu_us) / o.orders : 0.0);
+        o.orders ? static_cast<double>(o.cpu_us) / o.orders : 0.0, checkpoint_thread_ms);
     std::fflush(stdout);
     outcomes.push_back(o);
   }
 
-  std::printf("\nsqlite %s, WAL, synchronous=%s, wal_autocheckpoint=%d, %zu members; %.0f s a "
-              "variant\n\n",
-              sqlite3_libversion(), synchronous.c_str(), wal_autocheckpoint, c.members.size(),
-              seconds);
+  checkpointer.Stop();
+  std::string how = checkpoint_thread_ms > 0
+                        ? "checkpoints on a second thread every " +
+                              std::to_string(checkpoint_thread_ms) + " ms"
+                        : "wal_autocheckpoint=" + std::to_string(wal_autocheckpoint);
+  std::printf("\nsqlite %s, WAL, synchronous=%s, %s, %zu members; %.0f s a variant\n\n",
+              sqlite3_libversion(), synchronous.c_str(), how.c_str(), c.members.size(), seconds);
   std::printf("| orders per transaction | savepoint per order | orders/s | rows/s | commits/s | "
               "p50 / p99 ms per transaction | WAL kB per order | checkpoints (ms) | CPU µs per order "
               "|\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
