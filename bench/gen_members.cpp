@@ -18,8 +18,8 @@
 // bench/lookup.lua uses the same formula. --phones-out FILE also writes the national numbers,
 // one a line, for other tools.
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -90,8 +90,8 @@ struct Generator {
   void Row(std::vector<Value>& v, Id merchant_id, int64_t i, Micros now) {
     uint64_t r = SplitMix(static_cast<uint64_t>(i));
     std::string phone = E164Phone(i);
-    std::string name = std::string(kSurnames[r % 30]) + kGiven[(r >> 8) % 30] +
-                       kGiven[(r >> 16) % 30];
+    std::string name =
+        std::string(kSurnames[r % 30]) + kGiven[(r >> 8) % 30] + kGiven[(r >> 16) % 30];
     std::optional<std::string> email;
     if ((r >> 24) % 10 < 3) email = fmt::format("member{}@example.com", i);
     std::optional<Date> birthday;
@@ -99,8 +99,10 @@ struct Generator {
       birthday = Date{1960 + static_cast<int>((r >> 32) % 45), 1 + static_cast<int>((r >> 40) % 12),
                       1 + static_cast<int>((r >> 44) % 28)};
     std::optional<std::string> gender;
-    if ((r >> 50) % 3 == 0) gender = "female";
-    else if ((r >> 50) % 3 == 1) gender = "male";
+    if ((r >> 50) % 3 == 0)
+      gender = "female";
+    else if ((r >> 50) % 3 == 1)
+      gender = "male";
     Micros created = now - static_cast<Micros>((r >> 52) % (3 * 365 * 86400)) * kMicrosPerSecond;
 
     v.push_back(merchant_id);
@@ -110,21 +112,21 @@ struct Generator {
     v.push_back(store::Opt(email));
     v.push_back(birthday ? Value(FormatDate(*birthday)) : Value());
     v.push_back(store::Opt(gender));
-    v.push_back(store::Null());                 // region
-    v.push_back(store::Null());                 // city
-    v.push_back(std::string("[]"));             // tags
-    v.push_back(std::string("{}"));             // attributes
-    v.push_back(store::Null());                 // notes
-    v.push_back(store::Null());                 // language
+    v.push_back(store::Null());      // region
+    v.push_back(store::Null());      // city
+    v.push_back(std::string("[]"));  // tags
+    v.push_back(std::string("{}"));  // attributes
+    v.push_back(store::Null());      // notes
+    v.push_back(store::Null());      // language
     v.push_back(ReferralCode(i));
-    v.push_back(store::Null());                 // home_branch_id
-    v.push_back(store::Null());                 // merged_into
-    v.push_back(store::Null());                 // erased_at
+    v.push_back(store::Null());  // home_branch_id
+    v.push_back(store::Null());  // merged_into
+    v.push_back(store::Null());  // erased_at
     v.push_back(created);
     v.push_back(created);
     v.push_back(members::ReversedDigits(phone));  // phone_rev
-    v.push_back(Fold(name));                       // name_fold
-    v.push_back(store::Opt(email));                // email_fold (emails are already lower case)
+    v.push_back(Fold(name));                      // name_fold
+    v.push_back(store::Opt(email));               // email_fold (emails are already lower case)
     v.push_back(birthday ? Value(int64_t{birthday->month}) : Value());
     v.push_back(birthday ? Value(int64_t{birthday->day}) : Value());
   }
@@ -186,8 +188,8 @@ int main(int argc, char** argv) {
   for (int64_t i = 0; i < n; i += 997) {
     auto p = NormalizePhone(NationalPhone(i), "TW");
     if (!p || p->e164 != E164Phone(i)) {
-      std::cerr << "bench_gen_members: phone formula gives an invalid number at index " << i
-                << ": " << NationalPhone(i) << "\n";
+      std::cerr << "bench_gen_members: phone formula gives an invalid number at index " << i << ": "
+                << NationalPhone(i) << "\n";
       return 1;
     }
   }
@@ -210,8 +212,8 @@ int main(int argc, char** argv) {
     accounts::Merchant m;
     m.name = merchant_name;
     RG_ASSIGN_OR_RETURN(auto merchant, accounts::CreateMerchant(tx, clock.Now(), m));
-    RG_ASSIGN_OR_RETURN(auto key, accounts::CreateApiKey(tx, clock.Now(), merchant.id,
-                                                          "benchmark", accounts::Role::kOwner));
+    RG_ASSIGN_OR_RETURN(auto key, accounts::CreateApiKey(tx, clock.Now(), merchant.id, "benchmark",
+                                                         accounts::Role::kOwner));
     return Created{merchant, key};
   });
   if (!created) return Die("create merchant", created.error());
@@ -239,8 +241,8 @@ int main(int argc, char** argv) {
     });
     if (!s) return Die(fmt::format("insert rows {}..{}", begin, end), s.error());
     if (end >= next_report || end == n) {
-      double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
-                        .count();
+      double secs =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::cerr << fmt::format("  {} members, {:.1f} s, {:.0f} rows/s\n", end, secs, end / secs);
       next_report += 100'000;
     }

@@ -41,15 +41,15 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <atomic>
 #include <random>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -193,9 +193,9 @@ int WalHook(void* arg, sqlite3* db, const char* name, int pages) {
     sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
     // Everything copied back: the next commit starts the WAL over from its first frame.
     if (log == done) w->last_pages = 0;
-    w->checkpoint_us += std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - t0)
-                            .count();
+    w->checkpoint_us +=
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count();
     ++w->checkpoints;
   }
   return SQLITE_OK;
@@ -247,8 +247,8 @@ int WriteOrder(Context& c) {
     int64_t balance = Run(c.db, c.st.balance, c.merchant, m, c.point_type, points, points, now);
     int64_t entry_id = c.ids.Next(), lot_id = c.ids.Next();
     const std::string reason = "order " + ext;
-    Run(c.db, c.st.entry, c.merchant, entry_id, m, c.point_type, points, balance, reason,
-        order_id, now);
+    Run(c.db, c.st.entry, c.merchant, entry_id, m, c.point_type, points, balance, reason, order_id,
+        now);
     Run(c.db, c.st.lot, c.merchant, lot_id, m, c.point_type, now, points, points, entry_id);
     Run(c.db, c.st.move, c.merchant, entry_id, lot_id, points);
     rows += 4;
@@ -301,9 +301,9 @@ Outcome RunVariant(Context& c, int per_tx, bool savepoints, double seconds) {
     Exec(c.db, "COMMIT");
     o.orders += per_tx;
     ++o.txs;
-    tx_us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(
-                        std::chrono::steady_clock::now() - t0)
-                        .count());
+    tx_us.push_back(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
   }
   o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   o.cpu_us = CpuMicros() - cpu0;
@@ -352,15 +352,16 @@ struct Checkpointer {
 };
 
 void Usage() {
-  std::fprintf(stderr,
-               "usage: bench_sqlite_loop --db PATH [--per-tx LIST] [--seconds S] "
-               "[--synchronous FULL|NORMAL|EXTRA] [--wal-autocheckpoint PAGES] [--checkpoint-thread MS]\n"
-               "  LIST: comma-separated orders per transaction; a trailing 's' adds a savepoint "
-               "per order (default 1,32,32s)\n"
-               "  PAGES: checkpoint once the WAL holds this many pages (default 1000, SQLite's "
-               "and the server's; 0 never)\n"
-               "  MS: checkpoint from a second connection on its own thread every MS ms instead "
-               "(the writer then never checkpoints)\n");
+  std::fprintf(
+      stderr,
+      "usage: bench_sqlite_loop --db PATH [--per-tx LIST] [--seconds S] "
+      "[--synchronous FULL|NORMAL|EXTRA] [--wal-autocheckpoint PAGES] [--checkpoint-thread MS]\n"
+      "  LIST: comma-separated orders per transaction; a trailing 's' adds a savepoint "
+      "per order (default 1,32,32s)\n"
+      "  PAGES: checkpoint once the WAL holds this many pages (default 1000, SQLite's "
+      "and the server's; 0 never)\n"
+      "  MS: checkpoint from a second connection on its own thread every MS ms instead "
+      "(the writer then never checkpoints)\n");
 }
 
 }  // namespace
@@ -403,13 +404,13 @@ int main(int argc, char** argv) {
   }
 
   Context c;
-  if (sqlite3_open_v2(path.c_str(), &c.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                      nullptr) != SQLITE_OK)
+  if (sqlite3_open_v2(path.c_str(), &c.db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK)
     Die(c.db, "open");
   sqlite3_busy_timeout(c.db, 5000);
   // The server's writer connection (store/sqlite/sqlite_db.cpp).
-  Exec(c.db, ("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=" +
-              synchronous + "; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;")
+  Exec(c.db, ("PRAGMA journal_mode=WAL; PRAGMA foreign_keys=ON; PRAGMA synchronous=" + synchronous +
+              "; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;")
                  .c_str());
 
   sqlite3_stmt* q = Prepare(c.db, "SELECT merchant_id FROM merchants ORDER BY created_at LIMIT 1");
@@ -480,19 +481,19 @@ int main(int argc, char** argv) {
   }
 
   checkpointer.Stop();
-  std::string how = checkpoint_thread_ms > 0
-                        ? "checkpoints on a second thread every " +
-                              std::to_string(checkpoint_thread_ms) + " ms"
-                        : "wal_autocheckpoint=" + std::to_string(wal_autocheckpoint);
+  std::string how =
+      checkpoint_thread_ms > 0
+          ? "checkpoints on a second thread every " + std::to_string(checkpoint_thread_ms) + " ms"
+          : "wal_autocheckpoint=" + std::to_string(wal_autocheckpoint);
   std::printf("\nsqlite %s, WAL, synchronous=%s, %s, %zu members; %.0f s a variant\n\n",
               sqlite3_libversion(), synchronous.c_str(), how.c_str(), c.members.size(), seconds);
-  std::printf("| orders per transaction | savepoint per order | orders/s | rows/s | commits/s | "
-              "p50 / p99 ms per transaction | WAL kB per order | checkpoints (ms) | CPU µs per order "
-              "|\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  std::printf(
+      "| orders per transaction | savepoint per order | orders/s | rows/s | commits/s | "
+      "p50 / p99 ms per transaction | WAL kB per order | checkpoints (ms) | CPU µs per order "
+      "|\n| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
   for (const auto& o : outcomes)
     std::printf("| %d | %s | %.0f | %.0f | %.0f | %.2f / %.2f | %.1f | %lld (%.0f) | %.0f |\n",
-                o.per_tx,
-                o.savepoints ? "yes" : "no", o.orders / o.seconds, o.rows / o.seconds,
+                o.per_tx, o.savepoints ? "yes" : "no", o.orders / o.seconds, o.rows / o.seconds,
                 o.txs / o.seconds, o.p50_us / 1000.0, o.p99_us / 1000.0,
                 o.orders ? o.wal_frames * (page_size + 24) / 1024.0 / o.orders : 0.0,
                 static_cast<long long>(o.checkpoints), o.checkpoint_us / 1000.0,

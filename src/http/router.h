@@ -7,10 +7,10 @@
 #include <functional>
 #include <map>
 #include <mutex>
-#include <unordered_map>
 #include <optional>
 #include <regex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "accounts/account_service.h"
