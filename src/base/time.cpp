@@ -60,6 +60,12 @@ bool ParseInt(std::string_view s, int& out) {
 
 }  // namespace
 
+Date CivilFromDays(int64_t days) {
+  Date d;
+  CivilFromDays(days, d.year, d.month, d.day);
+  return d;
+}
+
 std::string FormatRfc3339(Micros t) {
   int64_t days = t >= 0 ? t / kMicrosPerDay : -((-t + kMicrosPerDay - 1) / kMicrosPerDay);
   int64_t rem = t - days * kMicrosPerDay;

@@ -61,6 +61,8 @@ std::string FormatDate(const Date& d);
 
 // Days since 1970-01-01 for a proleptic Gregorian date (Howard Hinnant's algorithm).
 int64_t DaysFromCivil(int y, int m, int d);
+// The date of a day number (days since 1970-01-01); the inverse of DaysFromCivil.
+Date CivilFromDays(int64_t days);
 bool IsLeapYear(int y);
 
 }  // namespace regulars

@@ -117,7 +117,7 @@ class Router {
 void Send(httplib::Response& res, const Result<Reply>& reply);
 
 // Route groups, one file each.
-void RegisterSystemRoutes(Router& r, const std::function<std::vector<RouteInfo>()>& routes);
+void RegisterSystemRoutes(Router& r);
 void RegisterAccountRoutes(Router& r);
 void RegisterMemberRoutes(Router& r);
 void RegisterLoyaltyRoutes(Router& r);

@@ -51,7 +51,7 @@ int64_t ResidentBytes() {
 
 const EmbeddedFile* FindApiDoc(std::string_view path) { return FindFile(kApiDocs, path); }
 
-void RegisterSystemRoutes(Router& router, const std::function<std::vector<RouteInfo>()>& routes) {
+void RegisterSystemRoutes(Router& router) {
   router.Raw("GET", "/healthz", "Liveness: 200 when the server and its database answer", false,
              [](Request&, AppContext& app) -> Result<Reply> {
                RG_TRY(app.db.Read([](store::Tx& tx) -> Status {
@@ -84,7 +84,6 @@ void RegisterSystemRoutes(Router& router, const std::function<std::vector<RouteI
                r.content_type = "application/json";
                return r;
              });
-  (void)routes;
 }
 
 // The console: files from web/dist, and index.html for every other non-API path (the console

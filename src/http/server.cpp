@@ -65,7 +65,7 @@ Server::Server(store::Database& db, const Clock& clock, events::Dispatcher* disp
                          {"Referrer-Policy", "same-origin"},
                          {"X-Frame-Options", "DENY"}});
   Router& r = impl_->router;
-  RegisterSystemRoutes(r, [this] { return Routes(); });
+  RegisterSystemRoutes(r);
   RegisterAccountRoutes(r);
   RegisterMemberRoutes(r);
   RegisterLoyaltyRoutes(r);

@@ -89,17 +89,7 @@ Result<std::vector<ActivityRow>> PointsActivityReport(store::Tx& tx, const accou
     auto key = std::tuple{day, r.OptInt(1).value_or(0), r.Str(2)};
     ActivityRow& a = by[key];
     if (a.day.empty()) {
-      int y = 1970, m = 1, d = 1;
-      // Days since the epoch back to a civil date.
-      int64_t z = day + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-      unsigned doe = static_cast<unsigned>(z - era * 146097);
-      unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-      unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-      unsigned mp = (5 * doy + 2) / 153;
-      d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-      m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-      y = static_cast<int>(yoe + era * 400 + (m <= 2));
-      a.day = FormatDate({y, m, d});
+      a.day = FormatDate(CivilFromDays(day));
       a.branch_id = r.OptInt(1);
       a.point_type = r.Str(2);
     }
