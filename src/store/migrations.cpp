@@ -8,6 +8,7 @@
 #include "store/schema/0004_tiers_stamps.h"
 #include "store/schema/0005_coupons_referrals.h"
 #include "store/schema/0006_indexes.h"
+#include "store/schema/0007_imports.h"
 
 namespace regulars::store {
 namespace {}  // namespace
@@ -20,6 +21,7 @@ const std::vector<Migration>& AllMigrations() {
       {4, "tiers_stamps", schema::kTiersStamps},
       {5, "coupons_referrals", schema::kCouponsReferrals},
       {6, "indexes", schema::kIndexes},
+      {7, "imports", schema::kImports},
   };
   return kAll;
 }

@@ -1,0 +1,126 @@
+#pragma once
+
+// Importing years of order history from CSV exports (regulars import orders, POST /api/v1/imports,
+// the console's import page). One engine behind all three.
+//
+// Contract:
+// - Lines are grouped into orders by the order column; an export lists an order's lines together,
+//   and a line whose order already ended earlier in the file is rejected with that line's number.
+// - Members are matched by the store's customer id, then phone, then e-mail, and created when none
+//   matches. Lines without any customer are anonymous sales (an order with no member).
+// - Cancellations and returns (negative quantities, or a cancel marker such as UCI's "C" invoice
+//   prefix) become refunds of the member's earlier order holding those items where one is found,
+//   otherwise stand-alone returns.
+// - Orders are keyed by external_id (the order number), returns by theirs: running the same file
+//   again, or a killed import again, adds nothing twice; a fresh export adds only what is new.
+// - Every rejected line is reported with its line number, column and reason. With all_or_nothing
+//   a single rejected line means nothing is written. dry_run writes nothing and reports what would
+//   happen.
+// - Work is committed in batches of orders, each one transaction; progress is reported per batch.
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "accounts/account.h"
+#include "base/error.h"
+#include "importer/csv.h"
+#include "store/db.h"
+
+namespace regulars::importer {
+
+// Which CSV column (by header name) feeds each order field. Empty: not in the file.
+struct Mapping {
+  std::string order_id;     // required: groups lines into orders
+  std::string occurred_at;  // required: "2011-12-09 12:50:00", "2011-12-09T12:50:00", "12/9/2011
+                            // 12:50", RFC 3339
+  std::string sku;          // product code
+  std::string name;         // product name
+  std::string category;
+  std::string quantity;     // default 1; negative: a return
+  std::string unit_price;   // in major units with decimals ("2.55")
+  std::string line_total;   // alternative to quantity x unit_price
+  std::string customer_id;  // the store's own customer id ("17850.0" is read as "17850")
+  std::string phone;
+  std::string email;
+  std::string customer_name;
+  std::string country;  // member region / country
+  std::string city;
+  std::string branch;     // branch code or name
+  std::string currency;   // default: the merchant's
+  std::string cancelled;  // a column whose non-empty / true value marks a cancellation
+  // An order number starting with this marks a cancellation ("C" for UCI Online Retail).
+  std::string cancel_prefix;
+  // Time zone of local times without an offset (default: the merchant's).
+  std::string timezone;
+};
+
+// Built-in mappings: "generic", "shopify", "online-retail".
+std::optional<Mapping> PresetMapping(std::string_view name);
+std::vector<std::string> PresetNames();
+// A mapping file: TOML with the Mapping field names as keys (`order_id = "Invoice"`), optionally
+// `preset = "shopify"` to start from a preset.
+Result<Mapping> ParseMappingToml(std::string_view text);
+// The preset whose required columns the header has, if any (for the console's first guess).
+std::optional<std::string> GuessPreset(const std::vector<std::string>& header);
+
+struct ImportOptions {
+  Mapping mapping;
+  CsvOptions csv;
+  bool dry_run = false;
+  bool all_or_nothing = false;
+  bool award_points = false;   // score past orders by today's earning rules
+  bool rebuild_tiers = false;  // re-qualify tiers of touched members at the end
+  bool create_members = true;
+  int batch_orders = 2000;  // orders per transaction
+  std::string source = "import";
+};
+
+struct RejectedLine {
+  int64_t line = 0;
+  std::string column;  // header name, or "" for the whole line
+  std::string reason;
+};
+
+struct ImportReport {
+  int64_t lines = 0;  // data lines read (header excluded)
+  int64_t lines_imported = 0;
+  int64_t lines_rejected = 0;
+  int64_t orders_created = 0;
+  int64_t orders_existing = 0;   // already present from an earlier run: skipped
+  int64_t anonymous_orders = 0;  // of orders_created, those without a member
+  int64_t refunds = 0;           // returns matched to an earlier order
+  int64_t standalone_returns = 0;
+  int64_t returns_existing = 0;
+  int64_t members_created = 0;
+  int64_t members_matched = 0;
+  int64_t revenue_minor = 0;   // sum of created orders' totals
+  int64_t refunded_minor = 0;  // sum of refunds and stand-alone returns (positive)
+  int64_t points_awarded = 0;
+  std::string currency;
+  std::string encoding;
+  bool dry_run = false;
+  bool committed = false;              // false after all_or_nothing with rejections, or dry_run
+  std::vector<RejectedLine> rejected;  // the first max_rejected_kept; lines_rejected counts all
+  double seconds = 0;
+};
+
+struct Progress {
+  int64_t lines = 0;
+  int64_t bytes_consumed = 0;
+  int64_t total_bytes = 0;  // 0 when unknown
+};
+// Called after each batch; returning false stops the import (cancellation) after that batch.
+using ProgressFn = std::function<bool(const Progress&)>;
+
+inline constexpr size_t kMaxRejectedKept = 10000;
+
+// Runs an import into `actor.merchant_id`. The header line names the columns; a mapping column
+// missing from the header is an invalid_argument error naming it, before anything is read further.
+Result<ImportReport> ImportOrders(store::Database& db, const accounts::Actor& actor,
+                                  CsvReader& reader, const ImportOptions& options,
+                                  const ProgressFn& progress = {});
+
+}  // namespace regulars::importer
