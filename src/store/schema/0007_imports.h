@@ -9,7 +9,10 @@ namespace regulars::store::schema {
 inline constexpr std::string_view kImports = R"sql(
 -- One import run started from the console or the API; the CLI runs without a row. The worker
 -- updates progress after each batch; report_json holds the ImportReport when it ends.
--- status: queued, running, succeeded, failed, cancelled.
+-- status: queued, running, succeeded, failed, cancelled. A running job is held by one worker
+-- (claimed_by) until lease_until; the worker renews the lease after each batch, so a job whose
+-- server died goes back to queued once its lease lapses (at once on SQLite, one server per file).
+-- cancel_requested: the worker stops after its current batch.
 CREATE TABLE import_jobs (
   merchant_id BIGINT NOT NULL,
   id BIGINT NOT NULL,
@@ -26,6 +29,9 @@ CREATE TABLE import_jobs (
   created_at BIGINT NOT NULL,
   started_at BIGINT,
   finished_at BIGINT,
+  cancel_requested INTEGER NOT NULL DEFAULT 0,
+  claimed_by TEXT,
+  lease_until BIGINT,
   PRIMARY KEY (merchant_id, id)
 );
 CREATE INDEX import_jobs_status ON import_jobs (status, created_at);
