@@ -68,6 +68,8 @@ json CouponJson(const CouponView& v, Micros now, const std::string& currency) {
           {"min_spend_minor", v.tmpl.min_spend_minor},
           {"currency", currency},
           {"status", loyalty::CouponStateName(c.StateAt(now))},
+          {"voided_at", c.voided_at ? json(FormatRfc3339(*c.voided_at)) : json(nullptr)},
+          {"void_reason", OrNull(c.void_reason)},
           {"valid_from", FormatRfc3339(c.valid_from)},
           {"valid_until", TimeOrNull(c.valid_until)},
           {"source", c.source},
@@ -225,7 +227,7 @@ void RegisterCouponRoutes(Router& router) {
   // Coupons.
   router.Read("GET", "/api/v1/coupons",
               "Coupons, newest first (?member_id=&template_id=&batch_id=&status=available|redeemed|"
-              "expired|not_yet_valid)",
+              "expired|not_yet_valid|voided)",
               [](Request& r, store::Tx& tx) -> Result<Reply> {
                 loyalty::CouponFilter filter;
                 RG_ASSIGN_OR_RETURN(filter.member_id, QueryId(r, "member_id"));
@@ -234,8 +236,8 @@ void RegisterCouponRoutes(Router& router) {
                 if (auto s = r.Query("status")) {
                   filter.state = loyalty::ParseCouponState(*s);
                   if (!filter.state)
-                    return InvalidField("status",
-                                        "must be available, redeemed, expired or not_yet_valid");
+                    return InvalidField(
+                        "status", "must be available, redeemed, expired, not_yet_valid or voided");
                 }
                 RG_ASSIGN_OR_RETURN(int limit, r.Limit());
                 RG_ASSIGN_OR_RETURN(auto page,

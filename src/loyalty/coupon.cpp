@@ -87,13 +87,15 @@ std::string_view CouponStateName(CouponState s) {
       return "expired";
     case CouponState::kNotYetValid:
       return "not_yet_valid";
+    case CouponState::kVoided:
+      return "voided";
   }
   return "available";
 }
 
 std::optional<CouponState> ParseCouponState(std::string_view s) {
   for (auto x : {CouponState::kAvailable, CouponState::kRedeemed, CouponState::kExpired,
-                 CouponState::kNotYetValid})
+                 CouponState::kNotYetValid, CouponState::kVoided})
     if (CouponStateName(x) == s) return x;
   return std::nullopt;
 }
@@ -189,6 +191,7 @@ Result<CouponValidityWindow> CouponValidity(const CouponTemplate& t, Micros issu
 
 CouponState Coupon::StateAt(Micros now) const {
   if (redeemed_at) return CouponState::kRedeemed;
+  if (voided_at) return CouponState::kVoided;
   if (valid_until && now >= *valid_until) return CouponState::kExpired;
   if (now < valid_from) return CouponState::kNotYetValid;
   return CouponState::kAvailable;
@@ -227,6 +230,11 @@ Status CheckRedeemable(const Coupon& c, const CouponTemplate& t, Micros now,
     return Fail(MakeError(Code::kFailedPrecondition, fmt::format("coupon already redeemed at {}",
                                                                  FormatRfc3339(*c.redeemed_at)))
                     .WithDetail("redeemed_at", FormatRfc3339(*c.redeemed_at)));
+  if (c.voided_at)
+    return Fail(MakeError(Code::kFailedPrecondition,
+                          fmt::format("coupon was voided at {}: {}", FormatRfc3339(*c.voided_at),
+                                      c.void_reason.value_or("no reason given")))
+                    .WithDetail("voided_at", FormatRfc3339(*c.voided_at)));
   if (now < c.valid_from)
     return Fail(Code::kFailedPrecondition,
                 fmt::format("coupon is not valid until {}", FormatRfc3339(c.valid_from)));

@@ -103,8 +103,8 @@ struct CouponValidityWindow {
 // window is already over ("the template's validity ended at ...").
 Result<CouponValidityWindow> CouponValidity(const CouponTemplate& t, Micros issued_at);
 
-enum class CouponState { kAvailable, kRedeemed, kExpired, kNotYetValid };
-// "available", "redeemed", "expired", "not_yet_valid".
+enum class CouponState { kAvailable, kRedeemed, kExpired, kNotYetValid, kVoided };
+// "available", "redeemed", "expired", "not_yet_valid", "voided".
 std::string_view CouponStateName(CouponState s);
 std::optional<CouponState> ParseCouponState(std::string_view s);
 
@@ -127,6 +127,9 @@ struct Coupon {
   std::optional<std::string> redeemed_by;
   std::optional<int64_t> discount_minor;
   std::optional<int64_t> order_total_minor;
+  // Set when the order that earned the coupon was refunded (spend gifts, referral rewards).
+  std::optional<Micros> voided_at;
+  std::optional<std::string> void_reason;
 
   CouponState StateAt(Micros now) const;
 };
@@ -140,6 +143,7 @@ int64_t CouponDiscount(const CouponTemplate& t, std::optional<int64_t> order_tot
 
 // Whether the coupon may be redeemed at `now` for an order of `order_total_minor`:
 //   failed_precondition "coupon already redeemed at <time>" (details redeemed_at),
+//   failed_precondition "coupon was voided at <time>: <reason>" (details voided_at),
 //   failed_precondition "coupon is not valid until <time>",
 //   failed_precondition "coupon expired at <time>",
 //   failed_precondition "order_total_minor: the minimum spend is N" (field order_total_minor),

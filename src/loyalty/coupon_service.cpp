@@ -91,7 +91,7 @@ std::vector<Value> TemplateValues(const CouponTemplate& t) {
 constexpr std::string_view kCouponCols =
     "merchant_id, id, code, template_id, member_id, source, source_key, batch_id, valid_from, "
     "valid_until, issued_at, issued_by, redeemed_at, redeemed_order_ref, redeemed_branch_id, "
-    "redeemed_by, discount_minor, order_total_minor";
+    "redeemed_by, discount_minor, order_total_minor, voided_at, void_reason";
 // The columns written at issue (the first 12 of kCouponCols).
 constexpr std::string_view kIssueCols =
     "merchant_id, id, code, template_id, member_id, source, source_key, batch_id, valid_from, "
@@ -118,6 +118,8 @@ Coupon CouponFromRow(const Row& r) {
   c.redeemed_by = r.OptStr(15);
   c.discount_minor = r.OptInt(16);
   c.order_total_minor = r.OptInt(17);
+  c.voided_at = r.OptInt(18);
+  c.void_reason = r.OptStr(19);
   return c;
 }
 
@@ -551,20 +553,25 @@ Result<Page<CouponView>> ListCoupons(store::Tx& tx, const Actor& actor, const Co
       case CouponState::kRedeemed:
         sql += " AND redeemed_at IS NOT NULL";
         break;
+      case CouponState::kVoided:
+        sql += " AND redeemed_at IS NULL AND voided_at IS NOT NULL";
+        break;
       case CouponState::kExpired:
-        sql += " AND redeemed_at IS NULL AND valid_until <= ?";
+        sql += " AND redeemed_at IS NULL AND voided_at IS NULL AND valid_until <= ?";
         params.push_back(actor.now);
         break;
       case CouponState::kNotYetValid:
         sql +=
-            " AND redeemed_at IS NULL AND valid_from > ? AND (valid_until IS NULL OR "
+            " AND redeemed_at IS NULL AND voided_at IS NULL AND valid_from > ? AND (valid_until IS "
+            "NULL OR "
             "valid_until > ?)";
         params.push_back(actor.now);
         params.push_back(actor.now);
         break;
       case CouponState::kAvailable:
         sql +=
-            " AND redeemed_at IS NULL AND valid_from <= ? AND (valid_until IS NULL OR "
+            " AND redeemed_at IS NULL AND voided_at IS NULL AND valid_from <= ? AND (valid_until "
+            "IS NULL OR "
             "valid_until > ?)";
         params.push_back(actor.now);
         params.push_back(actor.now);
@@ -622,13 +629,13 @@ Result<CouponView> RedeemCoupon(store::Tx& tx, const Actor& actor, std::string_v
       int64_t changed,
       tx.Exec("UPDATE coupons SET redeemed_at = ?, redeemed_order_ref = ?, redeemed_branch_id = ?, "
               "redeemed_by = ?, discount_minor = ?, order_total_minor = ? WHERE merchant_id = ? "
-              "AND id = ? AND redeemed_at IS NULL",
+              "AND id = ? AND redeemed_at IS NULL AND voided_at IS NULL",
               {actor.now, Opt(in.order_ref), Opt(in.branch_id), actor.Label(), discount,
                Opt(in.order_total_minor), actor.merchant_id, v.coupon.id}));
   if (changed != 1) {
     // Someone redeemed it between our read and our update: say when.
     RG_ASSIGN_OR_RETURN(auto now_row, LoadCouponByCode(tx, actor.merchant_id, normalized));
-    if (now_row && now_row->coupon.redeemed_at) {
+    if (now_row && (now_row->coupon.redeemed_at || now_row->coupon.voided_at)) {
       RG_TRY(CheckRedeemable(now_row->coupon, now_row->tmpl, actor.now, in.order_total_minor));
     }
     return Fail(Code::kAborted, "the coupon changed under us; retrying");
@@ -674,6 +681,63 @@ Status OnOrderForCoupons(store::Tx& tx, const Actor& actor, const OrderResult& r
                                 "order:" + IdToString(result.order.id)));
   }
   return {};
+}
+
+Result<VoidedCoupons> VoidCouponsBySource(store::Tx& tx, const Actor& actor,
+                                          const std::string& source_key,
+                                          const std::string& reason) {
+  VoidedCoupons out;
+  RG_ASSIGN_OR_RETURN(
+      Rows rows, tx.Query(fmt::format("SELECT {} FROM coupons WHERE merchant_id = ? AND source_key "
+                                      "= ? AND voided_at IS NULL ORDER BY id",
+                                      kCouponCols),
+                          {actor.merchant_id, source_key}));
+  for (const auto& r : rows) {
+    Coupon c = CouponFromRow(r);
+    if (c.redeemed_at) {
+      out.kept_redeemed.push_back(std::move(c));
+      continue;
+    }
+    // Conditional, so a redemption racing this refund either wins or is refused.
+    RG_ASSIGN_OR_RETURN(int64_t changed,
+                        tx.Exec("UPDATE coupons SET voided_at = ?, void_reason = ? WHERE "
+                                "merchant_id = ? AND id = ? AND redeemed_at IS NULL AND voided_at "
+                                "IS NULL",
+                                {actor.now, reason, actor.merchant_id, c.id}));
+    if (changed != 1) return Fail(Code::kAborted, "the coupon changed under us; retrying");
+    c.voided_at = actor.now;
+    c.void_reason = reason;
+    json data = {{"coupon_id", IdToString(c.id)},
+                 {"code", c.code},
+                 {"template_id", IdToString(c.template_id)},
+                 {"source", c.source},
+                 {"reason", reason}};
+    RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
+                               {"coupon_voided", c.member_id, actor.Label(), data.dump()}));
+    out.voided.push_back(std::move(c));
+  }
+  return out;
+}
+
+Result<VoidedCoupons> OnOrderRefundedForCoupons(store::Tx& tx, const Actor& actor,
+                                                const Order& order) {
+  VoidedCoupons out;
+  if (!order.member_id) return out;
+  const int64_t net = order.total_minor - order.refunded_minor;
+  // The spend gifts this order earned, with the threshold each template has now.
+  RG_ASSIGN_OR_RETURN(Rows rows,
+                      tx.Query("SELECT DISTINCT t.spend_threshold_minor FROM coupons c JOIN "
+                               "coupon_templates t ON t.merchant_id = c.merchant_id AND t.id = "
+                               "c.template_id WHERE c.merchant_id = ? AND c.source = 'spend' AND "
+                               "c.source_key = ? AND c.voided_at IS NULL",
+                               {actor.merchant_id, "order:" + IdToString(order.id)}));
+  bool below = false;
+  for (const auto& r : rows)
+    if (!r.IsNull(0) && net < r.Int(0)) below = true;
+  if (!below) return out;
+  return VoidCouponsBySource(
+      tx, actor, "order:" + IdToString(order.id),
+      fmt::format("order {} was refunded below the gift's minimum spend", order.external_id));
 }
 
 Result<int64_t> IssueBirthdayCoupons(store::Tx& tx, Micros now, int max_per_merchant) {

@@ -101,6 +101,7 @@ struct RedeemCouponInput {
 };
 // Redeems a coupon once, at actor.now (any role). Errors, most specific first: not_found;
 // invalid_argument for bad input; failed_precondition "coupon already redeemed at <time>",
+// "coupon was voided at <time>: <reason>",
 // "coupon is not valid until <time>", "coupon expired at <time>", "order_total_minor: the
 // minimum spend is N", "member_id: the coupon belongs to another member". Answers with the
 // redeemed coupon and its discount_minor.
@@ -116,6 +117,21 @@ Status OnMemberJoined(store::Tx& tx, const accounts::Actor& actor, Id member_id)
 // Spend-threshold gifts (滿額贈): one coupon of every active `spend` template whose threshold
 // the order's total reaches. Call from AfterOrderCreated.
 Status OnOrderForCoupons(store::Tx& tx, const accounts::Actor& actor, const OrderResult& result);
+
+// What a refund took back: coupons voided, and those kept because they were already used.
+struct VoidedCoupons {
+  std::vector<Coupon> voided;
+  std::vector<Coupon> kept_redeemed;
+};
+// Voids every not-yet-redeemed coupon issued with `source_key` ("order:<id>", "referral:<id>"),
+// appending a coupon_voided event for each; redeemed ones are kept and listed. Idempotent.
+Result<VoidedCoupons> VoidCouponsBySource(store::Tx& tx, const accounts::Actor& actor,
+                                          const std::string& source_key, const std::string& reason);
+// Refund hook (AfterOrderRefunded): when the order's net total (total - refunded) falls below
+// the threshold of a spend gift it earned, the gift is voided unless it was already used.
+// A voided coupon is refused at redemption ("coupon was voided at <time>: <reason>").
+Result<VoidedCoupons> OnOrderRefundedForCoupons(store::Tx& tx, const accounts::Actor& actor,
+                                                const Order& order);
 
 // The daily birthday job for every merchant: each active `birthday` template issues one coupon
 // to each member whose birthday (in the merchant's time zone) is within birthday_days_before

@@ -392,6 +392,84 @@ TEST_P(CouponServiceTest, WelcomeOfferOnceAndSpendGiftPerQualifyingOrder) {
   EXPECT_EQ(mine[0].tmpl.id, gift.id);
 }
 
+// A spend gift (滿額贈) rests on its order: a refund that brings the order's net total below the
+// threshold voids the gift if it is still unused, with a reason the cashier sees at redemption;
+// a refund that leaves the total above it, or a gift already used, changes nothing.
+TEST_P(CouponServiceTest, RefundBelowThresholdVoidsAnUnusedSpendGift) {
+  NewTemplate({.name = "滿 1000 送 100",
+               .spend_threshold_minor = int64_t{100000},
+               .issue_on = IssueOn::kSpend});
+  auto order = [&](const std::string& ext, int64_t total) {
+    return W([&](store::Tx& tx) -> Result<Id> {
+      OrderInput in;
+      in.external_id = ext;
+      in.member_id = member_;
+      in.total_minor = total;
+      RG_ASSIGN_OR_RETURN(OrderResult res, CreateOrder(tx, Owner(), in));
+      return res.order.id;
+    });
+  };
+  auto refund = [&](Id order_id, int64_t amount) {
+    return W([&](store::Tx& tx) {
+      return RefundOrder(tx, Owner(), order_id, {.amount_minor = amount});
+    });
+  };
+  auto gift_of = [&](const std::string& ext) -> std::optional<CouponView> {
+    for (auto& v : CouponsOf(member_))
+      if (v.coupon.source_key && v.coupon.source_key->ends_with(ext)) return v;
+    return std::nullopt;
+  };
+  auto o1 = order("O-1", 150000);
+  auto o2 = order("O-2", 120000);
+  auto o3 = order("O-3", 100000);
+  ASSERT_TRUE(o1 && o2 && o3);
+  ASSERT_EQ(CouponsOf(member_).size(), 3u);
+
+  // O-1: 150,000 - 40,000 = 110,000 still reaches the threshold: the gift stays.
+  ASSERT_TRUE(refund(*o1, 40000));
+  auto g1 = gift_of(IdToString(*o1));
+  ASSERT_TRUE(g1);
+  EXPECT_EQ(g1->coupon.StateAt(clock_.Now()), CouponState::kAvailable);
+
+  // O-2: 120,000 - 30,000 = 90,000 is below: the unused gift is voided, once.
+  ASSERT_TRUE(refund(*o2, 30000));
+  ASSERT_TRUE(refund(*o2, 10000));
+  auto g2 = gift_of(IdToString(*o2));
+  ASSERT_TRUE(g2);
+  EXPECT_EQ(g2->coupon.StateAt(clock_.Now()), CouponState::kVoided);
+  ASSERT_TRUE(g2->coupon.voided_at);
+  EXPECT_EQ(*g2->coupon.voided_at, clock_.Now());
+  EXPECT_EQ(g2->coupon.void_reason.value_or(""),
+            "order O-2 was refunded below the gift's minimum spend");
+  ExpectError(AsStatus(Redeem(g2->coupon.code)), Code::kFailedPrecondition,
+              "coupon was voided at " + FormatRfc3339(clock_.Now()) +
+                  ": order O-2 was refunded below the gift's minimum spend");
+  EXPECT_EQ(Count("events WHERE type = 'coupon_voided'"), 1);
+  auto voided = db().ReadValue([&](store::Tx& tx) {
+    return ListCoupons(tx, Owner(), {.member_id = member_, .state = CouponState::kVoided},
+                       std::nullopt, 50);
+  });
+  ASSERT_TRUE(voided);
+  ASSERT_EQ(voided->items.size(), 1u);
+  EXPECT_EQ(voided->items[0].coupon.id, g2->coupon.id);
+  auto available = db().ReadValue([&](store::Tx& tx) {
+    return ListCoupons(tx, Owner(), {.member_id = member_, .state = CouponState::kAvailable},
+                       std::nullopt, 50);
+  });
+  ASSERT_TRUE(available);
+  EXPECT_EQ(available->items.size(), 2u);
+
+  // O-3: the gift was used before the refund; it stays redeemed.
+  auto g3 = gift_of(IdToString(*o3));
+  ASSERT_TRUE(g3);
+  ASSERT_TRUE(Redeem(g3->coupon.code));
+  ASSERT_TRUE(refund(*o3, 100000));
+  g3 = gift_of(IdToString(*o3));
+  ASSERT_TRUE(g3);
+  EXPECT_EQ(g3->coupon.StateAt(clock_.Now()), CouponState::kRedeemed);
+  EXPECT_FALSE(g3->coupon.voided_at.has_value());
+}
+
 // A 29 February birthday in a non-leap year is celebrated on 28 February: with a template that
 // issues 3 days before, the coupon comes on local 25 February 2027, once, and again in 2028
 // (a leap year: 26 February, 3 days before the 29th).

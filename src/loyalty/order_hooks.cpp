@@ -19,6 +19,9 @@ Status AfterOrderCreated(store::Tx& tx, const accounts::Actor& actor, OrderResul
 }
 
 Status AfterOrderRefunded(store::Tx& tx, const accounts::Actor& actor, OrderResult& result) {
+  if (!result.order.member_id) return {};
+  RG_TRY(OnOrderRefundedForCoupons(tx, actor, result.order));
+  RG_TRY(OnOrderRefundedForReferrals(tx, actor, result.order));
   return {};
 }
 

@@ -405,4 +405,66 @@ Status OnOrderForReferrals(store::Tx& tx, const Actor& actor, const OrderResult&
   return {};
 }
 
+Status OnOrderRefundedForReferrals(store::Tx& tx, const Actor& actor, const Order& order) {
+  if (!order.member_id) return {};
+  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(fmt::format("SELECT {} FROM referrals WHERE merchant_id "
+                                                      "= ? AND order_id = ? AND status = "
+                                                      "'rewarded'",
+                                                      kReferralCols),
+                                          {actor.merchant_id, order.id}));
+  if (rows.empty()) return {};
+  Referral ref = ReferralFromRow(rows[0]);
+  RG_ASSIGN_OR_RETURN(ReferralProgram program, LoadProgram(tx, actor.merchant_id));
+  if (order.total_minor - order.refunded_minor >= program.min_spend_minor &&
+      order.refunded_minor < order.total_minor)
+    return {};
+  // Exactly once: whoever moves the referral out of rewarded takes the rewards back.
+  RG_ASSIGN_OR_RETURN(int64_t won,
+                      tx.Exec("UPDATE referrals SET status = 'reversed', reversed_at = ? WHERE "
+                              "merchant_id = ? AND id = ? AND status = 'rewarded'",
+                              {actor.now, actor.merchant_id, ref.id}));
+  if (won != 1) return {};
+
+  // Points: every referral credit is reversed on whoever holds it now; what was spent already
+  // becomes a negative balance or debt, as for a refunded order's points.
+  RG_ASSIGN_OR_RETURN(auto entries, EntriesForSource(tx, actor.merchant_id, "referral", ref.id));
+  json points = json::array();
+  for (const auto& e : entries) {
+    if (e.kind != "earn" || e.amount <= 0) continue;
+    RG_ASSIGN_OR_RETURN(auto holder, Survivor(tx, actor.merchant_id, e.member_id));
+    if (!holder) continue;
+    EntryInput in{*holder,
+                  e.point_type_id,
+                  "reverse",
+                  e.amount,
+                  "referral reward taken back: order " + order.external_id + " refunded",
+                  "referral",
+                  ref.id,
+                  order.branch_id,
+                  actor.staff_id,
+                  actor.now};
+    RG_ASSIGN_OR_RETURN(Entry entry, Debit(tx, actor.merchant_id, in, true, {e.id}));
+    points.push_back({{"member_id", IdToString(*holder)},
+                      {"points", -e.amount},
+                      {"balance_after", entry.balance_after}});
+  }
+  // Coupons: voided unless already used.
+  RG_ASSIGN_OR_RETURN(
+      VoidedCoupons coupons,
+      VoidCouponsBySource(tx, actor, "referral:" + IdToString(ref.id),
+                          fmt::format("the referral's order {} was refunded", order.external_id)));
+  json voided = json::array(), kept = json::array();
+  for (const auto& c : coupons.voided) voided.push_back(c.code);
+  for (const auto& c : coupons.kept_redeemed) kept.push_back(c.code);
+  json data = {{"referral_id", IdToString(ref.id)},
+               {"order_id", IdToString(order.id)},
+               {"referrer_id", IdToString(ref.referrer_id)},
+               {"newcomer_id", IdToString(ref.newcomer_id)},
+               {"points", points},
+               {"coupons_voided", voided},
+               {"coupons_kept_redeemed", kept}};
+  RG_TRY(Emit(tx, actor, "referral_reversed", ref.newcomer_id, data));
+  return {};
+}
+
 }  // namespace regulars::loyalty

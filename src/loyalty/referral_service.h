@@ -77,7 +77,7 @@ struct Referral {
   Id newcomer_id = 0;
   std::string code;
   std::optional<std::string> device_id;
-  std::string status;  // pending, rewarded
+  std::string status;  // pending, rewarded, reversed (its order was refunded; final)
   std::optional<Id> order_id;
   Micros created_at = 0;
   std::optional<Micros> rewarded_at;
@@ -117,5 +117,12 @@ Status RecordMemberDevice(store::Tx& tx, const accounts::Actor& actor, Id member
 // qualifies, rewards both sides exactly once. Never fails for business reasons (a reward whose
 // point type or template is gone or inactive is skipped); only database errors come back.
 Status OnOrderForReferrals(store::Tx& tx, const accounts::Actor& actor, const OrderResult& result);
+
+// Hook for AfterOrderRefunded: when the order that rewarded a referral is refunded below the
+// program's min_spend_minor (or in full), both sides' rewards are taken back once — points
+// reversed (spent points become a negative balance or debt), unused coupons voided, used ones
+// kept — and the referral becomes 'reversed' for good: a later purchase rewards nothing, so a
+// buy-and-refund cycle cannot farm rewards. Event referral_reversed.
+Status OnOrderRefundedForReferrals(store::Tx& tx, const accounts::Actor& actor, const Order& order);
 
 }  // namespace regulars::loyalty

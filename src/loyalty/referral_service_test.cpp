@@ -304,6 +304,69 @@ TEST_P(ReferralServiceTest, FirstQualifyingPurchaseRewardsBothSidesOnce) {
   EXPECT_TRUE(problems.empty()) << problems.front();
 }
 
+// The referral rests on its qualifying order: refunding that order below the program's minimum
+// takes both rewards back once — the referrer's points (already spent points become a negative
+// balance, as for an order's own points) and the newcomer's unused coupon — and the referral is
+// 'reversed' for good, so buying again does not reward a second time. A smaller refund that
+// leaves the order above the minimum changes nothing. The ledger audit holds throughout.
+TEST_P(ReferralServiceTest, RefundOfTheQualifyingOrderTakesTheRewardsBack) {
+  ASSERT_TRUE(DefaultProgram());
+  Id newcomer = NewMember("0922000001");
+  ASSERT_TRUE(Refer(newcomer, CodeOf(referrer_), "device-1"));
+  auto order_id = db().WriteValue([&](store::Tx& tx) -> Result<Id> {
+    OrderInput in;
+    in.external_id = "O-9";
+    in.member_id = newcomer;
+    in.total_minor = 80000;
+    RG_ASSIGN_OR_RETURN(OrderResult res, CreateOrder(tx, Cashier(), in));
+    return res.order.id;
+  });
+  ASSERT_TRUE(order_id) << order_id.error().ToString();
+  ASSERT_EQ(Points(referrer_), 100);
+  ASSERT_EQ(Coupons(newcomer), 1u);
+  // The referrer spends 60 of the 100 points.
+  ASSERT_TRUE(db().WriteValue(
+      [&](store::Tx& tx) { return Adjust(tx, Owner(), referrer_, "points", -60, "gift"); }));
+  auto refund = [&](int64_t amount) {
+    return db().WriteValue([&](store::Tx& tx) {
+      return RefundOrder(tx, Cashier(), *order_id, {.amount_minor = amount});
+    });
+  };
+  // 80,000 - 20,000 = 60,000: still at least 50,000.
+  ASSERT_TRUE(refund(20000));
+  EXPECT_EQ(Points(referrer_), 40);
+  // 60,000 - 20,000 = 40,000: below. Taken back, once.
+  ASSERT_TRUE(refund(20000));
+  ASSERT_TRUE(refund(10000));
+  EXPECT_EQ(Points(referrer_), -60);
+  auto coupons = db().ReadValue([&](store::Tx& tx) {
+    return ListCoupons(tx, Owner(), {.member_id = newcomer}, std::nullopt, 10);
+  });
+  ASSERT_TRUE(coupons);
+  ASSERT_EQ(coupons->items.size(), 1u);
+  EXPECT_EQ(coupons->items[0].coupon.StateAt(clock_.Now()), CouponState::kVoided);
+  EXPECT_EQ(coupons->items[0].coupon.void_reason.value_or(""),
+            "the referral's order O-9 was refunded");
+  auto list = db().ReadValue(
+      [&](store::Tx& tx) { return ListReferrals(tx, Owner(), referrer_, std::nullopt, 50); });
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->items.size(), 1u);
+  EXPECT_EQ(list->items[0].status, "reversed");
+  auto events = db().ReadValue([&](store::Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(auto rows,
+                        tx.Query("SELECT COUNT(*) FROM events WHERE type = 'referral_reversed'"));
+    return rows[0].Int(0);
+  });
+  EXPECT_EQ(events.value_or(-1), 1);
+  // Buying again rewards nobody.
+  ASSERT_TRUE(Order(newcomer, "O-10", 90000));
+  EXPECT_EQ(Points(referrer_), -60);
+  EXPECT_EQ(Coupons(newcomer), 1u);
+  std::vector<std::string> problems;
+  ASSERT_TRUE(db().Read([&](store::Tx& tx) { return CheckLedger(tx, &problems); }));
+  EXPECT_TRUE(problems.empty()) << problems.front();
+}
+
 // Four qualifying orders of one newcomer race; the referral leaves `pending` by a conditional
 // UPDATE, so exactly one of them rewards, once per side.
 TEST_P(ReferralServiceTest, ConcurrentOrdersRewardOnce) {

@@ -9,6 +9,7 @@
 #include "store/schema/0005_coupons_referrals.h"
 #include "store/schema/0006_indexes.h"
 #include "store/schema/0007_imports.h"
+#include "store/schema/0008_refund_reversals.h"
 
 namespace regulars::store {
 namespace {}  // namespace
@@ -22,6 +23,7 @@ const std::vector<Migration>& AllMigrations() {
       {5, "coupons_referrals", schema::kCouponsReferrals},
       {6, "indexes", schema::kIndexes},
       {7, "imports", schema::kImports},
+      {8, "refund_reversals", schema::kRefundReversals},
   };
   return kAll;
 }
