@@ -583,3 +583,187 @@ export const api = {
   topUp: (memberId: string, input: { amount_minor: number; branch_id?: string; payment_method?: string }, idempotencyKey?: string) =>
     request<WalletChange>('POST', `/api/v1/members/${enc(memberId)}/wallet/top-ups`, input, { idempotencyKey }),
 }
+
+// ---------- order imports ----------
+
+/** The order fields a CSV column can feed (`mapping` keys). */
+export type ImportField =
+  | 'order_id'
+  | 'occurred_at'
+  | 'sku'
+  | 'name'
+  | 'category'
+  | 'quantity'
+  | 'unit_price'
+  | 'line_total'
+  | 'customer_id'
+  | 'phone'
+  | 'email'
+  | 'customer_name'
+  | 'country'
+  | 'city'
+  | 'branch'
+  | 'currency'
+  | 'cancelled'
+
+export type ImportEncoding = 'auto' | 'utf-8' | 'big5' | 'gb18030'
+export const IMPORT_ENCODINGS: readonly ImportEncoding[] = ['auto', 'utf-8', 'big5', 'gb18030'] as const
+
+/** field → column header (a field absent: not in the file). */
+export type ImportMapping = Partial<Record<ImportField, string>>
+
+export interface ImportPreview {
+  encoding: string
+  header: string[]
+  rows: string[][]
+  preset: string | null
+  mapping: ImportMapping | null
+  presets: string[]
+  fields: ImportField[]
+  required: ImportField[]
+}
+
+export interface ImportRejected {
+  line: number
+  column: string
+  reason: string
+}
+
+export interface ImportReport {
+  lines: number
+  lines_imported: number
+  lines_rejected: number
+  orders_created: number
+  orders_existing: number
+  anonymous_orders: number
+  refunds: number
+  standalone_returns: number
+  returns_existing: number
+  members_created: number
+  members_matched: number
+  revenue_minor: number
+  refunded_minor: number
+  points_awarded: number
+  currency: string
+  encoding: string
+  dry_run: boolean
+  committed: boolean
+  seconds: number
+  rejected: ImportRejected[]
+}
+
+export type ImportStatus = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled'
+
+export interface ImportJob {
+  id: string
+  status: ImportStatus
+  file_name: string
+  options: Record<string, unknown>
+  progress: { lines: number; bytes_consumed: number; total_bytes: number; percent: number }
+  report: ImportReport | null
+  error: string | null
+  created_at: string
+  started_at: string | null
+  finished_at: string | null
+}
+
+/** Query parameters of POST /api/v1/imports (booleans are sent only when true). */
+export interface ImportParams {
+  file_name: string
+  preset?: string | null
+  mapping?: ImportMapping | null
+  encoding?: ImportEncoding
+  dry_run?: boolean
+  all_or_nothing?: boolean
+  award_points?: boolean
+  rebuild_tiers?: boolean
+}
+
+/** The bytes of a CSV (or .gz) file: its Content-Type for the upload. */
+export function importContentType(file: { name: string; type: string }): string {
+  if (/\.gz$/i.test(file.name) || file.type === 'application/gzip' || file.type === 'application/x-gzip') return 'application/gzip'
+  if (/\.(csv|txt)$/i.test(file.name) || file.type === 'text/csv' || file.type === 'text/plain') return 'text/csv'
+  return 'application/octet-stream'
+}
+
+export function importQuery(p: ImportParams): string {
+  return qs({
+    file_name: p.file_name,
+    preset: p.preset ?? undefined,
+    mapping: p.mapping && Object.keys(p.mapping).length ? JSON.stringify(p.mapping) : undefined,
+    encoding: p.encoding && p.encoding !== 'auto' ? p.encoding : undefined,
+    dry_run: p.dry_run ? 'true' : undefined,
+    all_or_nothing: p.all_or_nothing ? 'true' : undefined,
+    award_points: p.award_points ? 'true' : undefined,
+    rebuild_tiers: p.rebuild_tiers ? 'true' : undefined,
+  })
+}
+
+/** Posts raw bytes (not JSON) with the console's headers. */
+async function requestBytes<T>(path: string, body: Blob, contentType: string, opts: RequestOptions = {}): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': contentType }
+  if (csrfToken) headers['X-CSRF-Token'] = csrfToken
+  headers['Idempotency-Key'] = opts.idempotencyKey ?? newIdempotencyKey()
+  let res: Response
+  try {
+    res = await fetch(path, { method: 'POST', headers, body, credentials: 'same-origin' })
+  } catch (err) {
+    throw new ApiError(0, 'network', err instanceof Error ? err.message : String(err))
+  }
+  if (!res.ok) {
+    const err = await parseError(res)
+    if (res.status === 401 && unauthenticatedHandler) unauthenticatedHandler()
+    throw err
+  }
+  return (await res.json()) as T
+}
+
+/**
+ * Uploads a whole file as the raw body of POST /api/v1/imports, reporting upload progress
+ * (XMLHttpRequest: fetch cannot). Resolves with the queued job (202).
+ */
+function uploadImport(file: Blob, params: ImportParams, idempotencyKey: string, onProgress?: (sent: number, total: number) => void): Promise<ImportJob> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest()
+    xhr.open('POST', '/api/v1/imports' + importQuery(params))
+    xhr.withCredentials = true
+    xhr.setRequestHeader('Accept', 'application/json')
+    xhr.setRequestHeader('Content-Type', importContentType({ name: params.file_name, type: file.type }))
+    xhr.setRequestHeader('Idempotency-Key', idempotencyKey)
+    if (csrfToken) xhr.setRequestHeader('X-CSRF-Token', csrfToken)
+    if (onProgress) xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : file.size)
+    xhr.onerror = () => reject(new ApiError(0, 'network', 'the upload was interrupted'))
+    xhr.onabort = () => reject(new ApiError(0, 'network', 'the upload was aborted'))
+    xhr.onload = () => {
+      const res = new Response(xhr.responseText, { status: xhr.status, statusText: xhr.statusText, headers: { 'Content-Type': 'application/json' } })
+      if (xhr.status >= 200 && xhr.status < 300) {
+        try {
+          resolve(JSON.parse(xhr.responseText) as ImportJob)
+        } catch (e) {
+          reject(new ApiError(xhr.status, 'internal', e instanceof Error ? e.message : String(e)))
+        }
+        return
+      }
+      void parseError(res).then((err) => {
+        if (xhr.status === 401 && unauthenticatedHandler) unauthenticatedHandler()
+        reject(err)
+      })
+    }
+    xhr.send(file)
+  })
+}
+
+export const importsApi = {
+  /** The first bytes of a file (up to 256 KiB): encoding, header, first rows, guessed preset. */
+  preview: (head: Blob, opts: { encoding?: ImportEncoding; preset?: string | null } = {}) =>
+    requestBytes<ImportPreview>(
+      '/api/v1/imports/preview' + qs({ encoding: opts.encoding && opts.encoding !== 'auto' ? opts.encoding : undefined, preset: opts.preset ?? undefined }),
+      head,
+      'application/octet-stream',
+    ),
+  start: uploadImport,
+  list: (cursor: string | null, limit = 20) => request<Page<ImportJob>>('GET', '/api/v1/imports' + qs({ cursor, limit })),
+  get: (id: string) => request<ImportJob>('GET', `/api/v1/imports/${enc(id)}`),
+  cancel: (id: string) => request<ImportJob>('POST', `/api/v1/imports/${enc(id)}/cancel`),
+  rejectedUrl: (id: string) => `/api/v1/imports/${enc(id)}/rejected`,
+}

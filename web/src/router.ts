@@ -34,6 +34,7 @@ export const router = createRouter({
     { path: '/settings/rules', name: 'settings-rules', component: () => import('./pages/settings/RulesPage.vue'), meta: { managerOnly: true, title: 'settings.rules.title' } },
     { path: '/settings/rewards', name: 'settings-rewards', component: () => import('./pages/settings/RewardsPage.vue'), meta: { managerOnly: true, title: 'settings.rewards.title' } },
     { path: '/settings/wallet', name: 'settings-wallet', component: () => import('./pages/settings/BonusSchemesPage.vue'), meta: { managerOnly: true, title: 'settings.wallet.title' } },
+    { path: '/imports', name: 'imports', component: () => import('./pages/ImportsPage.vue'), meta: { managerOnly: true, title: 'imports.title' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: () => import('./pages/NotFoundPage.vue'), meta: { public: true, title: 'notFound.title' } },
   ],
 })
