@@ -11,6 +11,7 @@ packages=(
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium fonts-noto-cjk wrk procps
+  zlib1g-dev clang-16 libclang-rt-16-dev
 )
 
 missing=()

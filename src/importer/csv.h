@@ -37,6 +37,10 @@ struct CsvOptions {
   Encoding encoding = Encoding::kAuto;
   // A field longer than this is an error (a runaway quote would otherwise swallow the file).
   size_t max_field_bytes = 1 << 20;
+  // Bytes read from the input (and produced by gzip) per step. The default suits files; tests
+  // set it small to put chunk boundaries inside quotes, CRLFs and multi-byte characters. kAuto
+  // settles the encoding on the first chunk that holds a non-ASCII byte.
+  size_t chunk_bytes = 1 << 20;
 };
 
 // Where a record went wrong. `line` is the 1-based physical line where the problem is,
