@@ -9,8 +9,11 @@
 #include "accounts/account_service.h"
 #include "base/crypto.h"
 #include "commerce/branch_service.h"
+#include "loyalty/coupon_service.h"
 #include "loyalty/loyalty_service.h"
 #include "loyalty/order_service.h"
+#include "loyalty/referral_service.h"
+#include "loyalty/stamp_service.h"
 #include "loyalty/tier_service.h"
 #include "loyalty/wallet_service.h"
 #include "members/member_service.h"
@@ -97,6 +100,51 @@ Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merc
     RG_TRY(loyalty::CreateTier(tx, a,
                                {3, "黑卡 Black", 800000, 2000,
                                 R"({"birthday_gift":"two drinks","member_price_percent":10})"}));
+    // A stamp card (集點卡): every milk tea or latte is a stamp; ten make a free drink.
+    RG_TRY(loyalty::CreatePointType(tx, a, {"stamps", "集點", {}, {}, {}, {}}));
+    loyalty::StampCardInput card;
+    card.name = "集滿 10 杯送 1 杯";
+    card.point_type = "stamps";
+    card.stamps_needed = 10;
+    card.per = loyalty::StampPer::kItem;
+    card.categories = std::vector<std::string>{"milk_tea", "latte"};
+    card.reward_name = "免費中杯飲品";
+    card.restart = true;
+    RG_TRY(loyalty::CreateStampCard(tx, a, card));
+    // Coupons: a welcome offer, a birthday treat a week ahead, and a gift above NT$300 (滿額贈).
+    loyalty::CouponTemplateInput welcome;
+    welcome.name = "新會員 NT$50 折價券";
+    welcome.kind = loyalty::CouponKind::kAmountOff;
+    welcome.amount_off_minor = std::optional<int64_t>(5000);
+    welcome.min_spend_minor = 10000;
+    welcome.valid_days = std::optional<int>(30);
+    welcome.issue_on = loyalty::IssueOn::kWelcome;
+    RG_ASSIGN_OR_RETURN(auto welcome_t, loyalty::CreateCouponTemplate(tx, a, welcome));
+    loyalty::CouponTemplateInput birthday_gift;
+    birthday_gift.name = "生日快樂：任選飲品一杯";
+    birthday_gift.kind = loyalty::CouponKind::kFreeItem;
+    birthday_gift.free_item = std::optional<std::string>("任選中杯飲品");
+    birthday_gift.item_value_minor = std::optional<int64_t>(6000);
+    birthday_gift.valid_days = std::optional<int>(21);
+    birthday_gift.birthday_days_before = std::optional<int>(7);
+    birthday_gift.issue_on = loyalty::IssueOn::kBirthday;
+    RG_TRY(loyalty::CreateCouponTemplate(tx, a, birthday_gift));
+    loyalty::CouponTemplateInput spend_gift;
+    spend_gift.name = "滿 NT$300 送 NT$30";
+    spend_gift.kind = loyalty::CouponKind::kAmountOff;
+    spend_gift.amount_off_minor = std::optional<int64_t>(3000);
+    spend_gift.valid_days = std::optional<int>(60);
+    spend_gift.spend_threshold_minor = std::optional<int64_t>(30000);
+    spend_gift.issue_on = loyalty::IssueOn::kSpend;
+    RG_TRY(loyalty::CreateCouponTemplate(tx, a, spend_gift));
+    // Referrals: 50 points for the friend who brought a newcomer, the welcome coupon for the
+    // newcomer, on a first purchase of NT$100 or more.
+    loyalty::ReferralProgramInput referral;
+    referral.referrer_reward = loyalty::ReferralRewardInput{.point_type = "points", .points = 50};
+    referral.newcomer_reward = loyalty::ReferralRewardInput{.coupon_template_id = welcome_t.id};
+    referral.min_spend_minor = 10000;
+    referral.limit_per_referrer = 20;
+    RG_TRY(loyalty::SetReferralProgram(tx, a, referral));
     RG_ASSIGN_OR_RETURN(
         auto rows,
         tx.Query("SELECT id FROM members WHERE merchant_id = ? ORDER BY id", {merchant.id}));
@@ -152,6 +200,32 @@ Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merc
           RG_TRY(loyalty::TopUpWallet(tx, a, wc, v.member, top));
         }
         RG_ASSIGN_OR_RETURN(auto placed, loyalty::CreateOrder(tx, a, o));
+        // Members bring their gift coupons back now and then.
+        if (std::bernoulli_distribution(0.25)(rng)) {
+          RG_ASSIGN_OR_RETURN(
+              auto mine,
+              loyalty::ListCoupons(
+                  tx, a, {.member_id = v.member, .state = loyalty::CouponState::kAvailable},
+                  std::nullopt, 1));
+          if (!mine.items.empty()) {
+            loyalty::RedeemCouponInput use;
+            use.order_total_minor = o.total_minor;
+            use.order_ref = o.external_id;
+            use.branch_id = o.branch_id;
+            auto used = loyalty::RedeemCoupon(tx, a, mine.items[0].coupon.code, use);
+            if (!used && used.error().code != Code::kFailedPrecondition)
+              return std::unexpected(used.error());
+          }
+        }
+        // About one order in a hundred comes back: a drink refunded the next day.
+        if (std::bernoulli_distribution(0.01)(rng)) {
+          accounts::Actor next_day = a;
+          next_day.now += kMicrosPerDay;
+          loyalty::RefundInput back;
+          back.items = std::vector<loyalty::RefundLine>{{placed.order.items[0].line, 1}};
+          back.reason = "飲品做錯，退款";
+          RG_TRY(loyalty::RefundOrder(tx, next_day, placed.order.id, back));
+        }
         if (std::bernoulli_distribution(0.3)(rng)) {
           loyalty::WalletChargeInput pay;
           pay.amount_minor = o.total_minor;

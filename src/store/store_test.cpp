@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <filesystem>
 #include <limits>
 #include <mutex>
 #include <set>
@@ -429,6 +430,43 @@ TEST_P(StoreTest, MigrationsAreIdempotent) {
   auto v1 = SchemaVersion(**fresh);
   ASSERT_TRUE(v1.has_value());
   EXPECT_EQ(*v1, AllMigrations().back().version);
+}
+
+// The SQLite writer never checkpoints inside COMMIT; a background checkpointer copies the WAL
+// into the database file once it passes 1,000 pages. Without it, the database file would stay
+// at its first few pages and the WAL would grow without end: after ~8 MB of committed rows
+// the main file must come to hold them (polled for up to 30 s; no timing is asserted).
+TEST(SqliteCheckpointTest, WalIsCopiedBackOffTheWriter) {
+  std::string url;
+  auto opened = OpenTestDatabase("sqlite", /*migrate=*/false, {}, &url);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  Database& db = **opened;
+  std::string path = url.starts_with("sqlite:") ? url.substr(7) : url;
+  ASSERT_TRUE(db.Write(
+      [](Tx& tx) { return tx.ExecScript("CREATE TABLE blobs (id INTEGER PRIMARY KEY, b TEXT)"); }));
+  const std::string payload(4000, 'x');
+  for (int batch = 0; batch < 20; ++batch) {
+    auto s = db.Write([&](Tx& tx) -> Status {
+      for (int i = 0; i < 100; ++i)
+        RG_TRY(tx.Exec("INSERT INTO blobs (id, b) VALUES (?, ?)",
+                       {int64_t{batch * 100 + i}, payload}));
+      return {};
+    });
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  }
+  std::error_code ec;
+  uintmax_t size = 0;
+  for (int i = 0; i < 300 && size < 6'000'000; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    size = std::filesystem::file_size(path, ec);
+  }
+  EXPECT_GE(size, 6'000'000u) << path;
+  auto n = db.ReadValue([](Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT COUNT(*) FROM blobs"));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(*n, 2000);
 }
 
 TEST(MigrationsTest, VersionsAscend) {

@@ -77,7 +77,9 @@ class Conn {
         "PRAGMA foreign_keys=ON; PRAGMA synchronous={}; PRAGMA temp_store=MEMORY;"
         "PRAGMA cache_size={};",
         o.sqlite_synchronous, writer ? -65536 : -16384);
-    if (writer) pragmas = "PRAGMA journal_mode=WAL; " + pragmas;
+    // The writer never checkpoints inside COMMIT (wal_autocheckpoint=0): a checkpointer thread
+    // with its own connection copies the WAL back in the background (see Checkpointer).
+    if (writer) pragmas = "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; " + pragmas;
     return Script(pragmas);
   }
 
@@ -225,6 +227,12 @@ class SqliteDatabase final : public Database {
     }
     cv_.notify_all();
     if (writer_thread_.joinable()) writer_thread_.join();
+    {
+      std::lock_guard lock(ckpt_mu_);
+      ckpt_stopping_ = true;
+    }
+    ckpt_cv_.notify_all();
+    if (ckpt_thread_.joinable()) ckpt_thread_.join();
   }
 
   Status Start() {
@@ -239,7 +247,11 @@ class SqliteDatabase final : public Database {
       readers_.push_back(std::move(c));
       free_readers_.push_back(readers_.back().get());
     }
+    checkpointer_ = std::make_unique<Conn>();
+    RG_TRY(checkpointer_->Open(path_, options_, /*writer=*/false));
+    sqlite3_wal_hook(writer_->db(), &SqliteDatabase::OnWalCommit, this);
     writer_thread_ = std::thread([this] { WriterLoop(); });
+    ckpt_thread_ = std::thread([this] { CheckpointLoop(); });
     return {};
   }
 
@@ -295,6 +307,40 @@ class SqliteDatabase final : public Database {
     const std::function<Status(Tx&)>* fn;
     std::promise<Status> done;
   };
+
+  // Called by SQLite on the writer thread after each commit with the WAL's size in pages.
+  static int OnWalCommit(void* self, sqlite3*, const char*, int pages) {
+    auto* db = static_cast<SqliteDatabase*>(self);
+    if (pages >= kCheckpointPages) {
+      {
+        std::lock_guard lock(db->ckpt_mu_);
+        db->ckpt_due_ = true;
+      }
+      db->ckpt_cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  // Checkpoints the WAL off the writer thread once it passes kCheckpointPages. PASSIVE never
+  // waits for (or blocks) the writer or readers; it copies what no reader still needs, and the
+  // writer restarts the WAL from the beginning once everything was copied. Without this the
+  // COMMIT that crossed SQLite's threshold did the copying and its fsync itself.
+  void CheckpointLoop() {
+    for (;;) {
+      {
+        std::unique_lock lock(ckpt_mu_);
+        ckpt_cv_.wait_for(lock, std::chrono::seconds(1),
+                          [&] { return ckpt_stopping_ || ckpt_due_; });
+        if (ckpt_stopping_) break;
+        ckpt_due_ = false;
+      }
+      (void)sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                      nullptr, nullptr);
+    }
+    // A last full copy at shutdown keeps the WAL file small between runs.
+    (void)sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
+                                    nullptr, nullptr);
+  }
 
   void WriterLoop() {
     std::vector<Job*> batch;
@@ -359,8 +405,15 @@ class SqliteDatabase final : public Database {
 
   std::string path_;
   Options options_;
+  static constexpr int kCheckpointPages = 1000;  // SQLite's own default threshold
   std::unique_ptr<Conn> writer_;
   std::thread writer_thread_;
+  std::unique_ptr<Conn> checkpointer_;
+  std::thread ckpt_thread_;
+  std::mutex ckpt_mu_;
+  std::condition_variable ckpt_cv_;
+  bool ckpt_due_ = false;
+  bool ckpt_stopping_ = false;
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Job*> queue_;
