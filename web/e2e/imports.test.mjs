@@ -233,8 +233,7 @@ describe('order imports (owner)', () => {
     assert.equal(await rows.count(), 1)
     assert.equal(await rows.first().getByTestId('rejected-line').innerText(), String(BAD_LINE))
     assert.equal(await rows.first().getByTestId('rejected-column').innerText(), 'occurred_at')
-    const reason = await rows.first().getByTestId('rejected-reason').innerText()
-    assert.match(reason, /yesterday/)
+    assert.equal(await rows.first().getByTestId('rejected-reason').innerText(), 'not a date and time: "yesterday"')
 
     // The CSV of every rejected line.
     const href = await page.getByTestId('rejected-download').getAttribute('href')
@@ -245,7 +244,7 @@ describe('order imports (owner)', () => {
     const csvLines = (await rej.text()).trim().split(/\r?\n/)
     assert.equal(csvLines[0], 'line,column,reason')
     assert.equal(csvLines.length, 2)
-    assert.ok(csvLines[1].startsWith(`${BAD_LINE},occurred_at,`), csvLines[1])
+    assert.equal(csvLines[1], `${BAD_LINE},occurred_at,"not a date and time: ""yesterday"""`)
 
     // Through the API: the orders and members are there, the hand-mapped name too.
     const job = await json(await page.request.get(`/api/v1/imports/${real.body.id}`))
@@ -349,7 +348,8 @@ describe('order imports (owner)', () => {
     await page.waitForFunction(() => document.querySelector('[data-testid=import-result]')?.getAttribute('data-outcome') === 'succeeded')
     assert.equal(await page.getByTestId('stat-members-created').innerText(), '3 new')
     assert.equal(await page.getByTestId('stat-revenue-value').innerText(), 'NT$205')
-    assert.equal(await page.getByTestId('rejected').innerText(), 'Lines with problems\nEvery line could be read.')
+    assert.equal(await page.getByTestId('stat-rejected').innerText(), '0')
+    assert.equal(await page.getByTestId('rejected').locator('p').innerText(), 'Every line could be read.')
     const m = await json(await lookup(page, phones[1]))
     assert.equal(m.name, '陳美玲')
   })
@@ -363,7 +363,7 @@ describe('order imports (owner)', () => {
     await page.getByTestId('opt-dry-run').uncheck()
     const keys = []
     let lose = true
-    await page.route('**/api/v1/imports?*', async (route) => {
+    await page.route(/\/api\/v1\/imports\?/, async (route) => {
       if (route.request().method() !== 'POST') return route.continue()
       keys.push(route.request().headers()['idempotency-key'])
       if (!lose) return route.continue()
@@ -374,7 +374,7 @@ describe('order imports (owner)', () => {
     await page.getByTestId('import-start').click()
     await page.getByTestId('import-retry').waitFor()
     const r = await apiCall(page, 'POST', '/api/v1/imports', () => page.getByTestId('import-retry').click())
-    await page.unroute('**/api/v1/imports?*')
+    await page.unroute(/\/api\/v1\/imports\?/)
     assert.equal(r.status, 202, JSON.stringify(r.body))
     assert.equal(keys.length, 2)
     assert.equal(keys[0], keys[1])

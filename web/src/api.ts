@@ -755,9 +755,9 @@ function uploadImport(file: Blob, params: ImportParams, idempotencyKey: string, 
 
 export const importsApi = {
   /** The first bytes of a file (up to 256 KiB): encoding, header, first rows, guessed preset. */
-  preview: (head: Blob, opts: { encoding?: ImportEncoding; preset?: string | null } = {}) =>
+  preview: (head: Blob, opts: { encoding?: ImportEncoding } = {}) =>
     requestBytes<ImportPreview>(
-      '/api/v1/imports/preview' + qs({ encoding: opts.encoding && opts.encoding !== 'auto' ? opts.encoding : undefined, preset: opts.preset ?? undefined }),
+      '/api/v1/imports/preview' + qs({ encoding: opts.encoding && opts.encoding !== 'auto' ? opts.encoding : undefined }),
       head,
       'application/octet-stream',
     ),

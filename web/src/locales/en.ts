@@ -480,6 +480,7 @@ const en = {
       detected: 'Detected: {name}',
       preset: 'File layout',
       presetHint: 'We picked this from the column names. Change it if it looks wrong.',
+      presetUnknown: 'We did not recognize this layout: pick the columns yourself.',
       noPreset: 'None: I pick the columns myself',
       thisColumn: 'This column is…',
       notUsed: '— not used —',

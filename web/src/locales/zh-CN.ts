@@ -482,6 +482,7 @@ const zhCN: Messages = {
       detected: '检测结果：{name}',
       preset: '文件格式',
       presetHint: '根据列名自动判断，如果不对可以更改。',
+      presetUnknown: '无法识别这个文件格式，请自行选择列。',
       noPreset: '无，我自己选择列',
       thisColumn: '这一列是…',
       notUsed: '— 不使用 —',

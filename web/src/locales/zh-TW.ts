@@ -482,6 +482,7 @@ const zhTW: Messages = {
       detected: '偵測結果：{name}',
       preset: '檔案格式',
       presetHint: '依欄位名稱自動判斷，如果不對可以更改。',
+      presetUnknown: '無法辨識這個檔案格式，請自行選擇欄位。',
       noPreset: '無，我自己選擇欄位',
       thisColumn: '這一欄是…',
       notUsed: '— 不使用 —',
