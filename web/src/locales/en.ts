@@ -209,7 +209,7 @@ const en = {
   },
   counter: {
     title: 'Counter',
-    subtitle: 'Find the member, then earn, redeem or top up.',
+    subtitle: 'Find the member, then earn, redeem, top up, add a stamp or use a coupon.',
     register: 'Register a member',
     lookupLabel: 'Phone number or member code',
     lookupPlaceholder: '0912 345 678 or code',

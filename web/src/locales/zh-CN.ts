@@ -211,7 +211,7 @@ const zhCN: Messages = {
   },
   counter: {
     title: '柜台',
-    subtitle: '找到会员后，即可积分、兑换或充值。',
+    subtitle: '找到会员后，即可积分、兑换、充值、盖章或使用优惠券。',
     register: '新增会员',
     lookupLabel: '手机号或会员码',
     lookupPlaceholder: '0912 345 678 或会员码',

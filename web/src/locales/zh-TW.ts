@@ -211,7 +211,7 @@ const zhTW: Messages = {
   },
   counter: {
     title: '櫃檯',
-    subtitle: '找到會員後，即可累點、兌換或儲值。',
+    subtitle: '找到會員後，即可累點、兌換、儲值、蓋章或使用優惠券。',
     register: '新增會員',
     lookupLabel: '手機號碼或會員代碼',
     lookupPlaceholder: '0912 345 678 或代碼',
