@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,6 +56,11 @@ struct Mapping {
   std::string cancel_prefix;
   // Time zone of local times without an offset (default: the merchant's).
   std::string timezone;
+  // Fields (by their TOML key, "order_id") whose column must be in the header. Other mapped
+  // columns that the header lacks are treated as not mapped, so one preset fits exports with or
+  // without optional columns. Presets require order_id and occurred_at; a mapping file also
+  // requires every column it names itself.
+  std::vector<std::string> required;
 };
 
 // Built-in mappings: "generic", "shopify", "online-retail".
@@ -76,6 +82,11 @@ struct ImportOptions {
   bool create_members = true;
   int batch_orders = 2000;  // orders per transaction
   std::string source = "import";
+  // A second reader over the same input from its start. all_or_nothing needs it: the first pass
+  // only validates (every rule that rejects a line depends on the file alone), and only when no
+  // line is rejected does a second pass import, in batches as usual. So memory stays bounded and
+  // the progress callback never runs inside a transaction. ImportOrdersFile sets it.
+  std::function<Result<std::unique_ptr<CsvReader>>()> reopen;
 };
 
 struct RejectedLine {
@@ -103,6 +114,7 @@ struct ImportReport {
   std::string encoding;
   bool dry_run = false;
   bool committed = false;              // false after all_or_nothing with rejections, or dry_run
+  bool cancelled = false;              // the ProgressFn stopped it; what was committed before stays
   std::vector<RejectedLine> rejected;  // the first max_rejected_kept; lines_rejected counts all
   double seconds = 0;
 };
@@ -119,8 +131,35 @@ inline constexpr size_t kMaxRejectedKept = 10000;
 
 // Runs an import into `actor.merchant_id`. The header line names the columns; a mapping column
 // missing from the header is an invalid_argument error naming it, before anything is read further.
+//
+// Batches: each batch of options.batch_orders orders is one transaction (Database::Write) and
+// then one ProgressFn call, outside any transaction (it may use the database). dry_run runs the
+// same batches in read transactions and writes nothing; its report equals a real run's on the
+// same database (the state that links batches, such as members created and orders a later return
+// refunds, is kept in memory). all_or_nothing: see ImportOptions.reopen; with a rejected line the
+// report has lines, lines_rejected and rejected only, and nothing is written. Without reopen it
+// is failed_precondition.
+// Returns: a return line of member X and SKU S refunds X's most recent order at or before the
+// return's time that holds S with at least the returned quantity not yet refunded (orders of this
+// file or already in the database); the refund is worth the returned quantity at the return's
+// unit price, at most what the order has left. One refunds row per (return, order refunded);
+// whatever matched no order (lines without a member too) is the return's stand-alone part.
+// `refunds` counts refunds rows, `standalone_returns` returns with a stand-alone part,
+// `refunded_minor` the worth of all returns. An order with the cancelled column set is imported
+// and refunded in full against itself (return id "<order>/return"); so are an order's negative
+// lines returned under "<order>/return" when the order also has sales.
+// award_points scores each new member order by the earning rules in force now (no tier
+// multiplier, no per-day caps across history) and credits the points as earned today (their
+// expiry counts from today); refunds then take back their share. Stamps, spend gifts and
+// referral rewards are not given for history. rebuild_tiers re-qualifies every touched member at
+// the end (not in a dry run).
 Result<ImportReport> ImportOrders(store::Database& db, const accounts::Actor& actor,
                                   CsvReader& reader, const ImportOptions& options,
                                   const ProgressFn& progress = {});
+
+// Opens `path` (plain or gzip) and imports it, setting options.reopen to open it again.
+Result<ImportReport> ImportOrdersFile(store::Database& db, const accounts::Actor& actor,
+                                      const std::string& path, ImportOptions options,
+                                      const ProgressFn& progress = {});
 
 }  // namespace regulars::importer

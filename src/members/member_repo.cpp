@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "base/crypto.h"
 #include "base/text.h"
 
 namespace regulars::members {
@@ -314,6 +315,99 @@ Result<std::vector<Id>> SearchMemberIds(store::Tx& tx, Id merchant_id, const Sea
                params));
   std::vector<Id> out;
   for (const auto& r : rows) out.push_back(r.Int(0));
+  return out;
+}
+
+namespace {
+
+// Runs `head` + "(?, ...), ..." over `values` (rows of `cols` values) in statements of 100, 10
+// and 1 rows, so the drivers' statement caches see three shapes per table.
+Status InsertChunked(store::Tx& tx, std::string_view head, size_t cols,
+                     const std::vector<Value>& values) {
+  size_t rows = values.size() / cols;
+  size_t done = 0;
+  std::string row = "(";
+  for (size_t c = 0; c < cols; ++c) row += c ? ", ?" : "?";
+  row += ")";
+  while (done < rows) {
+    size_t left = rows - done;
+    size_t n = left >= 100 ? 100 : left >= 10 ? 10 : 1;
+    std::string sql(head);
+    for (size_t i = 0; i < n; ++i) {
+      if (i) sql += ", ";
+      sql += row;
+    }
+    std::vector<Value> params(values.begin() + done * cols, values.begin() + (done + n) * cols);
+    RG_TRY(tx.Exec(sql, params));
+    done += n;
+  }
+  return {};
+}
+
+}  // namespace
+
+Status InsertMembers(store::Tx& tx, const std::vector<Member>& members) {
+  std::vector<Value> v;
+  v.reserve(members.size() * 24);
+  for (const auto& m : members) {
+    v.push_back(m.merchant_id);
+    v.push_back(m.id);
+    auto rest = Values(m);
+    for (auto& x : rest) v.push_back(std::move(x));
+  }
+  auto s = InsertChunked(
+      tx,
+      "INSERT INTO members (merchant_id, id, phone, name, email, birthday, gender, region, city, "
+      "tags, attributes, notes, language, referral_code, home_branch_id, merged_into, erased_at, "
+      "created_at, updated_at, phone_rev, name_fold, email_fold, birth_month, birth_day) VALUES ",
+      24, v);
+  if (!s && !members.empty()) return MapUnique(s, members.front());
+  return s;
+}
+
+Status AddIdentities(store::Tx& tx, Id merchant_id, const std::vector<NewIdentity>& identities) {
+  std::vector<Value> v;
+  v.reserve(identities.size() * 5);
+  for (const auto& i : identities) {
+    v.push_back(merchant_id);
+    v.push_back(i.identity.kind);
+    v.push_back(i.identity.value);
+    v.push_back(i.member_id);
+    v.push_back(i.identity.created_at);
+  }
+  return InsertChunked(tx,
+                       "INSERT INTO member_identities (merchant_id, kind, value, member_id, "
+                       "created_at) VALUES ",
+                       5, v);
+}
+
+std::string NewMemberCode() {
+  static constexpr char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::string raw = RandomToken(16);
+  std::string out;
+  for (size_t i = 0; i < 8; ++i)
+    out.push_back(kAlphabet[static_cast<unsigned char>(raw[i] * 7 + raw[i + 8]) % 32]);
+  return out;
+}
+
+Result<std::vector<std::string>> TakenReferralCodes(store::Tx& tx, Id merchant_id,
+                                                    const std::vector<std::string>& codes) {
+  std::vector<std::string> out;
+  for (size_t start = 0; start < codes.size(); start += 500) {
+    // Always 500 placeholders (the last code repeated), so one statement shape serves.
+    std::string in;
+    std::vector<Value> params = {merchant_id};
+    for (size_t i = 0; i < 500; ++i) {
+      in += i ? ", ?" : "?";
+      params.push_back(codes[std::min(start + i, codes.size() - 1)]);
+    }
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(fmt::format("SELECT referral_code FROM members WHERE "
+                                                        "merchant_id = ? AND referral_code IN "
+                                                        "({})",
+                                                        in),
+                                            params));
+    for (const auto& r : rows) out.push_back(r.Str(0));
+  }
   return out;
 }
 

@@ -45,4 +45,20 @@ struct SearchQuery {
 // Member ids matching, newest first; one more than `limit` when there is a next page.
 Result<std::vector<Id>> SearchMemberIds(store::Tx& tx, Id merchant_id, const SearchQuery& q);
 
+// Bulk variants for imports: the same columns (search columns included) as InsertMember and
+// AddIdentity, written with multi-row INSERTs of a few fixed shapes. Members must carry no
+// consents (imports record none) and a referral code each; a taken phone or code is
+// already_exists for the whole call.
+Status InsertMembers(store::Tx& tx, const std::vector<Member>& members);
+struct NewIdentity {
+  Id member_id = 0;
+  Identity identity;
+};
+Status AddIdentities(store::Tx& tx, Id merchant_id, const std::vector<NewIdentity>& identities);
+// A fresh random referral / card code: 8 characters without 0/O/1/I (as CreateMember uses).
+std::string NewMemberCode();
+// Which of `codes` are already taken by members of the merchant.
+Result<std::vector<std::string>> TakenReferralCodes(store::Tx& tx, Id merchant_id,
+                                                    const std::vector<std::string>& codes);
+
 }  // namespace regulars::members

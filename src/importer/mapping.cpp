@@ -1,0 +1,168 @@
+// Column mappings: the built-in presets and TOML mapping files.
+
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <set>
+
+#include "importer/order_import.h"
+
+namespace regulars::importer {
+namespace {
+
+// Every Mapping field by its TOML key, so parsing and listing stay in step with the struct.
+const std::vector<std::pair<std::string_view, std::string Mapping::*>>& Fields() {
+  static const std::vector<std::pair<std::string_view, std::string Mapping::*>> kFields = {
+      {"order_id", &Mapping::order_id},
+      {"occurred_at", &Mapping::occurred_at},
+      {"sku", &Mapping::sku},
+      {"name", &Mapping::name},
+      {"category", &Mapping::category},
+      {"quantity", &Mapping::quantity},
+      {"unit_price", &Mapping::unit_price},
+      {"line_total", &Mapping::line_total},
+      {"customer_id", &Mapping::customer_id},
+      {"phone", &Mapping::phone},
+      {"email", &Mapping::email},
+      {"customer_name", &Mapping::customer_name},
+      {"country", &Mapping::country},
+      {"city", &Mapping::city},
+      {"branch", &Mapping::branch},
+      {"currency", &Mapping::currency},
+      {"cancelled", &Mapping::cancelled},
+      {"cancel_prefix", &Mapping::cancel_prefix},
+      {"timezone", &Mapping::timezone},
+  };
+  return kFields;
+}
+
+Mapping Generic() {
+  Mapping m;
+  m.order_id = "order_id";
+  m.occurred_at = "occurred_at";
+  m.sku = "sku";
+  m.name = "name";
+  m.category = "category";
+  m.quantity = "quantity";
+  m.unit_price = "unit_price";
+  m.line_total = "line_total";
+  m.customer_id = "customer_id";
+  m.phone = "phone";
+  m.email = "email";
+  m.customer_name = "customer_name";
+  m.country = "country";
+  m.city = "city";
+  m.branch = "branch";
+  m.currency = "currency";
+  return m;
+}
+
+// Shopify's "Export orders" CSV: one line per line item; the order-level columns (Email,
+// Created at, Currency, Billing ..., Cancelled at) are filled on an order's first line only.
+Mapping Shopify() {
+  Mapping m;
+  m.order_id = "Name";  // the order number as the shop shows it: "#1001"
+  m.occurred_at = "Created at";
+  m.sku = "Lineitem sku";
+  m.name = "Lineitem name";
+  m.quantity = "Lineitem quantity";
+  m.unit_price = "Lineitem price";
+  m.phone = "Billing Phone";
+  m.email = "Email";
+  m.customer_name = "Billing Name";
+  m.country = "Billing Country";
+  m.city = "Billing City";
+  m.currency = "Currency";
+  m.cancelled = "Cancelled at";
+  return m;
+}
+
+// UCI Online Retail (Chen, Sain and Guo 2012): one line per invoice line; cancellations are
+// invoices numbered "C...".
+Mapping OnlineRetail() {
+  Mapping m;
+  m.order_id = "InvoiceNo";
+  m.sku = "StockCode";
+  m.name = "Description";
+  m.quantity = "Quantity";
+  m.occurred_at = "InvoiceDate";
+  m.unit_price = "UnitPrice";
+  m.customer_id = "CustomerID";
+  m.country = "Country";
+  m.cancel_prefix = "C";
+  return m;
+}
+
+}  // namespace
+
+std::vector<std::string> PresetNames() { return {"generic", "shopify", "online-retail"}; }
+
+std::optional<Mapping> PresetMapping(std::string_view name) {
+  std::optional<Mapping> m;
+  if (name == "generic") m = Generic();
+  if (name == "shopify") m = Shopify();
+  if (name == "online-retail") m = OnlineRetail();
+  if (m) m->required = {"order_id", "occurred_at"};
+  return m;
+}
+
+Result<Mapping> ParseMappingToml(std::string_view text) {
+  toml::table t;
+  try {
+    t = toml::parse(text);
+  } catch (const toml::parse_error& e) {
+    return Fail(Code::kInvalidArgument,
+                fmt::format("mapping: line {}: {}", e.source().begin.line, e.description()),
+                "mapping");
+  }
+  Mapping m;
+  if (auto preset = t["preset"]) {
+    auto name = preset.value<std::string>();
+    if (!name) return InvalidField("preset", "must be a string");
+    auto p = PresetMapping(*name);
+    if (!p)
+      return InvalidField("preset", fmt::format("unknown preset \"{}\" (known: generic, shopify, "
+                                                "online-retail)",
+                                                *name));
+    m = *p;
+  }
+  for (const auto& [key, node] : t) {
+    std::string k(key.str());
+    if (k == "preset") continue;
+    auto it =
+        std::find_if(Fields().begin(), Fields().end(), [&](const auto& f) { return f.first == k; });
+    if (it == Fields().end()) return InvalidField(k, "is not a mapping field");
+    auto v = node.value<std::string>();
+    if (!v) return InvalidField(k, "must be a string (a column name)");
+    m.*(it->second) = *v;
+    if (k != "cancel_prefix" && k != "timezone" && !v->empty() &&
+        std::find(m.required.begin(), m.required.end(), k) == m.required.end())
+      m.required.push_back(k);
+  }
+  if (m.order_id.empty()) return InvalidField("order_id", "is required");
+  if (m.occurred_at.empty()) return InvalidField("occurred_at", "is required");
+  for (std::string k : {"order_id", "occurred_at"})
+    if (std::find(m.required.begin(), m.required.end(), k) == m.required.end())
+      m.required.push_back(k);
+  if (m.unit_price.empty() && m.line_total.empty())
+    return InvalidField("unit_price", "give unit_price or line_total");
+  return m;
+}
+
+std::optional<std::string> GuessPreset(const std::vector<std::string>& header) {
+  std::set<std::string> have(header.begin(), header.end());
+  // A BOM may still sit on the first name when the caller read raw bytes.
+  if (!header.empty() && header[0].starts_with("\xEF\xBB\xBF")) have.insert(header[0].substr(3));
+  // Most specific first: the generic preset's names are the most common words.
+  for (std::string name : {"online-retail", "shopify", "generic"}) {
+    Mapping m = *PresetMapping(name);
+    bool ok = have.contains(m.order_id) && have.contains(m.occurred_at) &&
+              (have.contains(m.unit_price) || have.contains(m.line_total)) &&
+              (m.quantity.empty() || have.contains(m.quantity));
+    if (ok) return name;
+  }
+  return std::nullopt;
+}
+
+}  // namespace regulars::importer
