@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -17,6 +18,7 @@
 #include "cli/demo.h"
 #include "events/dispatcher.h"
 #include "http/server.h"
+#include "importer/import_job.h"
 #include "loyalty/coupon_service.h"
 #include "loyalty/ledger_repo.h"
 #include "loyalty/loyalty_service.h"
@@ -80,6 +82,12 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
   SetUpLogging(cfg->log_level, cfg->log_format == "json" ? LogFormat::kJson : LogFormat::kText);
   auto options = cfg->ServerOptions();
   if (!options) return Die(options.error(), common.json);
+  // Uploaded import files wait in <data>/imports; on PostgreSQL without --data, in a temporary
+  // folder (servers sharing one PostgreSQL need one shared --data folder for imports).
+  if (!cfg->EffectiveDatabaseUrl().starts_with("postgres") || !common.data_dir.empty())
+    options->imports_dir = std::filesystem::absolute(cfg->data_dir + "/imports").string();
+  else
+    options->imports_dir = importer::DefaultUploadDir();
 
   // Block the stop signals in every thread; one thread waits for them.
   sigset_t signals;
@@ -132,6 +140,11 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
   });
+  // Runs uploaded order-history imports, one at a time (importer/import_job.h).
+  importer::ImportWorkerOptions import_options;
+  import_options.uploads.dir = options->imports_dir;
+  importer::ImportWorker import_worker(**db, clock, import_options);
+  import_worker.Start();
   http::Server server(**db, clock, &dispatcher, *options);
   auto port = server.Bind();
   if (!port) return Die(port.error(), common.json);
@@ -159,6 +172,7 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
   server.Serve();
   stopping = true;
   sweeper.join();
+  import_worker.Stop();
   dispatcher.Stop();
   return 0;
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "base/crypto.h"
@@ -86,6 +87,42 @@ void Router::Write(const std::string& method, const std::string& pattern,
 void Router::Raw(const std::string& method, const std::string& pattern, const std::string& summary,
                  bool authenticated, RawHandler handler) {
   Add(Kind::kRaw, method, pattern, summary, authenticated, nullptr, std::move(handler));
+}
+
+void Router::RawBody(const std::string& method, const std::string& pattern, size_t max_bytes) {
+  // The path regex Add registers: "{name}" matches one segment; everything else is literal.
+  std::string regex;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '{') {
+      regex += "[^/]+";
+      i = pattern.find('}', i);
+    } else if (std::string_view(".+*?()[]^$|\\").find(pattern[i]) != std::string_view::npos) {
+      regex += '\\';
+      regex += pattern[i];
+    } else {
+      regex += pattern[i];
+    }
+  }
+  raw_bodies_.push_back({method, pattern, std::regex(regex), max_bytes});
+}
+
+const Router::RawBodyRoute* Router::FindRawBody(const std::string& method,
+                                                const std::string& pattern) const {
+  for (const auto& r : raw_bodies_)
+    if (r.method == method && r.pattern == pattern) return &r;
+  return nullptr;
+}
+
+size_t Router::BodyLimit(const std::string& method, const std::string& path) const {
+  for (const auto& r : raw_bodies_)
+    if (r.method == method && std::regex_match(path, r.path)) return r.max_bytes;
+  return app_.options.max_body_bytes;
+}
+
+size_t Router::LargestBodyLimit() const {
+  size_t n = app_.options.max_body_bytes;
+  for (const auto& r : raw_bodies_) n = std::max(n, r.max_bytes);
+  return n;
 }
 
 void Router::Add(Kind kind, const std::string& method, const std::string& pattern,
@@ -184,12 +221,17 @@ void Router::Handle(Kind kind, const std::string& pattern, const std::vector<std
   auto started = std::chrono::steady_clock::now();
   Request r{req, names};
   r.client_ip = req.remote_addr;
+  const RawBodyRoute* raw_body = FindRawBody(req.method, pattern);
   auto run = [&]() -> Result<Reply> {
-    if (req.body.size() > app_.options.max_body_bytes)
+    if (raw_body && req.body.size() > raw_body->max_bytes)
+      return Fail(Code::kInvalidArgument,
+                  fmt::format("body: larger than the {} MiB limit", raw_body->max_bytes >> 20),
+                  "body");
+    if (!raw_body && req.body.size() > app_.options.max_body_bytes)
       return Fail(Code::kInvalidArgument, "body: larger than the 1 MiB limit", "body");
     if (authenticated) RG_TRY(Authenticate(r));
     r.actor.now = app_.clock.Now();
-    if (req.method == "POST" || req.method == "PATCH" || req.method == "PUT") {
+    if (!raw_body && (req.method == "POST" || req.method == "PATCH" || req.method == "PUT")) {
       RG_ASSIGN_OR_RETURN(r.body, ParseBody(req.body));
     }
     if (kind == Kind::kRaw) return raw_handler(r, app_);
@@ -203,7 +245,16 @@ void Router::Handle(Kind kind, const std::string& pattern, const std::vector<std
     if (key.size() > 255) return InvalidField("Idempotency-Key", "is longer than 255 bytes");
     // The key, the first answer and the change are written in one transaction, so a replay
     // can never run the change twice and a crash can never record an answer without it.
-    std::string hash = Sha256Hex(req.method + " " + req.path + "\n" + req.body);
+    std::string hash;
+    if (raw_body) {
+      // A raw body (an upload of up to hundreds of MiB) is hashed on its own, not copied; its
+      // options travel in the query, so the query is part of the request.
+      std::string query;
+      for (const auto& [k, v] : req.params) query += k + "=" + v + "&";
+      hash = Sha256Hex(req.method + " " + req.path + "?" + query + "\n" + Sha256Hex(req.body));
+    } else {
+      hash = Sha256Hex(req.method + " " + req.path + "\n" + req.body);
+    }
     return app_.db.WriteValue([&](store::Tx& tx) -> Result<Reply> {
       RG_ASSIGN_OR_RETURN(store::Rows prior,
                           tx.Query("SELECT request_hash, status, response FROM idempotency_keys "

@@ -80,6 +80,15 @@ class Router {
   void Raw(const std::string& method, const std::string& pattern, const std::string& summary,
            bool authenticated, RawHandler handler);
 
+  // Marks a route registered with the same method and pattern as taking a raw body (a file)
+  // of up to `max_bytes` instead of JSON: the body is not parsed (handlers read r.http.body),
+  // and an Idempotency-Key replay is recognised by a hash of it; the body is never stored.
+  void RawBody(const std::string& method, const std::string& pattern, size_t max_bytes);
+  // The largest body a request may send, by its method and path (checked before the body is
+  // read), and the largest any route takes.
+  size_t BodyLimit(const std::string& method, const std::string& path) const;
+  size_t LargestBodyLimit() const;
+
   const std::vector<RouteInfo>& routes() const { return routes_; }
   AppContext& app() { return app_; }
 
@@ -99,6 +108,15 @@ class Router {
   httplib::Server& server_;
   AppContext& app_;
   std::vector<RouteInfo> routes_;
+
+  struct RawBodyRoute {
+    std::string method;
+    std::string pattern;
+    std::regex path;
+    size_t max_bytes = 0;
+  };
+  const RawBodyRoute* FindRawBody(const std::string& method, const std::string& pattern) const;
+  std::vector<RawBodyRoute> raw_bodies_;
 
   // API keys seen recently, by the hash of the key: saves a read transaction per request. An
   // entry lives kApiKeyCacheTtl; a revocation here clears the cache at once, one made by another
@@ -123,6 +141,7 @@ void RegisterMemberRoutes(Router& r);
 void RegisterLoyaltyRoutes(Router& r);
 void RegisterWalletRoutes(Router& r);
 void RegisterCouponRoutes(Router& r);
+void RegisterImportRoutes(Router& r);
 
 // Helpers shared by route files.
 json PageJson(json data, const std::optional<std::string>& next_cursor);

@@ -6,6 +6,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <charconv>
+
 #include "http/router.h"
 
 namespace regulars::http {
@@ -71,6 +73,22 @@ Server::Server(store::Database& db, const Clock& clock, events::Dispatcher* disp
   RegisterLoyaltyRoutes(r);
   RegisterWalletRoutes(r);
   RegisterCouponRoutes(r);
+  RegisterImportRoutes(r);
+  // Bodies are read whole before a route runs: refuse one over its route's limit by its
+  // Content-Length before reading it, and let cpp-httplib read at most the largest limit.
+  s.set_payload_max_length(r.LargestBodyLimit() + 1);
+  s.set_pre_routing_handler([&r](const httplib::Request& req, httplib::Response& res) {
+    std::string length = req.get_header_value("Content-Length");
+    size_t n = 0;
+    auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
+    if (length.empty() || ec != std::errc()) return httplib::Server::HandlerResponse::Unhandled;
+    size_t limit = r.BodyLimit(req.method, req.path);
+    if (n <= limit) return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("Connection", "close");
+    Send(res, Fail(Code::kInvalidArgument,
+                   "body: larger than the " + std::to_string(limit >> 20) + " MiB limit", "body"));
+    return httplib::Server::HandlerResponse::Handled;
+  });
   s.Get(".*", [](const httplib::Request& req, httplib::Response& res) { ServeConsole(req, res); });
   auto not_found = [](const httplib::Request&, httplib::Response& res) {
     res.status = 404;

@@ -32,6 +32,9 @@ struct ServerOptions {
   bool secure_cookies = false;
   // Largest request body accepted, in bytes.
   size_t max_body_bytes = 1 << 20;
+  // Where uploaded import files wait for the import worker (`<data>/imports`). Empty: a folder
+  // under the system's temporary folder (importer::DefaultUploadDir).
+  std::string imports_dir;
 };
 
 struct RouteInfo {
