@@ -161,6 +161,16 @@ describe('the loyalty program (owner and cashier, English)', () => {
     await page.waitForFunction(() => document.querySelector('[data-testid=tier-name]')?.textContent?.trim() === '金卡 Gold')
     assert.equal(await page.getByTestId('tier-override').count(), 0)
 
+    // A sale at the counter that lifts the tier says so under the points.
+    const n = await newMember(page, `E2E 銀卡 ${uid()}`)
+    await lookUp(cashier.page, n)
+    await apiCall(cashier.page, 'POST', '/api/v1/loyalty/calculate', () => cashier.page.getByTestId('earn-amount').fill('1000'))
+    const sale = await apiCall(cashier.page, 'POST', '/api/v1/orders', () => cashier.page.getByTestId('earn-confirm').click())
+    assert.equal(sale.status, 201, JSON.stringify(sale.body))
+    await cashier.page.getByTestId('pos-result-extra').waitFor()
+    assert.equal(await text(cashier.page.getByTestId('pos-result-extra')), 'Now 銀卡 Silver!')
+    await cashier.page.waitForFunction(() => document.querySelector('[data-testid=pos-tier-name]')?.textContent?.trim() === '銀卡 Silver')
+
     // A cashier sees the tier but cannot set it.
     await cashier.page.goto(`/members/${m.id}`)
     await cashier.page.getByTestId('tier-name').waitFor()
@@ -438,12 +448,41 @@ describe('the loyalty program (owner and cashier, English)', () => {
     assert.equal(await text(page.getByTestId('summary-limit')), 'At most 3 rewarded referrals per member')
     await screenshot(page, 'en-settings-referrals-saved')
 
-    // A friend joins with the member's code.
+    // A friend registers at the counter with the member's code (asked now that referrals are on).
     const a = shared.member
     const friendName = `E2E 朋友 ${uid()}`
-    const b = await newMember(page, friendName)
-    const ref = await post(page, '/api/v1/referrals', { member_id: b.id, referral_code: a.referral_code })
+    await page.goto('/counter/register')
+    await page.locator('#c-friend').waitFor()
+    await page.locator('#c-phone').fill(randomPhone())
+    await page.locator('#c-name').fill(friendName)
+    await page.locator('#c-friend').fill(a.referral_code.toLowerCase())
+    const [created, ref] = await Promise.all([
+      page.waitForResponse((x) => x.request().method() === 'POST' && new URL(x.url()).pathname === '/api/v1/members'),
+      page.waitForResponse((x) => x.request().method() === 'POST' && new URL(x.url()).pathname === '/api/v1/referrals'),
+      page.getByTestId('counter-submit').click(),
+    ])
+    assert.equal(created.status(), 201, await created.text())
+    const b = await created.json()
     assert.equal(ref.status(), 201, await ref.text())
+    assert.deepEqual(JSON.parse(ref.request().postData()), { member_id: b.id, referral_code: a.referral_code.toLowerCase() })
+    await page.getByTestId('referral-recorded').waitFor()
+    assert.equal(await text(page.getByTestId('referral-recorded')), `Referral recorded (code ${a.referral_code}): the rewards come with the first purchase.`)
+    await screenshot(page, 'en-register-referral')
+    // An unknown code: the member is registered all the same, and the refusal is explained.
+    await page.getByTestId('register-another').click()
+    await page.locator('#c-phone').fill(randomPhone())
+    await page.locator('#c-friend').fill('NOSUCHCODE')
+    const [, badRef] = await Promise.all([
+      page.waitForResponse((x) => x.request().method() === 'POST' && new URL(x.url()).pathname === '/api/v1/members'),
+      page.waitForResponse((x) => x.request().method() === 'POST' && new URL(x.url()).pathname === '/api/v1/referrals'),
+      page.getByTestId('counter-submit').click(),
+    ])
+    assert.equal(badRef.status(), 400)
+    const badBody = await badRef.json()
+    assert.equal(badBody.error.field, 'referral_code')
+    await page.getByTestId('counter-success').waitFor()
+    assert.equal(await text(page.getByTestId('error').locator('.alert-title')), 'The member is registered, but the referral code was not accepted')
+    assert.equal(await text(page.getByTestId('error').locator('.alert-message')), badBody.error.message)
     await page.goto(`/members/${a.id}`)
     await page.getByTestId('referral-row').waitFor()
     assert.equal(await text(page.getByTestId('referral-code')), a.referral_code)

@@ -298,6 +298,9 @@ export const programApi = {
   referralProgram: () => request<ReferralProgram>('GET', '/api/v1/referral-program'),
   setReferralProgram: (input: ReferralProgramInput) => request<ReferralProgram>('POST', '/api/v1/referral-program', input),
   memberReferrals: (memberId: string) => all<Referral>('/api/v1/referrals', { member_id: memberId }),
+  /** A newcomer joined with a friend's code (right after joining, before any purchase). */
+  recordReferral: (input: { member_id: string; referral_code: string }, idempotencyKey?: string) =>
+    request<Referral>('POST', '/api/v1/referrals', input, { idempotencyKey }),
 
   // Reports.
   liability: async () => (await request<{ report: 'liability'; data: LiabilityRow[] }>('GET', '/api/v1/reports/liability')).data,

@@ -808,6 +808,8 @@ const en = {
       discount: 'Take {amount} off the bill',
       giveItem: 'Give: {item}',
       until: 'until {date}',
+      upgraded: 'Now {name}!',
+      newCoupon: 'New coupon: {name}',
     },
     member: {
       tier: 'Tier',
@@ -841,6 +843,12 @@ const en = {
       broughtBy: 'Brought by',
       referralStatus: { pending: 'Waiting for a purchase', rewarded: 'Rewarded' },
       noReferrals: 'No referrals yet.',
+    },
+    register: {
+      friendCode: 'A friend’s referral code',
+      friendCodeHint: 'If a member invited them, type that member’s code.',
+      recorded: 'Referral recorded (code {code}): the rewards come with the first purchase.',
+      refused: 'The member is registered, but the referral code was not accepted',
     },
     refusals: {
       couponUsed: 'This coupon was already used ({when}).',

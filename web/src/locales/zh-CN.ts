@@ -810,6 +810,8 @@ const zhCN: Messages = {
       discount: '账单立减 {amount}',
       giveItem: '请提供：{item}',
       until: '至 {date}',
+      upgraded: '升级为“{name}”！',
+      newCoupon: '获得优惠券：{name}',
     },
     member: {
       tier: '会员等级',
@@ -843,6 +845,12 @@ const zhCN: Messages = {
       broughtBy: '推荐人：',
       referralStatus: { pending: '等待首次消费', rewarded: '已发奖励' },
       noReferrals: '暂无推荐记录。',
+    },
+    register: {
+      friendCode: '朋友的推荐码',
+      friendCodeHint: '如果是会员介绍来的，请输入那位会员的推荐码。',
+      recorded: '已记录推荐（推荐码 {code}）：首次消费后发放奖励。',
+      refused: '会员已注册，但推荐码未被接受',
     },
     refusals: {
       couponUsed: '这张优惠券已经用过了（{when}）。',

@@ -810,6 +810,8 @@ const zhTW: Messages = {
       discount: '帳單折抵 {amount}',
       giveItem: '請提供：{item}',
       until: '至 {date}',
+      upgraded: '升級為「{name}」！',
+      newCoupon: '獲得優惠券：{name}',
     },
     member: {
       tier: '會員等級',
@@ -843,6 +845,12 @@ const zhTW: Messages = {
       broughtBy: '推薦人：',
       referralStatus: { pending: '等待首次消費', rewarded: '已發獎勵' },
       noReferrals: '尚無推薦紀錄。',
+    },
+    register: {
+      friendCode: '朋友的推薦碼',
+      friendCodeHint: '若是會員介紹來的，請輸入那位會員的推薦碼。',
+      recorded: '已記錄推薦（推薦碼 {code}）：首次消費後發放獎勵。',
+      refused: '會員已註冊，但推薦碼未被接受',
     },
     refusals: {
       couponUsed: '這張優惠券已經使用過了（{when}）。',
