@@ -417,7 +417,10 @@ class Reader final : public CsvReader {
     quoted_cls_['\r'] = kCr;
     quoted_cls_['\n'] = kLf;
     quoted_cls_[kInvalidMark] = kBad;
-    raw_.resize(std::max<size_t>(options_.chunk_bytes, 2));
+    // A small input needs no 1 MiB buffer (the size is known for strings and regular files).
+    read_bytes_ = options_.chunk_bytes;
+    if (total > 0) read_bytes_ = std::min<size_t>(read_bytes_, static_cast<size_t>(total) + 1);
+    raw_.resize(std::max<size_t>(read_bytes_, 2));
     encoding_ = options_.encoding;
   }
   ~Reader() override {
@@ -518,7 +521,7 @@ class Reader final : public CsvReader {
     }
     if (!gzip_) {
       if (raw_eof_) return {};
-      auto r = ReadRaw(raw_.data(), options_.chunk_bytes);
+      auto r = ReadRaw(raw_.data(), read_bytes_);
       if (!r) return std::unexpected(r.error());
       plain_.assign(raw_.data(), *r);
       return {};
@@ -549,7 +552,7 @@ class Reader final : public CsvReader {
           gzip_done_ = true;  // the previous member ended exactly at the end of the input
           break;
         }
-        auto r = ReadRaw(raw_.data(), options_.chunk_bytes);
+        auto r = ReadRaw(raw_.data(), read_bytes_);
         if (!r) return fail(r.error());
         zs_.next_in = reinterpret_cast<Bytef*>(raw_.data());
         zs_.avail_in = static_cast<uInt>(*r);
@@ -565,7 +568,7 @@ class Reader final : public CsvReader {
         // Another member may follow (`cat a.gz b.gz`); anything else after a complete member
         // (padding from some tools) is ignored, as gzip -d does.
         if (zs_.avail_in == 0 && !raw_eof_) {
-          auto r = ReadRaw(raw_.data(), options_.chunk_bytes);
+          auto r = ReadRaw(raw_.data(), read_bytes_);
           if (!r) return fail(r.error());
           zs_.next_in = reinterpret_cast<Bytef*>(raw_.data());
           zs_.avail_in = static_cast<uInt>(*r);
@@ -623,8 +626,8 @@ class Reader final : public CsvReader {
               line_, 0, "cannot open the " + std::string(EncodingName(encoding_)) + " converter",
               true});
         }
-        u16_.resize(std::max<size_t>(options_.chunk_bytes, 1024) + 16);
       }
+      if (u16_.size() < plain_.size() + 16) u16_.resize(plain_.size() + 16);
       DecodeWithIcu(cnv_.get(), plain_.data(), plain_.size(), final, &u16_, &pending_lead_, &text_);
     }
     if (!bom_checked_ && !text_.empty()) {
@@ -846,6 +849,7 @@ class Reader final : public CsvReader {
 
   std::unique_ptr<ByteSource> source_;
   CsvOptions options_;
+  size_t read_bytes_;  // bytes asked of the source per read
   int64_t total_bytes_ = 0;
   int64_t bytes_consumed_ = 0;
   Encoding encoding_;
