@@ -390,6 +390,8 @@ describe('the loyalty program (owner and cashier, English)', () => {
       await op.getByTestId('error').waitFor()
       assert.match(await text(op.getByTestId('error').locator('.alert-title')), /^This coupon was already used \(.+\)\.$/)
       assert.equal(await text(op.getByTestId('error').locator('.alert-message')), twice.body.error.message)
+      await op.waitForFunction((c) => !document.querySelector(`[data-testid=coupon-option][data-code="${c}"]`), code)
+      assert.equal(await op.getByTestId('coupon-confirm').isDisabled(), true, 'the list is refreshed and the choice cleared')
       await screenshot(op, 'en-counter-coupon-refused')
       assert.deepEqual(other.errors, [])
     } finally {

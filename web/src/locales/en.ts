@@ -706,7 +706,7 @@ const en = {
       validity: 'Valid',
       validDaysText: '{n} days',
       noEnd: 'No end',
-      bulk: 'Give to all',
+      bulk: 'Send to members',
       bulkTitle: 'Give “{name}” to many members',
       bulkIntro: 'Every member who agreed to receive offers gets one coupon.',
       bulkChannel: 'Who agreed by',

@@ -708,7 +708,7 @@ const zhCN: Messages = {
       validity: '有效期',
       validDaysText: '{n} 天',
       noEnd: '无期限',
-      bulk: '全部发放',
+      bulk: '发放给会员',
       bulkTitle: '将“{name}”发放给多位会员',
       bulkIntro: '每位同意接收优惠信息的会员都会收到一张。',
       bulkChannel: '同意的渠道',

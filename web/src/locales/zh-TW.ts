@@ -708,7 +708,7 @@ const zhTW: Messages = {
       validity: '有效期間',
       validDaysText: '{n} 天',
       noEnd: '無期限',
-      bulk: '全部發送',
+      bulk: '發送給會員',
       bulkTitle: '將「{name}」發送給多位會員',
       bulkIntro: '每位同意接收優惠訊息的會員都會收到一張。',
       bulkChannel: '同意的管道',
