@@ -248,17 +248,23 @@ describe('the loyalty program (owner and cashier, English)', () => {
     // The stamps are dots, not a balance tile.
     assert.equal(await cp.locator('.pos-stat .pos-stat-label', { hasText: 'E2E 咖啡卡' }).count(), 0)
 
-    // Four more: the card is full and its reward waits.
-    for (let i = 2; i <= 5; i++) {
+    // Two more one at a time, then two at once (two coffees): the card is full and its reward waits.
+    for (let i = 2; i <= 3; i++) {
       await cp.locator(`[data-testid=card-option][data-id="${card.id}"]`).click()
       const x = await apiCall(cp, 'POST', `/api/v1/members/${m.id}/stamps`, () => cp.getByTestId('stamp-confirm').click())
       assert.equal(x.status, 201)
-      if (i < 5) await cp.waitForFunction((n) => document.querySelector('[data-testid=pos-result-detail]')?.textContent === `${n} of 5 stamps`, i)
-      else {
-        assert.equal(x.body.rewards.length, 1)
-        assert.equal(x.body.stamps_after, 0)
-      }
+      await cp.waitForFunction((n) => document.querySelector('[data-testid=pos-result-detail]')?.textContent === `${n} of 5 stamps`, i)
     }
+    await cp.locator(`[data-testid=card-option][data-id="${card.id}"]`).click()
+    assert.equal(await text(cp.getByTestId('stamp-count')), '1', 'one stamp unless changed')
+    assert.equal(await cp.getByTestId('stamp-less').isDisabled(), true)
+    await cp.getByTestId('stamp-more').click()
+    assert.equal(await text(cp.getByTestId('stamp-confirm')), 'Add 2 stamps to E2E 咖啡卡')
+    const two = await apiCall(cp, 'POST', `/api/v1/members/${m.id}/stamps`, () => cp.getByTestId('stamp-confirm').click())
+    assert.equal(two.status, 201, JSON.stringify(two.body))
+    assert.deepEqual(JSON.parse(two.request.postData()), { card_id: card.id, stamps: 2 })
+    assert.equal(two.body.rewards.length, 1)
+    assert.equal(two.body.stamps_after, 0)
     await cp.waitForFunction(() => document.querySelector('[data-testid=pos-result-title]')?.textContent === 'E2E 咖啡卡 is full!')
     assert.equal(await text(cp.getByTestId('pos-result-detail')), 'Reward ready: 免費咖啡 Free coffee')
     assert.equal(await text(dots.getByTestId('pos-stamps-count')), '0/5', 'a new card starts')
