@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium fonts-noto-cjk wrk procps
   zlib1g-dev clang-16 libclang-rt-16-dev
+  libnlopt-dev
 )
 
 missing=()
