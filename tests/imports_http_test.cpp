@@ -310,6 +310,34 @@ TEST_P(Imports, CancelStopsQueuedAndRunningJobs) {
               "failed_precondition", "the import already ended (cancelled)");
 }
 
+// A server stopping mid-import puts the job back in the queue after the current batch; the next
+// worker completes it, skipping what was committed.
+TEST_P(Imports, StoppingTheWorkerRequeuesARunningJob) {
+  auto created = Upload(kOrders, "?preset=generic", a_.owner_key);
+  ASSERT_EQ(created.status, 202) << created.raw;
+  std::string id = created.body["id"];
+  std::unique_ptr<importer::ImportWorker> stopping;
+  auto options = WorkerOptions();
+  options.batch_orders = 1;
+  options.on_batch = [&](const importer::ImportJob&, const importer::Progress&) {
+    stopping->Stop();  // RunOnce runs on this thread: Stop only raises the flag
+  };
+  stopping = std::make_unique<importer::ImportWorker>(db(), clock_, options);
+  auto ran = stopping->RunOnce();
+  ASSERT_TRUE(ran.has_value()) << ran.error().ToString();
+  auto job = Get("/api/v1/imports/" + id, a_.owner_key);
+  EXPECT_EQ(job.body["status"], "queued") << job.raw;
+  EXPECT_EQ(job.body["report"], nullptr);
+  EXPECT_EQ(Count("orders"), 1);
+
+  StartWorker();
+  json done = WaitForEnd(id);
+  ASSERT_EQ(done["status"], "succeeded") << done.dump();
+  EXPECT_EQ(done["report"]["orders_created"], 2);
+  EXPECT_EQ(done["report"]["orders_existing"], 1);
+  EXPECT_EQ(Count("orders"), 3);
+}
+
 TEST_P(Imports, CashierIsRefused) {
   auto id = Upload(kOrders, "?preset=generic", a_.owner_key).body.value("id", "");
   const std::string msg = "only an owner or manager may import orders";

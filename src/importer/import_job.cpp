@@ -582,12 +582,17 @@ Status ImportWorker::Run(const ImportJob& job) {
     return j->second;
   }));
   spdlog::info("import {} merchant={} started: {}", job.id, job.merchant_id, job.request.file_name);
-  bool lost = false;       // another worker took the job over (our lease lapsed)
-  bool cancelled = false;  // cancel_requested seen after a batch
+  bool lost = false;         // another worker took the job over (our lease lapsed)
+  bool interrupted = false;  // the server is stopping: the job goes back to the queue
+  bool cancelled = false;    // cancel_requested seen after a batch
   Progress last = job.progress;
   auto progress = [&](const Progress& p) -> bool {
     last = p;
     if (options_.on_batch) options_.on_batch(job, p);
+    if (stopping_.load()) {
+      interrupted = true;
+      return false;
+    }
     const Micros now = clock_.Now();
     auto s = db_.WriteValue([&](store::Tx& tx) -> Result<bool> {
       RG_ASSIGN_OR_RETURN(int64_t n,
@@ -641,6 +646,20 @@ Status ImportWorker::Run(const ImportJob& job) {
       if (lost) {
         spdlog::warn("import {}: taken over by another worker; stopping", job.id);
         return {};
+      }
+      if (interrupted) {
+        // What the finished batches wrote stays; the next start runs the file again and skips
+        // it (idempotent by external id).
+        spdlog::info("import {}: server stopping; back in the queue", job.id);
+        return db_.Write([&](store::Tx& tx) -> Status {
+          RG_TRY(
+              tx.Exec("UPDATE import_jobs SET status = 'queued', claimed_by = NULL, "
+                      "lease_until = NULL, lines = ?, bytes_consumed = ?, total_bytes = ? "
+                      "WHERE merchant_id = ? AND id = ? AND claimed_by = ?",
+                      {last.lines, last.bytes_consumed, last.total_bytes, job.merchant_id, job.id,
+                       worker_id_}));
+          return {};
+        });
       }
       if (!r) {
         error = r.error().message;

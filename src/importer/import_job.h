@@ -13,6 +13,7 @@
 //   every batch. A job whose server died goes back to queued: on SQLite at the worker's start
 //   (one server per database file), on PostgreSQL once its lease lapses. Re-running is safe
 //   because ImportOrders is idempotent by external id.
+// - A server that stops cleanly puts its running job back in the queue after the current batch.
 // - Cancelling a queued job ends it at once; a running one stops after its current batch (what
 //   was committed stays; running the file again completes it without duplicates).
 // - Only an owner or manager may create, list, read or cancel jobs (permission_denied).
@@ -159,6 +160,8 @@ class ImportWorker {
 
   // Recovers jobs left running by a dead server, then polls until Stop().
   void Start();
+  // A running import stops after its current batch and goes back to the queue (the next start
+  // runs it again, skipping what was committed); then the thread ends.
   void Stop();
 
   // Puts jobs left running by a dead server back in the queue (SQLite: every running job;
