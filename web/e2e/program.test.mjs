@@ -222,6 +222,7 @@ describe('the loyalty program (owner and cashier, English)', () => {
     await row.waitFor()
     assert.match(await text(row.getByTestId('card-rule')), /^5 visits\s+Restarts$/)
     assert.equal(await text(row.getByTestId('card-reward')), '免費咖啡 Free coffee')
+    assert.equal(await text(row.getByTestId('card-expiry')), '180 days after the stamp')
     await screenshot(page, 'en-settings-stamp-cards-created')
 
     // At the counter (cashier): three taps.

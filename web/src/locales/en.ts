@@ -654,6 +654,7 @@ const en = {
       filterHint: 'Only these count; empty: everything. Separate with commas.',
       expiry: 'Stamps expire',
       expiries: { never: 'Never', days: 'Days after the stamp' },
+      expiryDays: '{n} days after the stamp',
       restartLabel: 'Start a new card when full (untick: one card per member)',
       activeLabel: 'Takes stamps (active)',
       rule: 'Card',

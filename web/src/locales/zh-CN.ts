@@ -656,6 +656,7 @@ const zhCN: Messages = {
       filterHint: '只有这些才算；留空：全部都算。用逗号分隔。',
       expiry: '章的有效期',
       expiries: { never: '永不过期', days: '盖章后几天' },
+      expiryDays: '盖章后 {n} 天',
       restartLabel: '集满后重新开始一张（取消勾选：每位会员只能集一张）',
       activeLabel: '可以盖章（启用）',
       rule: '集点方式',

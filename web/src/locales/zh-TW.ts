@@ -656,6 +656,7 @@ const zhTW: Messages = {
       filterHint: '只有這些才算；空白：全部都算。以逗號分隔。',
       expiry: '章的期限',
       expiries: { never: '永不過期', days: '蓋章後幾天' },
+      expiryDays: '蓋章後 {n} 天',
       restartLabel: '集滿後重新開始一張（取消勾選：每位會員只能集一張）',
       activeLabel: '可以蓋章（啟用）',
       rule: '集點方式',
