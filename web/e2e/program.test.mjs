@@ -94,6 +94,24 @@ describe('the loyalty program (owner and cashier, English)', () => {
     assert.equal(badP.body.error.field, 'window_days')
     await page.locator('.field.invalid[data-field=window_days]').waitFor()
     await page.locator('#tp-days').fill('365')
+    // Points earned this calendar year: the point type is asked, the days are not; thresholds read as points.
+    await page.locator('#tp-metric').selectOption('points')
+    await page.locator('#tp-window').selectOption('calendar_year')
+    assert.equal(await page.locator('#tp-days').count(), 0)
+    assert.equal(await page.locator('#tp-pt').inputValue(), 'points')
+    const cal = await apiCall(page, 'POST', '/api/v1/tier-program', () => page.getByTestId('save-program').click())
+    assert.equal(cal.status, 200, JSON.stringify(cal.body))
+    assert.deepEqual(JSON.parse(cal.request.postData()), { metric: 'points', point_type: 'points', window: { kind: 'calendar_year' }, grace_days: 14 })
+    assert.equal(cal.body.point_type_id, (await json(await page.request.get('/api/v1/point-types'))).data.find((x) => x.code === 'points').id)
+    await page.waitForFunction(() => document.querySelector('[data-testid=program-summary]')?.textContent?.replace(/\s+/g, ' ').trim() === 'Points earned · since 1 January · 14 days’ grace')
+    assert.equal(await text(page.getByTestId('tier-threshold').first()), '100,000 points')
+    // Back to spend over 365 days for the rest of the test.
+    await page.locator('#tp-metric').selectOption('spend')
+    await page.locator('#tp-window').selectOption('rolling_days')
+    await page.locator('#tp-days').fill('365')
+    const back = await apiCall(page, 'POST', '/api/v1/tier-program', () => page.getByTestId('save-program').click())
+    assert.deepEqual(JSON.parse(back.request.postData()), { metric: 'spend', window: { kind: 'rolling_days', days: 365 }, grace_days: 14 })
+    await page.waitForFunction(() => document.querySelector('[data-testid=tier-threshold]')?.textContent?.trim() === 'NT$1,000')
 
     // A fourth level below the third is refused (thresholds rise with the level) …
     await page.getByTestId('new-tier').click()
