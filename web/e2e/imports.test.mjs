@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fsp from 'node:fs/promises'
+import { gzipSync } from 'node:zlib'
 import path from 'node:path'
 import { chromium } from 'playwright-core'
 import { apiCall, CASHIER, login, newPage, OWNER, randomPhone, SCREENSHOT_DIR, startConsole, startServer, uid } from './harness.mjs'
@@ -352,6 +353,32 @@ describe('order imports (owner)', () => {
     assert.equal(await page.locator(`[data-testid=import-row][data-id="${r.body.id}"] [data-testid=import-status]`).innerText(), 'Nothing imported')
     assert.deepEqual(await ordersWithPrefix(page, prefix), [])
     assert.equal((await lookup(page, phones[0])).status(), 404)
+
+    // A past trial run, opened from the list: its result, and no file at hand to run for real.
+    const trial = page.locator('[data-testid=import-row]').filter({ hasText: 'Trial run' }).first()
+    await trial.getByTestId('import-view').click()
+    await page.waitForFunction(() => document.querySelector('[data-testid=import-result]')?.getAttribute('data-outcome') === 'dry_run')
+    assert.equal(await page.getByTestId('run-for-real').count(), 0)
+    assert.match(await page.getByTestId('import-result').innerText(), /To import this file for real, choose it again/)
+  })
+
+  test('a gzip-compressed file is read the same', async () => {
+    const { page } = owner
+    const prefix = `E2E${uid().toUpperCase()}`
+    const csv = Buffer.from(genericCsv(prefix, [randomPhone(), randomPhone(), randomPhone(), randomPhone(), randomPhone()], randomPhone()), 'utf8')
+    const gz = gzipSync(csv)
+    await openImports(page)
+    const pv = await pickFile(page, `${prefix}.csv.gz`, gz, 'application/gzip')
+    assert.equal(pv.status, 200, JSON.stringify(pv.body))
+    assert.equal(pv.body.header[9], '姓名')
+    await page.getByTestId('column-select-9').selectOption('customer_name')
+    const r = await apiCall(page, 'POST', '/api/v1/imports', () => page.getByTestId('import-start').click())
+    assert.equal(r.status, 202, JSON.stringify(r.body))
+    assert.equal(r.request.headers()['content-type'], 'application/gzip')
+    assert.equal(r.body.progress.total_bytes, gz.length)
+    await page.waitForFunction(() => document.querySelector('[data-testid=import-result]')?.getAttribute('data-outcome') === 'dry_run')
+    assert.equal(await page.getByTestId('stat-orders-created').innerText(), '7 added')
+    assert.equal(await page.getByTestId('stat-revenue-value').innerText(), 'NT$860')
   })
 
   test('a Big5 file is detected as Big5; another encoding re-runs the preview', async () => {

@@ -488,7 +488,7 @@ const en = {
       missing: 'Still needed: {fields}. Pick the column that holds each of them.',
       ready: 'All needed columns are picked.',
       lines: 'First {n} lines of the file',
-      required: 'needed',
+      requiredField: '{field} (needed)',
     },
     options: {
       title: 'How to import',

@@ -490,7 +490,7 @@ const zhCN: Messages = {
       missing: '还缺少：{fields}。请选出对应的列。',
       ready: '必需的列都已选好。',
       lines: '文件的前 {n} 行',
-      required: '必填',
+      requiredField: '{field}（必填）',
     },
     options: {
       title: '导入方式',

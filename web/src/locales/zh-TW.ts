@@ -490,7 +490,7 @@ const zhTW: Messages = {
       missing: '還缺少：{fields}。請選出對應的欄位。',
       ready: '必要的欄位都已選好。',
       lines: '檔案的前 {n} 行',
-      required: '必填',
+      requiredField: '{field}（必填）',
     },
     options: {
       title: '匯入方式',
