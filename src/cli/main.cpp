@@ -14,6 +14,7 @@
 #include "accounts/account_service.h"
 #include "base/crypto.h"
 #include "base/log.h"
+#include "cli/clv_command.h"
 #include "cli/config.h"
 #include "cli/demo.h"
 #include "events/dispatcher.h"
@@ -227,9 +228,13 @@ int main(int argc, char** argv) {
   AddCommon(check, common);
   auto* version = app.add_subcommand("version", "print the version");
   version->add_flag("--json", common.json, "machine-readable output");
+  // `regulars clv fit|predict` (cli/clv_command.cpp): churn and value models, no database.
+  ClvOptions clv_options;
+  AddClvCommands(app, clv_options);
 
   CLI11_PARSE(app, argc, argv);
   SetUpLogging("warn", LogFormat::kText);
+  if (clv_options.fit->parsed() || clv_options.predict->parsed()) return RunClv(clv_options);
 
   if (*serve) return Serve(common, listen, demo);
 
