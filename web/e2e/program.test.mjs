@@ -305,6 +305,17 @@ describe('the loyalty program (owner and cashier, English)', () => {
     assert.equal(again.status(), 409)
     assert.match((await again.json()).error.message, /already used at/)
 
+    // A sale stamps the card too (one stamp per visit), and the counter says so.
+    await cp.getByTestId('action-earn').click()
+    await apiCall(cp, 'POST', '/api/v1/loyalty/calculate', () => cp.getByTestId('earn-amount').fill('100'))
+    const sale = await apiCall(cp, 'POST', '/api/v1/orders', () => cp.getByTestId('earn-confirm').click())
+    assert.equal(sale.status, 201, JSON.stringify(sale.body))
+    assert.deepEqual(sale.body.loyalty.points.find((x) => x.point_type === ptBody.code), { point_type: ptBody.code, points: 1, balance_after: 1 })
+    await cp.getByTestId('pos-result-extra').waitFor()
+    assert.equal(await text(cp.getByTestId('pos-result-extra')), '+1 stamp on E2E 咖啡卡')
+    assert.match(await text(cp.getByTestId('pos-result-title')), /^\+\d+ points? for NT\$100$/)
+    await cp.waitForFunction((id) => document.querySelector(`[data-testid=pos-stamps][data-card="${id}"] [data-testid=pos-stamps-count]`)?.textContent === '1/5', card.id)
+
     // The member page lists the card and the used reward.
     await cp.goto(`/members/${m.id}`)
     await cp.getByTestId('member-stamp-card').first().waitFor()

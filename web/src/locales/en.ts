@@ -814,6 +814,7 @@ const en = {
       giveItem: 'Give: {item}',
       until: 'until {date}',
       upgraded: 'Now {name}!',
+      stampsFromSale: '+{n} stamp on {name} | +{n} stamps on {name}',
       newCoupon: 'New coupon: {name}',
     },
     member: {

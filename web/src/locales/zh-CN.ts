@@ -816,6 +816,7 @@ const zhCN: Messages = {
       giveItem: '请提供：{item}',
       until: '至 {date}',
       upgraded: '升级为“{name}”！',
+      stampsFromSale: '“{name}”+{n} 个章',
       newCoupon: '获得优惠券：{name}',
     },
     member: {

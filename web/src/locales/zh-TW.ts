@@ -816,6 +816,7 @@ const zhTW: Messages = {
       giveItem: '請提供：{item}',
       until: '至 {date}',
       upgraded: '升級為「{name}」！',
+      stampsFromSale: '「{name}」+{n} 章',
       newCoupon: '獲得優惠券：{name}',
     },
     member: {
