@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the import's CSV reader for SECONDS (default 60) with libFuzzer under ASan and UBSan.
-#   bash scripts/fuzz-csv.sh 300
+#   bash scripts/fuzz-csv.sh 300 [more libFuzzer flags, e.g. -len_control=0]
 # Builds tests/fuzz/csv_fuzz.cpp with the reader straight from the sources into build-fuzz/
 # (clang, not the main g++ build), seeds from tests/fuzz/corpus/csv and keeps what it learns in
 # build-fuzz/corpus-csv. A crash leaves build-fuzz/crash-* and exits non-zero: fix it, then copy
@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-60}
+shift || true
 cxx=${CXX_FUZZ:-clang++-16}
 out=build-fuzz
 mkdir -p "$out/corpus-csv"
@@ -29,4 +30,5 @@ echo "fuzz-csv: building $out/csv_fuzz with $cxx"
 
 echo "fuzz-csv: running for ${secs}s"
 "$out/csv_fuzz" -max_total_time="$secs" -max_len=4096 -timeout=20 -rss_limit_mb=2048 \
-  -print_final_stats=1 -artifact_prefix="$out/" "$out/corpus-csv" tests/fuzz/corpus/csv
+  -dict=tests/fuzz/csv.dict -print_final_stats=1 -artifact_prefix="$out/" "$@" \
+  "$out/corpus-csv" tests/fuzz/corpus/csv
