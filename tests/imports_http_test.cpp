@@ -379,6 +379,17 @@ TEST_P(Imports, BadOptionsNameTheirField) {
               "invalid_argument", "encoding: must be auto, utf-8, big5 or gb18030", "encoding");
   ExpectError(Upload("", "?preset=generic", a_.owner_key), 400, "invalid_argument",
               "file: is empty: send the file as the request body", "file");
+  // A file sent as a form (curl --data-binary's default type) would be parsed as parameters.
+  httplib::Client form("127.0.0.1", port_);
+  auto sent =
+      form.Post("/api/v1/imports?preset=generic", {{"Authorization", "Bearer " + a_.owner_key}},
+                std::string(kOrders), "application/x-www-form-urlencoded");
+  ASSERT_TRUE(sent) << httplib::to_string(sent.error());
+  Response as_form{sent->status, json::parse(sent->body, nullptr, false), sent->body, {}};
+  ExpectError(as_form, 400, "invalid_argument",
+              "Content-Type: send the file as text/csv, application/gzip or "
+              "application/octet-stream, not as a form",
+              "Content-Type");
   EXPECT_EQ(Count("import_jobs"), 0);
 
   // A mapping overrides the preset's fields; the job shows both.

@@ -119,6 +119,12 @@ size_t Router::BodyLimit(const std::string& method, const std::string& path) con
   return app_.options.max_body_bytes;
 }
 
+bool Router::TakesRawBody(const std::string& method, const std::string& path) const {
+  for (const auto& r : raw_bodies_)
+    if (r.method == method && std::regex_match(path, r.path)) return true;
+  return false;
+}
+
 size_t Router::LargestBodyLimit() const {
   size_t n = app_.options.max_body_bytes;
   for (const auto& r : raw_bodies_) n = std::max(n, r.max_bytes);

@@ -87,6 +87,7 @@ class Router {
   // The largest body a request may send, by its method and path (checked before the body is
   // read), and the largest any route takes.
   size_t BodyLimit(const std::string& method, const std::string& path) const;
+  bool TakesRawBody(const std::string& method, const std::string& path) const;
   size_t LargestBodyLimit() const;
 
   const std::vector<RouteInfo>& routes() const { return routes_; }

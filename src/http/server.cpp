@@ -78,6 +78,17 @@ Server::Server(store::Database& db, const Clock& clock, events::Dispatcher* disp
   // Content-Length before reading it, and let cpp-httplib read at most the largest limit.
   s.set_payload_max_length(r.LargestBodyLimit() + 1);
   s.set_pre_routing_handler([&r](const httplib::Request& req, httplib::Response& res) {
+    // cpp-httplib would parse a form body into query parameters (and refuse one over 8 KiB):
+    // a file sent as a form is refused here, naming the header.
+    if (req.get_header_value("Content-Type").starts_with("application/x-www-form-urlencoded") &&
+        r.TakesRawBody(req.method, req.path)) {
+      res.set_header("Connection", "close");
+      Send(res, Fail(Code::kInvalidArgument,
+                     "Content-Type: send the file as text/csv, application/gzip or "
+                     "application/octet-stream, not as a form",
+                     "Content-Type"));
+      return httplib::Server::HandlerResponse::Handled;
+    }
     std::string length = req.get_header_value("Content-Length");
     size_t n = 0;
     auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
