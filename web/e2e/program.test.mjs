@@ -601,6 +601,28 @@ describe('the loyalty program (owner and cashier, English)', () => {
     assert.equal(csv2.length, one.body.data.length + 1, 'the CSV has the rows shown (one branch)')
   })
 
+  test('reports: the days are the shop’s days (Asia/Taipei), also on a computer in another time zone', async () => {
+    const context = await env.browser.newContext({ baseURL: env.baseURL, viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'America/New_York' })
+    try {
+      const page = await context.newPage()
+      await context.addInitScript(() => localStorage.setItem('regulars.locale', 'en'))
+      await login(page, OWNER)
+      const res = page.waitForResponse((x) => new URL(x.url()).pathname === '/api/v1/reports/points-activity')
+      await page.goto('/reports')
+      const asked = new URL((await res).url()).searchParams
+      // Tomorrow 00:00 in Taipei (UTC+8, no daylight saving) is 16:00 UTC today, Taipei's today.
+      const taipei = new Date(Date.now() + 8 * 3600_000)
+      const to = Date.UTC(taipei.getUTCFullYear(), taipei.getUTCMonth(), taipei.getUTCDate() + 1) - 8 * 3600_000
+      assert.equal(asked.get('to'), new Date(to).toISOString())
+      assert.equal(asked.get('from'), new Date(to - 30 * 86400_000).toISOString())
+      const day = (ms) => new Date(ms + 8 * 3600_000).toISOString().slice(0, 10)
+      assert.equal(await page.locator('#rp-to').inputValue(), day(to - 1))
+      assert.equal(await page.locator('#rp-from').inputValue(), day(to - 30 * 86400_000))
+    } finally {
+      await context.close()
+    }
+  })
+
   test('a cashier has no reports or program settings', async () => {
     const { page } = cashier
     await page.goto('/counter')
