@@ -56,7 +56,9 @@ class CsvReader {
  public:
   virtual ~CsvReader() = default;
 
-  // Opens a file; "-" is standard input. Fails with not_found / invalid_argument.
+  // Opens a file; "-" is standard input. Fails with not_found / invalid_argument. Both factories
+  // read the first chunk before returning (to settle the encoding); an error in it, such as a
+  // broken gzip header, is the first Next()'s fatal CsvError.
   static Result<std::unique_ptr<CsvReader>> OpenFile(const std::string& path,
                                                      const CsvOptions& options);
   // Reads from memory (the bytes may be gzip-compressed too).
@@ -74,7 +76,8 @@ class CsvReader {
   // for progress bars.
   virtual int64_t bytes_consumed() const = 0;
   virtual int64_t total_bytes() const = 0;
-  // The encoding in use (after detection).
+  // The encoding in use (after detection). Never kAuto: while every byte read so far was ASCII
+  // (the same in all three encodings) it is kUtf8, and it may still become Big5 or GB18030.
   virtual Encoding encoding() const = 0;
 };
 

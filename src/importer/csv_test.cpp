@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <unicode/ucnv.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -591,6 +592,35 @@ TEST(CsvReader, OpenFileReadsPlainAndGzipFiles) {
   }
   std::filesystem::remove(plain_path);
   std::filesystem::remove(gz_path);
+}
+
+TEST(CsvReader, DashIsStandardInput) {
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  const std::string data = Gzip("a,b\n\"c\",d\n");
+  ASSERT_EQ(::write(pipe_fds[1], data.data(), data.size()), static_cast<ssize_t>(data.size()));
+  ::close(pipe_fds[1]);
+  int saved_stdin = ::dup(0);
+  ASSERT_GE(saved_stdin, 0);
+  ASSERT_EQ(::dup2(pipe_fds[0], 0), 0);
+  ::close(pipe_fds[0]);
+  std::vector<std::string> got;
+  {
+    auto reader = CsvReader::OpenFile("-", CsvOptions{});
+    ASSERT_TRUE(reader);
+    EXPECT_EQ((*reader)->total_bytes(), 0);  // a pipe has no size
+    std::vector<std::string_view> f;
+    while (true) {
+      auto r = (*reader)->Next(f);
+      ASSERT_TRUE(r);
+      if (!*r) break;
+      got.push_back(std::string(f[0]) + "|" + std::string(f[1]));
+    }
+    EXPECT_EQ((*reader)->bytes_consumed(), static_cast<int64_t>(data.size()));
+  }
+  ASSERT_EQ(::dup2(saved_stdin, 0), 0);
+  ::close(saved_stdin);
+  EXPECT_EQ(got, (std::vector<std::string>{"a|b", "c|d"}));
 }
 
 // The merchants' reference file: the UCI "Online Retail" export, 541,909 order lines, gzip.
