@@ -438,6 +438,14 @@ describe('the loyalty program (owner and cashier, English)', () => {
     await page.reload()
     await page.locator(`[data-testid=coupon-row][data-code="${code}"]`).waitFor()
     assert.equal(await text(page.locator(`[data-testid=coupon-row][data-code="${code}"]`).getByTestId('coupon-status')), 'Used')
+    // The timeline tells it in words.
+    const usedEntry = page.locator('[data-testid=timeline-entry][data-type=coupon_redeemed]').first()
+    await usedEntry.waitFor()
+    assert.equal(await text(usedEntry.locator('.timeline-type')), 'Coupon used')
+    const branchName = (await json(await page.request.get('/api/v1/branches'))).data.find((b) => b.id === me.staff.branch_ids[0]).name
+    assert.equal(await text(usedEntry.getByTestId('timeline-summary')), `${name}: NT$50 off · at ${branchName}`)
+    const issuedEntry = page.locator('[data-testid=timeline-entry][data-type=coupon_issued]').first()
+    assert.equal(await text(issuedEntry.getByTestId('timeline-summary')), `${name} (code ${code}) · given by staff`)
 
     // In bulk: every member with marketing consent gets one.
     await page.goto('/settings/coupons')
@@ -741,6 +749,13 @@ describe('the new pages in every language', () => {
         await page.getByTestId('coupon-row').first().waitFor()
         await page.getByTestId('member-program').scrollIntoViewIfNeeded()
         await screenshot(page, `${lang}-member-program`)
+        // The timeline's program events (tier, stamps, coupon) are named in the language.
+        await page.locator('[data-testid=timeline-entry][data-type=coupon_issued]').waitFor()
+        const types = await page.locator('.timeline-type').allInnerTexts()
+        assert.ok(types.length >= 4, types.join('|'))
+        assert.deepEqual(types.filter((x) => /^[a-z]+(_[a-z]+)+$/.test(x)), [], 'no raw event type')
+        await page.getByTestId('timeline').scrollIntoViewIfNeeded()
+        await screenshot(page, `${lang}-member-timeline`)
         assert.deepEqual(errors, [])
       } finally {
         await context.close()
