@@ -17,6 +17,7 @@
 #include "cli/clv_command.h"
 #include "cli/config.h"
 #include "cli/demo.h"
+#include "cli/import_command.h"
 #include "events/dispatcher.h"
 #include "http/server.h"
 #include "importer/import_job.h"
@@ -226,6 +227,12 @@ int main(int argc, char** argv) {
                                    "audit every balance against its ledger; exits 1 on "
                                    "any mismatch");
   AddCommon(check, common);
+  auto* import_cmd = app.add_subcommand("import", "import data from files");
+  import_cmd->require_subcommand(1);
+  auto* iorders = import_cmd->add_subcommand("orders", "import order history from a CSV export");
+  AddCommon(iorders, common);
+  ImportOrdersArgs import_args;
+  AddImportOrdersOptions(iorders, import_args);
   auto* version = app.add_subcommand("version", "print the version");
   version->add_flag("--json", common.json, "machine-readable output");
   // `regulars clv fit|predict` (cli/clv_command.cpp): churn and value models, no database.
@@ -246,11 +253,20 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  std::optional<importer::ImportOptions> import_options;
+  if (*iorders) {  // usage errors before any database is opened
+    auto o = ImportOptionsFromArgs(import_args);
+    if (!o) return Die(o.error(), common.json);
+    import_options = std::move(*o);
+  }
+
   auto cfg = ResolveConfig(common);
   if (!cfg) return Die(cfg.error(), common.json);
   auto db = OpenAndMigrate(*cfg);
   if (!db) return Die(db.error(), common.json);
   const Clock& clock = *SystemClock::Default();
+
+  if (*iorders) return RunImportOrders(**db, clock, import_args, *import_options, common.json);
 
   if (*migrate) {
     auto v = store::SchemaVersion(**db);

@@ -254,13 +254,19 @@ struct Group {
   std::vector<ItemLine> sales, returns;
 };
 
-// Order lines of the run's (and earlier) member orders, by (member, sku): where returns look.
+// An order line of a member order of this run (or an earlier one read back): where returns look.
+// Kept per member with the SKU interned, so a line costs 40 bytes and no allocation.
 struct LineRef {
   Id order_id = 0;
   Micros occurred_at = 0;
-  int line = 0;
+  int32_t line = 0;
+  uint32_t sku = 0;
   int64_t quantity = 0;
   int64_t refunded = 0;
+};
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
 struct OrderRef {
   std::string external_id;
@@ -268,6 +274,15 @@ struct OrderRef {
   int64_t refunded_minor = 0;
   std::optional<Id> branch_id;
 };
+
+// A nullable integer column's value. Both drivers type a parameter by its value, and the
+// PostgreSQL driver prepares one statement per type signature, so an id that is sometimes NULL
+// would make every 100-row statement a new one. As text (or NULL) the type stays the same and
+// both databases store it as the column's integer.
+Value IdOrNull(std::optional<int64_t> v) {
+  if (!v) return Value();
+  return std::to_string(*v);
+}
 
 std::string LineKey(Id member, std::string_view sku) {
   std::string k(reinterpret_cast<const char*>(&member), sizeof member);
@@ -280,8 +295,9 @@ std::string LineKey(Id member, std::string_view sku) {
 class Inserter {
  public:
   Inserter(std::string head, size_t cols) : head_(std::move(head)), cols_(cols) {}
-  void Add(std::initializer_list<Value> row) {
-    for (const auto& v : row) values_.push_back(v);
+  template <class... A>
+  void Add(A&&... row) {
+    (values_.emplace_back(std::forward<A>(row)), ...);
   }
   size_t rows() const { return values_.size() / cols_; }
   Status Flush(store::Tx& tx, bool write) {
@@ -374,6 +390,20 @@ class Engine {
   void UndoAll() {
     for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) (*it)();
     undo_.clear();
+    // After the refund undos above, which address lines by index.
+    for (auto it = appended_.rbegin(); it != appended_.rend(); ++it) lines_[*it].pop_back();
+    appended_.clear();
+  }
+  void AddLine(Id member, const LineRef& ref) {
+    lines_[member].push_back(ref);
+    appended_.push_back(member);
+  }
+  uint32_t SkuId(std::string_view sku) {
+    auto it = skus_.find(sku);
+    if (it != skus_.end()) return it->second;
+    uint32_t id = static_cast<uint32_t>(skus_.size());
+    skus_.emplace(std::string(sku), id);
+    return id;
   }
 
   store::Database& db_;
@@ -392,7 +422,9 @@ class Engine {
   std::unordered_map<std::string, Id> branches_;  // by code and by name
   // Order ids of the file → the last line of their group (a later line of one is rejected).
   std::unordered_map<std::string, int64_t> seen_orders_;
-  std::unordered_map<std::string, std::vector<LineRef>> lines_;
+  std::unordered_map<Id, std::vector<LineRef>> lines_;  // by member
+  std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> skus_;
+  std::vector<Id> appended_;  // members whose lines_ grew in this transaction, in order
   std::unordered_set<std::string> prior_loaded_;  // (member, sku) keys read from the database
   std::unordered_map<Id, OrderRef> orders_;       // member orders that returns may refund
   std::unordered_set<Id> touched_members_;
@@ -766,9 +798,8 @@ Status Engine::LoadPriorLines(store::Tx& tx, Id member, const std::string& sku) 
     if (run_orders_.contains(oid)) continue;
     if (!orders_.contains(oid))
       Put(orders_, oid, OrderRef{r.Str(2), r.Int(3), r.Int(4), r.OptInt(5)});
-    auto& v = lines_[key];
-    v.push_back({oid, r.Int(1), static_cast<int>(r.Int(6)), r.Int(7), r.Int(8)});
-    undo_.push_back([this, key] { lines_[key].pop_back(); });
+    AddLine(member,
+            {oid, r.Int(1), static_cast<int32_t>(r.Int(6)), SkuId(sku), r.Int(7), r.Int(8)});
   }
   return {};
 }
@@ -881,17 +912,15 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
       for (size_t i = 0; i < g.sales.size(); ++i) {
         const ItemLine& it = g.sales[i];
         total += it.quantity * it.unit_price_minor;
-        items.Add({mid, oid, int64_t(i + 1), it.sku, it.name, store::Opt(it.category), it.quantity,
-                   it.unit_price_minor, int64_t{0}});
-        if (member) {
-          std::string key = LineKey(*member, it.sku);
-          lines_[key].push_back({oid, g.occurred_at, static_cast<int>(i + 1), it.quantity, 0});
-          undo_.push_back([this, key] { lines_[key].pop_back(); });
-        }
+        items.Add(mid, oid, int64_t(i + 1), it.sku, it.name, store::Opt(it.category), it.quantity,
+                  it.unit_price_minor, int64_t{0});
+        if (member)
+          AddLine(*member,
+                  {oid, g.occurred_at, static_cast<int32_t>(i + 1), SkuId(it.sku), it.quantity, 0});
       }
-      orders.Add({mid, oid, g.external_id, store::Opt(member), store::Opt(g.branch_id),
-                  store::Opt(actor_.staff_id), g.occurred_at, settings_.currency, total, int64_t{0},
-                  options_.source, actor_.now});
+      orders.Add(mid, oid, g.external_id, IdOrNull(member), IdOrNull(g.branch_id),
+                 IdOrNull(actor_.staff_id), g.occurred_at, settings_.currency, total, int64_t{0},
+                 options_.source, actor_.now);
       if (member || g.cancelled) Put(orders_, oid, OrderRef{g.external_id, total, 0, g.branch_id});
       if (member) PutKey(run_orders_, oid);
       self_order[gi] = oid;
@@ -923,7 +952,7 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
         amount += value;
         std::optional<Id> target;
         int target_line = 0;
-        auto take = [&](LineRef& ref, const std::string& key, size_t idx) {
+        auto take = [&](LineRef& ref, Id key, size_t idx) {
           target = ref.order_id;
           target_line = ref.line;
           ref.refunded += it.quantity;
@@ -932,15 +961,18 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
           item_refunded[{ref.order_id, ref.line}] = ref.refunded;
         };
         if (member) {
-          std::string key = LineKey(*member, it.sku);
+          Id key = *member;
           RG_TRY(LoadPriorLines(tx, *member, it.sku));
+          uint32_t sku = SkuId(it.sku);
           auto& refs = lines_[key];
           auto self = g.cancelled ? self_order.find(gi) : self_order.end();
           // Most recent earlier order holding the SKU with enough left to refund.
           std::optional<size_t> best;
           for (size_t k = 0; k < refs.size(); ++k) {
             const LineRef& r = refs[k];
-            if (r.occurred_at > g.occurred_at || r.quantity - r.refunded < it.quantity) continue;
+            if (r.sku != sku || r.occurred_at > g.occurred_at ||
+                r.quantity - r.refunded < it.quantity)
+              continue;
             if (self != self_order.end() && r.order_id == self->second) {
               best = k;
               break;
@@ -966,17 +998,15 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
           by_order[t] += matched_value;
         }
         standalone += value - matched_value;
-        return_items.Add({mid, rid, int64_t(i + 1), it.sku, it.name, it.quantity,
-                          it.unit_price_minor, target ? Value(*target) : Value(),
-                          target ? Value(int64_t{target_line}) : Value()});
+        return_items.Add(mid, rid, int64_t(i + 1), it.sku, it.name, it.quantity,
+                         it.unit_price_minor, IdOrNull(target),
+                         target ? IdOrNull(target_line) : Value());
       }
-      returns.Add({mid, rid, return_id_text, store::Opt(member), store::Opt(g.branch_id),
-                   g.occurred_at, settings_.currency, amount, standalone, options_.source,
-                   actor_.now});
+      returns.Add(mid, rid, return_id_text, IdOrNull(member), IdOrNull(g.branch_id), g.occurred_at,
+                  settings_.currency, amount, standalone, options_.source, actor_.now);
       for (const auto& [oid, amt] : by_order) {
         Id refund_id = NewId();
-        refunds.Add(
-            {mid, refund_id, oid, amt, "import: return " + return_id_text, actor_.now, rid});
+        refunds.Add(mid, refund_id, oid, amt, "import: return " + return_id_text, actor_.now, rid);
         refunds_done.push_back({oid, amt, refund_id});
         ++c.refunds;
         nlohmann::json data = {
@@ -1140,8 +1170,8 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
         8);
     std::string label = actor_.Label();
     for (auto& e : events)
-      ev.Add({mid, ++seq, NewId(), std::move(e.type), store::Opt(e.member_id), actor_.now, label,
-              std::move(e.data)});
+      ev.Add(mid, ++seq, NewId(), std::move(e.type), IdOrNull(e.member_id), actor_.now, label,
+             std::move(e.data));
     RG_TRY(ev.Flush(tx, true));
   }
   return {};
@@ -1161,7 +1191,8 @@ Status Engine::FlushBatch() {
     UndoAll();
     return s;
   }
-  undo_.clear();
+  undo_.clear();  // committed (or, in a dry run, as good as): keep the state
+  appended_.clear();
   counts.AddTo(report_);
   batch_.clear();
   batch_lines_ = 0;
