@@ -607,6 +607,17 @@ class Reader final : public CsvReader {
       return std::unexpected(CsvError{line_, 0, std::move(st.error()), true});
     }
     bool final = plain_.empty();
+    if (!started_) {
+      started_ = true;
+      // Excel's "Unicode text" export is UTF-16 with a BOM; read as UTF-8 it would be a line of
+      // errors followed by garbage, so say what it is.
+      bool utf16 = plain_.size() >= 2 && ((plain_[0] == '\xFF' && plain_[1] == '\xFE') ||
+                                          (plain_[0] == '\xFE' && plain_[1] == '\xFF'));
+      if (utf16 && (encoding_ == Encoding::kAuto || encoding_ == Encoding::kUtf8)) {
+        return std::unexpected(
+            CsvError{1, 0, "UTF-16 text is not supported (save the file as CSV UTF-8)", true});
+      }
+    }
     if (encoding_ == Encoding::kAuto && !final && HasNonAscii(plain_.data(), plain_.size())) {
       encoding_ = DetectEncoding(plain_.data(), plain_.size());
     }
@@ -874,6 +885,7 @@ class Reader final : public CsvReader {
   char16_t pending_lead_ = 0;
   std::string utf8_cut_;
   bool bom_checked_ = false;
+  bool started_ = false;  // the first chunk has been looked at
 
   // Decoded text and the parser's state. Offsets index text_.
   std::string text_;

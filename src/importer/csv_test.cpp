@@ -623,6 +623,26 @@ TEST(CsvReader, DashIsStandardInput) {
   EXPECT_EQ(got, (std::vector<std::string>{"a|b", "c|d"}));
 }
 
+TEST(CsvReader, Utf16IsRefusedWithAHint) {
+  const std::string le(
+      "\xFF\xFE"
+      "a\0,\0b\0\n\0",
+      10);
+  const std::string be(
+      "\xFE\xFF"
+      "\0a\0,\0b\0\n",
+      10);
+  const std::vector<std::string> want = {
+      "!!1:0 UTF-16 text is not supported (save the file as CSV UTF-8)"};
+  for (size_t chunk : kChunkSizes) {
+    CsvOptions o;
+    o.chunk_bytes = chunk;
+    EXPECT_EQ(Transcript(le, o), want) << "LE, chunk " << chunk;
+    EXPECT_EQ(Transcript(be, o), want) << "BE, chunk " << chunk;
+  }
+  EXPECT_EQ(Transcript(Gzip(le), CsvOptions{}), want);
+}
+
 // The merchants' reference file: the UCI "Online Retail" export, 541,909 order lines, gzip.
 TEST(CsvReader, OnlineRetailExport) {
   const std::string path =
