@@ -557,13 +557,13 @@ for (const lang of Object.keys(TEXT)) {
         created = dry.body
         await page.waitForFunction((t) => document.querySelector('[data-testid=progress-label]')?.textContent === t, tx.running)
         await shot(page, `${lang}-imports-progress`)
-        // Meanwhile the real job has finished: stopping it now is refused (409) and the page
-        // shows how it ended.
+        // Meanwhile the real job has finished: stopping it now is refused (409); released, the
+        // page's next look at the job shows how it ended.
         await finishedJob(page, dry.body.id)
-        hold = false
         const c = await apiCall(page, 'POST', `/api/v1/imports/${dry.body.id}/cancel`, () => page.getByTestId('import-cancel').click())
         assert.equal(c.status, 409)
         assert.equal(c.body.error.code, 'failed_precondition')
+        hold = false
         await page.unroute(/\/api\/v1\/imports\/[^/?]+$/)
         await page.waitForFunction(() => document.querySelector('[data-testid=import-result]')?.getAttribute('data-outcome') === 'dry_run')
         assert.equal(await page.getByTestId('result-headline').innerText(), tx.dry)
