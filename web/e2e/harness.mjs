@@ -52,7 +52,9 @@ async function healthy(url) {
 }
 
 /** Starts the server; resolves once GET /healthz answers 200. */
-export async function startServer({ timeoutMs = 60_000 } = {}) {
+// The demo seeds a year of orders before it answers: about 20 s on an idle 2-core machine,
+// minutes when other work shares it.
+export async function startServer({ timeoutMs = 240_000 } = {}) {
   const bin = path.resolve(WEB_DIR, process.env.REGULARS_BIN ?? '../build/regulars')
   if (!fs.existsSync(bin)) throw new Error(`server binary not found: ${bin} (set REGULARS_BIN)`)
   const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'regulars-e2e-'))
