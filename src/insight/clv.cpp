@@ -214,24 +214,19 @@ Status ValidateRfm(std::span<const RfmSummary> customers) {
 }
 
 RfmGroups GroupRfm(std::span<const RfmSummary> customers) {
-  std::vector<uint32_t> order(customers.size());
-  std::iota(order.begin(), order.end(), 0u);
-  auto key = [&](uint32_t i) {
-    const auto& c = customers[i];
-    return std::array<double, 3>{c.x, c.t_x, c.T};
-  };
-  std::sort(order.begin(), order.end(), [&](uint32_t u, uint32_t v) { return key(u) < key(v); });
+  // Sorting the keys themselves (not indices into `customers`) keeps the sort in cache.
+  std::vector<std::array<double, 3>> keys;
+  keys.reserve(customers.size());
+  for (const auto& c : customers) keys.push_back({c.x, c.t_x, c.T});
+  std::sort(keys.begin(), keys.end());
   RfmGroups g;
   g.customers = static_cast<double>(customers.size());
-  for (uint32_t i : order) {
-    const auto& c = customers[i];
-    if (!g.rows.empty() && g.rows.back().x == c.x && g.rows.back().t_x == c.t_x &&
-        g.rows.back().T == c.T) {
-      g.weight.back() += 1;
-    } else {
-      g.rows.push_back({c.x, c.t_x, c.T, 0});
-      g.weight.push_back(1);
-    }
+  for (size_t i = 0; i < keys.size();) {
+    size_t j = i + 1;
+    while (j < keys.size() && keys[j] == keys[i]) ++j;
+    g.rows.push_back({keys[i][0], keys[i][1], keys[i][2], 0});
+    g.weight.push_back(static_cast<double>(j - i));
+    i = j;
   }
   return g;
 }

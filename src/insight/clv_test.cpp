@@ -338,7 +338,7 @@ double RefParetoAlive(const ParetoNbdParams& p, double x, double t_x, double T) 
   const double y1 = std::log((cl + 12 * std::sqrt(cl) + 40) / (p.alpha + t_x));
   const double w1 = std::log(60 / p.beta);
   const double y0 = y1 - 40 / cl - 3, w0 = w1 - 40 / cm - 3;
-  const int n = 1600;  // even
+  const int n = 1000;  // even
   const double hy = (y1 - y0) / n, hw = (w1 - w0) / n;
   long double num = 0, den = 0;
   for (int i = 0; i <= n; ++i) {
