@@ -819,6 +819,17 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
     }
     auto lookup = [&](std::string_view table, const std::vector<std::string>& ids,
                       std::unordered_set<std::string>& out) -> Status {
+      if (tx.dialect() == store::Dialect::kPostgres) {
+        // One indexed lookup per id: PostgreSQL plans a long IN list over a table that this very
+        // import is filling (not yet analyzed) as a sequential scan, which grows with the table.
+        std::string sql = fmt::format(
+            "SELECT external_id FROM {} WHERE merchant_id = ? AND external_id = ?", table);
+        for (const auto& id : ids) {
+          RG_ASSIGN_OR_RETURN(store::Rows rows, tx.Query(sql, {mid, id}));
+          if (!rows.empty()) out.insert(id);
+        }
+        return {};
+      }
       for (size_t start = 0; start < ids.size(); start += 500) {
         std::string in;
         std::vector<Value> params = {mid};
