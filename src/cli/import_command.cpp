@@ -212,8 +212,10 @@ int RunImportOrders(store::Database& db, const Clock& clock, const ImportOrdersA
   }
   double rate = rep.seconds > 0 ? static_cast<double>(rep.lines) / rep.seconds : 0;
   std::cout << fmt::format("{} {} ({}) in {:.1f} s, {:.0f} lines/s\n",
-                           rep.dry_run ? "dry run of" : "imported", a.file, rep.encoding,
-                           rep.seconds, rate);
+                           rep.dry_run ? "dry run of"
+                           : refused   ? "checked"
+                                       : "imported",
+                           a.file, rep.encoding, rep.seconds, rate);
   std::cout << fmt::format("  lines    {} read, {} imported, {} rejected\n", rep.lines,
                            rep.lines_imported, rep.lines_rejected);
   std::cout << fmt::format("  orders   {} created ({} anonymous), {} already there\n",

@@ -1263,6 +1263,7 @@ Result<ImportReport> Engine::Run(CsvReader& reader, const ProgressFn& progress,
     if (progress) progress({report_.lines, reader.bytes_consumed(), reader.total_bytes()});
   }
   report_.cancelled = stopped;
+  report_.encoding = std::string(EncodingName(reader.encoding()));  // settled by now
   if (!validate_only && options_.rebuild_tiers && !options_.dry_run) {
     std::vector<Id> ids(touched_members_.begin(), touched_members_.end());
     std::sort(ids.begin(), ids.end());
