@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -60,6 +61,13 @@ class Imports : public HttpTest {
     if (worker_) worker_->Stop();
     worker_.reset();
     HttpTest::TearDown();
+    // Uploads of jobs that never ran stay in the shared temporary folder: remove this test's.
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(importer::DefaultUploadDir(), ec)) {
+      std::string name = e.path().filename().string();
+      if (name.starts_with(a_.merchant_id + "-") || name.starts_with(b_.merchant_id + "-"))
+        std::filesystem::remove(e.path(), ec);
+    }
   }
 
   importer::ImportWorkerOptions WorkerOptions() {
