@@ -173,7 +173,7 @@ TEST_P(CouponApi, IssueAndRedeemOnce) {
                 .size(),
             0u);
   ExpectError(Get("/api/v1/coupons?status=used", a_.cashier_key), 400, "invalid_argument",
-              "status: must be available, redeemed, expired or not_yet_valid", "status");
+              "status: must be available, redeemed, expired, not_yet_valid or voided", "status");
 }
 
 TEST_P(CouponApi, ExpiredCouponIsRefusedWithItsEnd) {
