@@ -41,30 +41,19 @@ std::string CsvField(const std::string& s) {
 }
 
 nlohmann::json ReportJson(const ImportReport& r) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& c : importer::ReportCounters()) out[std::string(c.name)] = r.*c.member;
   nlohmann::json rejected = nlohmann::json::array();
   for (const auto& j : r.rejected)
     rejected.push_back({{"line", j.line}, {"column", j.column}, {"reason", j.reason}});
-  return {{"lines", r.lines},
-          {"lines_imported", r.lines_imported},
-          {"lines_rejected", r.lines_rejected},
-          {"orders_created", r.orders_created},
-          {"orders_existing", r.orders_existing},
-          {"anonymous_orders", r.anonymous_orders},
-          {"refunds", r.refunds},
-          {"standalone_returns", r.standalone_returns},
-          {"returns_existing", r.returns_existing},
-          {"members_created", r.members_created},
-          {"members_matched", r.members_matched},
-          {"revenue_minor", r.revenue_minor},
-          {"refunded_minor", r.refunded_minor},
-          {"points_awarded", r.points_awarded},
-          {"currency", r.currency},
-          {"encoding", r.encoding},
-          {"dry_run", r.dry_run},
-          {"committed", r.committed},
-          {"cancelled", r.cancelled},
-          {"seconds", r.seconds},
-          {"rejected", rejected}};
+  out.update({{"currency", r.currency},
+              {"encoding", r.encoding},
+              {"dry_run", r.dry_run},
+              {"committed", r.committed},
+              {"cancelled", r.cancelled},
+              {"seconds", r.seconds},
+              {"rejected", rejected}});
+  return out;
 }
 
 }  // namespace

@@ -40,31 +40,20 @@ json MappingJson(const std::vector<std::pair<std::string, std::string>>& pairs) 
 constexpr size_t kRejectedShown = 100;
 
 json ReportJson(const ImportReport& r) {
+  json out = json::object();
+  for (const auto& c : importer::ReportCounters()) out[std::string(c.name)] = r.*c.member;
   json rejected = json::array();
   for (size_t i = 0; i < r.rejected.size() && i < kRejectedShown; ++i)
     rejected.push_back({{"line", r.rejected[i].line},
                         {"column", r.rejected[i].column},
                         {"reason", r.rejected[i].reason}});
-  return {{"lines", r.lines},
-          {"lines_imported", r.lines_imported},
-          {"lines_rejected", r.lines_rejected},
-          {"orders_created", r.orders_created},
-          {"orders_existing", r.orders_existing},
-          {"anonymous_orders", r.anonymous_orders},
-          {"refunds", r.refunds},
-          {"standalone_returns", r.standalone_returns},
-          {"returns_existing", r.returns_existing},
-          {"members_created", r.members_created},
-          {"members_matched", r.members_matched},
-          {"revenue_minor", r.revenue_minor},
-          {"refunded_minor", r.refunded_minor},
-          {"points_awarded", r.points_awarded},
-          {"currency", r.currency},
-          {"encoding", r.encoding},
-          {"dry_run", r.dry_run},
-          {"committed", r.committed},
-          {"seconds", r.seconds},
-          {"rejected", rejected}};
+  out.update({{"currency", r.currency},
+              {"encoding", r.encoding},
+              {"dry_run", r.dry_run},
+              {"committed", r.committed},
+              {"seconds", r.seconds},
+              {"rejected", rejected}});
+  return out;
 }
 
 json JobJson(const ImportJob& j) {

@@ -25,43 +25,7 @@ using store::Row;
 using store::Rows;
 using store::Value;
 
-// The Mapping fields a request may name, in the order the console shows them.
-struct FieldRef {
-  std::string_view name;
-  std::string Mapping::*member;
-};
-constexpr FieldRef kFields[] = {
-    {"order_id", &Mapping::order_id},
-    {"occurred_at", &Mapping::occurred_at},
-    {"sku", &Mapping::sku},
-    {"name", &Mapping::name},
-    {"category", &Mapping::category},
-    {"quantity", &Mapping::quantity},
-    {"unit_price", &Mapping::unit_price},
-    {"line_total", &Mapping::line_total},
-    {"customer_id", &Mapping::customer_id},
-    {"phone", &Mapping::phone},
-    {"email", &Mapping::email},
-    {"customer_name", &Mapping::customer_name},
-    {"country", &Mapping::country},
-    {"city", &Mapping::city},
-    {"branch", &Mapping::branch},
-    {"currency", &Mapping::currency},
-    {"cancelled", &Mapping::cancelled},
-};
-// Accepted in a mapping too, though they name no column.
-constexpr FieldRef kExtraFields[] = {
-    {"cancel_prefix", &Mapping::cancel_prefix},
-    {"timezone", &Mapping::timezone},
-};
-
-const FieldRef* FindField(std::string_view name) {
-  for (const auto& f : kFields)
-    if (f.name == name) return &f;
-  for (const auto& f : kExtraFields)
-    if (f.name == name) return &f;
-  return nullptr;
-}
+const MappingField* FindField(std::string_view name) { return FindMappingField(name); }
 
 std::string Join(const std::vector<std::string>& v) {
   std::string out;
@@ -114,47 +78,23 @@ ImportRequest RequestFromJson(const json& j) {
 }
 
 json ReportToJson(const ImportReport& r) {
+  json out = json::object();
+  for (const auto& c : ReportCounters()) out[std::string(c.name)] = r.*c.member;
   json rejected = json::array();
   for (const auto& l : r.rejected) rejected.push_back({l.line, l.column, l.reason});
-  return {{"lines", r.lines},
-          {"lines_imported", r.lines_imported},
-          {"lines_rejected", r.lines_rejected},
-          {"orders_created", r.orders_created},
-          {"orders_existing", r.orders_existing},
-          {"anonymous_orders", r.anonymous_orders},
-          {"refunds", r.refunds},
-          {"standalone_returns", r.standalone_returns},
-          {"returns_existing", r.returns_existing},
-          {"members_created", r.members_created},
-          {"members_matched", r.members_matched},
-          {"revenue_minor", r.revenue_minor},
-          {"refunded_minor", r.refunded_minor},
-          {"points_awarded", r.points_awarded},
-          {"currency", r.currency},
-          {"encoding", r.encoding},
-          {"dry_run", r.dry_run},
-          {"committed", r.committed},
-          {"seconds", r.seconds},
-          {"rejected", rejected}};
+  out.update({{"currency", r.currency},
+              {"encoding", r.encoding},
+              {"dry_run", r.dry_run},
+              {"committed", r.committed},
+              {"seconds", r.seconds},
+              {"rejected", rejected}});
+  return out;
 }
 
 ImportReport ReportFromJson(const json& j) {
   ImportReport r;
   if (!j.is_object()) return r;
-  r.lines = j.value("lines", int64_t{0});
-  r.lines_imported = j.value("lines_imported", int64_t{0});
-  r.lines_rejected = j.value("lines_rejected", int64_t{0});
-  r.orders_created = j.value("orders_created", int64_t{0});
-  r.orders_existing = j.value("orders_existing", int64_t{0});
-  r.anonymous_orders = j.value("anonymous_orders", int64_t{0});
-  r.refunds = j.value("refunds", int64_t{0});
-  r.standalone_returns = j.value("standalone_returns", int64_t{0});
-  r.returns_existing = j.value("returns_existing", int64_t{0});
-  r.members_created = j.value("members_created", int64_t{0});
-  r.members_matched = j.value("members_matched", int64_t{0});
-  r.revenue_minor = j.value("revenue_minor", int64_t{0});
-  r.refunded_minor = j.value("refunded_minor", int64_t{0});
-  r.points_awarded = j.value("points_awarded", int64_t{0});
+  for (const auto& c : ReportCounters()) r.*c.member = j.value(std::string(c.name), int64_t{0});
   r.currency = j.value("currency", "");
   r.encoding = j.value("encoding", "");
   r.dry_run = j.value("dry_run", false);
@@ -251,7 +191,8 @@ std::optional<JobStatus> ParseJobStatus(std::string_view name) {
 const std::vector<std::string>& MappingFieldNames() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> v;
-    for (const auto& f : kFields) v.emplace_back(f.name);
+    for (const auto& f : MappingFields())
+      if (f.names_column) v.emplace_back(f.name);
     return v;
   }();
   return names;
@@ -264,8 +205,9 @@ const std::vector<std::string>& RequiredMappingFields() {
 
 std::vector<std::pair<std::string, std::string>> MappingPairs(const Mapping& m) {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const auto& f : kFields)
-    if (!(m.*f.member).empty()) out.emplace_back(std::string(f.name), m.*f.member);
+  for (const auto& f : MappingFields())
+    if (f.names_column && !(m.*f.member).empty())
+      out.emplace_back(std::string(f.name), m.*f.member);
   return out;
 }
 
@@ -281,7 +223,7 @@ Result<ImportOptions> ResolveImportOptions(const ImportRequest& request) {
     o.mapping = PresetMapping("generic").value_or(Mapping{});
   }
   for (const auto& [field, column] : request.mapping) {
-    const FieldRef* f = FindField(field);
+    const MappingField* f = FindField(field);
     if (!f)
       return InvalidField("mapping." + field, fmt::format("unknown field; the fields are {}",
                                                           Join(MappingFieldNames())));
@@ -363,7 +305,8 @@ Result<ImportPreview> PreviewImport(const Actor& actor, std::string head,
   if (p.preset) {
     // Only the preset's columns this file has: the console shows what will be read.
     p.mapping = PresetMapping(*p.preset);
-    for (const auto& f : kFields) {
+    for (const auto& f : MappingFields()) {
+      if (!f.names_column) continue;
       std::string& column = (*p.mapping).*f.member;
       if (std::find(p.header.begin(), p.header.end(), column) == p.header.end()) column.clear();
     }

@@ -11,32 +11,6 @@
 namespace regulars::importer {
 namespace {
 
-// Every Mapping field by its TOML key, so parsing and listing stay in step with the struct.
-const std::vector<std::pair<std::string_view, std::string Mapping::*>>& Fields() {
-  static const std::vector<std::pair<std::string_view, std::string Mapping::*>> kFields = {
-      {"order_id", &Mapping::order_id},
-      {"occurred_at", &Mapping::occurred_at},
-      {"sku", &Mapping::sku},
-      {"name", &Mapping::name},
-      {"category", &Mapping::category},
-      {"quantity", &Mapping::quantity},
-      {"unit_price", &Mapping::unit_price},
-      {"line_total", &Mapping::line_total},
-      {"customer_id", &Mapping::customer_id},
-      {"phone", &Mapping::phone},
-      {"email", &Mapping::email},
-      {"customer_name", &Mapping::customer_name},
-      {"country", &Mapping::country},
-      {"city", &Mapping::city},
-      {"branch", &Mapping::branch},
-      {"currency", &Mapping::currency},
-      {"cancelled", &Mapping::cancelled},
-      {"cancel_prefix", &Mapping::cancel_prefix},
-      {"timezone", &Mapping::timezone},
-  };
-  return kFields;
-}
-
 Mapping Generic() {
   Mapping m;
   m.order_id = "order_id";
@@ -130,12 +104,11 @@ Result<Mapping> ParseMappingToml(std::string_view text) {
   for (const auto& [key, node] : t) {
     std::string k(key.str());
     if (k == "preset") continue;
-    auto it =
-        std::find_if(Fields().begin(), Fields().end(), [&](const auto& f) { return f.first == k; });
-    if (it == Fields().end()) return InvalidField(k, "is not a mapping field");
+    const MappingField* it = FindMappingField(k);
+    if (!it) return InvalidField(k, "is not a mapping field");
     auto v = node.value<std::string>();
     if (!v) return InvalidField(k, "must be a string (a column name)");
-    m.*(it->second) = *v;
+    m.*(it->member) = *v;
     if (k != "cancel_prefix" && k != "timezone" && !v->empty() &&
         std::find(m.required.begin(), m.required.end(), k) == m.required.end())
       m.required.push_back(k);
@@ -163,6 +136,57 @@ std::optional<std::string> GuessPreset(const std::vector<std::string>& header) {
     if (ok) return name;
   }
   return std::nullopt;
+}
+
+std::span<const MappingField> MappingFields() {
+  static constexpr MappingField kFields[] = {
+      {"order_id", &Mapping::order_id, true},
+      {"occurred_at", &Mapping::occurred_at, true},
+      {"sku", &Mapping::sku, true},
+      {"name", &Mapping::name, true},
+      {"category", &Mapping::category, true},
+      {"quantity", &Mapping::quantity, true},
+      {"unit_price", &Mapping::unit_price, true},
+      {"line_total", &Mapping::line_total, true},
+      {"customer_id", &Mapping::customer_id, true},
+      {"phone", &Mapping::phone, true},
+      {"email", &Mapping::email, true},
+      {"customer_name", &Mapping::customer_name, true},
+      {"country", &Mapping::country, true},
+      {"city", &Mapping::city, true},
+      {"branch", &Mapping::branch, true},
+      {"currency", &Mapping::currency, true},
+      {"cancelled", &Mapping::cancelled, true},
+      {"cancel_prefix", &Mapping::cancel_prefix, false},
+      {"timezone", &Mapping::timezone, false},
+  };
+  return kFields;
+}
+
+const MappingField* FindMappingField(std::string_view name) {
+  for (const auto& f : MappingFields())
+    if (f.name == name) return &f;
+  return nullptr;
+}
+
+std::span<const ReportCounter> ReportCounters() {
+  static constexpr ReportCounter kCounters[] = {
+      {"lines", &ImportReport::lines},
+      {"lines_imported", &ImportReport::lines_imported},
+      {"lines_rejected", &ImportReport::lines_rejected},
+      {"orders_created", &ImportReport::orders_created},
+      {"orders_existing", &ImportReport::orders_existing},
+      {"anonymous_orders", &ImportReport::anonymous_orders},
+      {"refunds", &ImportReport::refunds},
+      {"standalone_returns", &ImportReport::standalone_returns},
+      {"returns_existing", &ImportReport::returns_existing},
+      {"members_created", &ImportReport::members_created},
+      {"members_matched", &ImportReport::members_matched},
+      {"revenue_minor", &ImportReport::revenue_minor},
+      {"refunded_minor", &ImportReport::refunded_minor},
+      {"points_awarded", &ImportReport::points_awarded},
+  };
+  return kCounters;
 }
 
 }  // namespace regulars::importer

@@ -22,7 +22,9 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "accounts/account.h"
@@ -66,6 +68,15 @@ struct Mapping {
 // Built-in mappings: "generic", "shopify", "online-retail".
 std::optional<Mapping> PresetMapping(std::string_view name);
 std::vector<std::string> PresetNames();
+// Every Mapping field by its wire / TOML name, in the order the console shows them. Those with
+// names_column false (cancel_prefix, timezone) are settings, not columns.
+struct MappingField {
+  std::string_view name;
+  std::string Mapping::*member;
+  bool names_column;
+};
+std::span<const MappingField> MappingFields();
+const MappingField* FindMappingField(std::string_view name);
 // A mapping file: TOML with the Mapping field names as keys (`order_id = "Invoice"`), optionally
 // `preset = "shopify"` to start from a preset.
 Result<Mapping> ParseMappingToml(std::string_view text);
@@ -118,6 +129,14 @@ struct ImportReport {
   std::vector<RejectedLine> rejected;  // the first max_rejected_kept; lines_rejected counts all
   double seconds = 0;
 };
+
+// The report's counters by their wire name, in the order reports list them: the one table behind
+// every place a report is written or read (the CLI's --json, the jobs table, the HTTP API).
+struct ReportCounter {
+  std::string_view name;
+  int64_t ImportReport::*member;
+};
+std::span<const ReportCounter> ReportCounters();
 
 struct Progress {
   int64_t lines = 0;
