@@ -21,16 +21,20 @@ Event FromRow(const store::Row& r) {
 
 }  // namespace
 
-Result<Event> AppendEvent(store::Tx& tx, Id merchant_id, Micros now, NewEvent ne) {
+Result<int64_t> ReserveEventSeqs(store::Tx& tx, Id merchant_id, int64_t n) {
   RG_ASSIGN_OR_RETURN(
       store::Rows rows,
-      tx.Query("UPDATE merchants SET last_event_seq = last_event_seq + 1 WHERE merchant_id = ? "
+      tx.Query("UPDATE merchants SET last_event_seq = last_event_seq + ? WHERE merchant_id = ? "
                "RETURNING last_event_seq",
-               {merchant_id}));
+               {n, merchant_id}));
   if (rows.empty()) return Fail(Code::kNotFound, "merchant not found");
+  return rows[0].Int(0) - n + 1;
+}
+
+Result<Event> AppendEvent(store::Tx& tx, Id merchant_id, Micros now, NewEvent ne) {
   Event e;
+  RG_ASSIGN_OR_RETURN(e.seq, ReserveEventSeqs(tx, merchant_id, 1));
   e.merchant_id = merchant_id;
-  e.seq = rows[0].Int(0);
   e.id = NewId();
   e.type = std::move(ne.type);
   e.member_id = ne.member_id;

@@ -13,6 +13,10 @@ namespace regulars::events {
 // merchant so that seq order is commit order.
 Result<Event> AppendEvent(store::Tx& tx, Id merchant_id, Micros now, NewEvent e);
 
+// Reserves `n` consecutive seq numbers for events the caller inserts itself in this transaction
+// (bulk writers such as imports); returns the first. Same serialisation as AppendEvent.
+Result<int64_t> ReserveEventSeqs(store::Tx& tx, Id merchant_id, int64_t n);
+
 // Events of one merchant with seq > after_seq, oldest first, at most `limit`.
 Result<std::vector<Event>> ReadEvents(store::Tx& tx, Id merchant_id, int64_t after_seq, int limit);
 

@@ -30,6 +30,7 @@
 #include "base/phone.h"
 #include "base/text.h"
 #include "base/zone.h"
+#include "events/event_repo.h"
 #include "loyalty/earning.h"
 #include "loyalty/ledger_repo.h"
 #include "loyalty/loyalty_service.h"
@@ -1165,16 +1166,11 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
     }
   }
 
-  // Events: the seq numbers for the whole batch are reserved at once, as AppendEvent does one by
-  // one (bumping merchants.last_event_seq in this transaction keeps seq order = commit order).
+  // Events: the seq numbers for the whole batch are reserved at once.
   if (write && !events.empty()) {
-    RG_ASSIGN_OR_RETURN(
-        store::Rows rows,
-        tx.Query("UPDATE merchants SET last_event_seq = last_event_seq + ? WHERE merchant_id = ? "
-                 "RETURNING last_event_seq",
-                 {static_cast<int64_t>(events.size()), mid}));
-    if (rows.empty()) return Fail(Code::kNotFound, "merchant not found");
-    int64_t seq = rows[0].Int(0) - static_cast<int64_t>(events.size());
+    RG_ASSIGN_OR_RETURN(int64_t first,
+                        events::ReserveEventSeqs(tx, mid, static_cast<int64_t>(events.size())));
+    int64_t seq = first - 1;
     Inserter ev(
         "INSERT INTO events (merchant_id, seq, id, type, member_id, occurred_at, actor, data) "
         "VALUES ",

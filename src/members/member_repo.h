@@ -55,7 +55,8 @@ struct NewIdentity {
   Identity identity;
 };
 Status AddIdentities(store::Tx& tx, Id merchant_id, const std::vector<NewIdentity>& identities);
-// A fresh random referral / card code: 8 characters without 0/O/1/I (as CreateMember uses).
+// A fresh random referral / card code: 8 characters without 0/O/1/I. The one scheme for every
+// member, whether created one by one or in bulk.
 std::string NewMemberCode();
 // Which of `codes` are already taken by members of the merchant.
 Result<std::vector<std::string>> TakenReferralCodes(store::Tx& tx, Id merchant_id,

@@ -30,15 +30,6 @@ Status RequireManager(const Actor& a, std::string_view what) {
 }
 
 // Short, unambiguous (no 0/O/1/I) codes for referral and member cards.
-std::string NewReferralCode() {
-  static constexpr char kAlphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-  std::string raw = RandomToken(16);
-  std::string out;
-  for (size_t i = 0; i < 8; ++i)
-    out.push_back(kAlphabet[static_cast<unsigned char>(raw[i] * 7 + raw[i + 8]) % 32]);
-  return out;
-}
-
 Status Emit(store::Tx& tx, const Actor& actor, std::string type, Id member_id, json data) {
   RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
                              {std::move(type), member_id, actor.Label(), data.dump()}));
@@ -96,7 +87,7 @@ Result<Member> CreateMember(store::Tx& tx, const Actor& actor, const MerchantCon
   ApplyPatch(m, clean);
   RG_TRY(ApplyConsent(tx, actor, m, input));
   for (int attempt = 0;; ++attempt) {
-    m.referral_code = NewReferralCode();
+    m.referral_code = NewMemberCode();
     RG_ASSIGN_OR_RETURN(auto taken, FindByCode(tx, actor.merchant_id, m.referral_code));
     if (!taken) break;
     if (attempt > 5) return Fail(Code::kInternal, "could not find a free referral code");
