@@ -421,6 +421,11 @@ class Engine {
   std::unordered_set<Id> new_members_;            // created by this run
   std::unordered_set<Id> matched_members_;        // pre-existing ones this run used
   std::unordered_map<std::string, Id> branches_;  // by code and by name
+  // Phones as written in the file -> E.164 (empty: invalid). Customers repeat across orders, and
+  // libphonenumber is the costliest step per order; bounded so a file of unique phones cannot
+  // grow it without end.
+  std::unordered_map<std::string, std::string> phone_cache_;
+  static constexpr size_t kPhoneCacheMax = 1'000'000;
   // Order ids of the file → the last line of their group (a later line of one is rejected).
   std::unordered_map<std::string, int64_t> seen_orders_;
   std::unordered_map<Id, std::vector<LineRef>> lines_;  // by member
@@ -615,12 +620,18 @@ void Engine::ParseLine(const std::vector<std::string_view>& f, int64_t line) {
   if (phone.empty()) {
     std::string_view v = get(cols_.phone);
     if (!v.empty()) {
-      auto p = NormalizePhone(v, settings_.region, Col(cols_.phone));
-      if (!p)
+      auto cached = phone_cache_.find(std::string(v));
+      if (cached == phone_cache_.end()) {
+        auto p = NormalizePhone(v, settings_.region, Col(cols_.phone));
+        std::string e164 = p ? p->e164 : std::string();
+        if (phone_cache_.size() >= kPhoneCacheMax) phone_cache_.clear();
+        cached = phone_cache_.emplace(std::string(v), std::move(e164)).first;
+      }
+      if (cached->second.empty())
         return Reject(
             line, Col(cols_.phone),
             fmt::format("not a valid phone number for region {}: \"{}\"", settings_.region, v));
-      phone = p->e164;
+      phone = cached->second;
     }
   }
   if (email.empty()) {
