@@ -13,6 +13,7 @@ packages=(
   chromium fonts-noto-cjk wrk procps
   zlib1g-dev clang-16 libclang-rt-16-dev
   libnlopt-dev
+  libroaring-dev libkainjow-mustache-dev libxlsxwriter-dev python3-aiosmtpd postfix unzip
 )
 
 missing=()
