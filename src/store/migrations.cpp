@@ -10,6 +10,7 @@
 #include "store/schema/0006_indexes.h"
 #include "store/schema/0007_imports.h"
 #include "store/schema/0008_refund_reversals.h"
+#include "store/schema/0009_insight.h"
 
 namespace regulars::store {
 namespace {}  // namespace
@@ -24,6 +25,7 @@ const std::vector<Migration>& AllMigrations() {
       {6, "indexes", schema::kIndexes},
       {7, "imports", schema::kImports},
       {8, "refund_reversals", schema::kRefundReversals},
+      {9, "insight", schema::kInsight},
   };
   return kAll;
 }
