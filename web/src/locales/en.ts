@@ -1,3 +1,4 @@
+import insightEn from './insight/en'
 const en = {
   app: {
     name: 'Regulars',
@@ -902,6 +903,7 @@ const en = {
     title: 'Page not found',
     back: 'Go to the console',
   },
+  insight: insightEn,
 }
 
 export type Messages = typeof en

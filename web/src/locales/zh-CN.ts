@@ -1,4 +1,5 @@
 import type { Messages } from './en'
+import insightZhCN from './insight/zh-CN'
 
 const zhCN: Messages = {
   app: {
@@ -904,6 +905,7 @@ const zhCN: Messages = {
     title: '页面不存在',
     back: '返回管理后台',
   },
+  insight: insightZhCN,
 }
 
 export default zhCN

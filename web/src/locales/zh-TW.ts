@@ -1,4 +1,5 @@
 import type { Messages } from './en'
+import insightZhTW from './insight/zh-TW'
 
 const zhTW: Messages = {
   app: {
@@ -904,6 +905,7 @@ const zhTW: Messages = {
     title: '找不到頁面',
     back: '回到管理後台',
   },
+  insight: insightZhTW,
 }
 
 export default zhTW
