@@ -1,0 +1,234 @@
+#pragma once
+
+// The insight feature store: per merchant, one column array per member feature (orders, spend,
+// recency, demographics, tier, points, wallet, consent), a compact per-order log for
+// time-window predicates, and roaring bitmaps of member indexes for set predicates (tags,
+// categories, skus, branches). Built once from the database, then kept current by tailing the
+// event log (`events`, seq > last_seq per merchant). Segments (segment.h), reports (reports.h)
+// and the member features route read it under a shared lock.
+//
+// Contract (docs/architecture.md "insight/"):
+//   - Erased and merged members are absent (member_ids holds live members only).
+//   - A refund lowers its order's net_minor and the member's spend_minor; a fully refunded
+//     order (net 0) no longer counts in `orders` (and not in first/last_order_at).
+//   - Anonymous orders (no member) are in no member's log.
+//   - After CatchUp() returns, the features equal a fresh BuildMerchantFeatures() of the same
+//     snapshot (model outputs and RFM aside, which are recomputed by scores.h / rfm.h).
+
+#include <roaring/roaring.hh>
+
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+#include <vector>
+
+#include "base/error.h"
+#include "base/ids.h"
+#include "base/time.h"
+#include "store/db.h"
+
+namespace regulars::insight {
+
+// Interns strings as dense codes; code 0 is "" (unknown). Codes are stable while the process
+// runs (never reused or renumbered).
+class Dictionary {
+ public:
+  Dictionary();
+  // The code of `s`, adding it when new. "" is 0.
+  uint32_t Code(std::string_view s);
+  std::optional<uint32_t> Find(std::string_view s) const;
+  // The string of `code`; "" for 0 or an unknown code.
+  const std::string& Name(uint32_t code) const;
+  // Number of codes including 0.
+  size_t size() const { return names_.size(); }
+  size_t MemoryBytes() const;
+
+ private:
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, uint32_t> codes_;
+};
+
+// Compact per-order facts kept for time-window predicates.
+struct OrderFact {
+  int64_t at_s;         // occurred_at, Unix seconds UTC
+  int64_t net_minor;    // total minus refunded
+  uint32_t branch;      // dictionary code of branch id (0 = none)
+  uint32_t first_item;  // index into MerchantFeatures::item_codes (items of this order are
+  uint16_t item_count;  //   item_codes[first_item .. first_item+item_count))
+};
+
+// One merchant's features: column arrays indexed by a dense member index 0..n-1.
+struct MerchantFeatures {
+  Id merchant_id = 0;
+  std::string timezone;                       // merchant's IANA zone
+  std::string currency;                       // merchant's currency (ISO 4217)
+  std::vector<Id> member_ids;                 // index -> member id (erased/merged members absent)
+  std::unordered_map<Id, uint32_t> index_of;  // member id -> index
+  // Per member (same length as member_ids):
+  std::vector<Micros> joined_at;
+  std::vector<Micros> first_order_at, last_order_at;     // 0 = never bought
+  std::vector<int32_t> orders;                           // orders not fully refunded
+  std::vector<int64_t> spend_minor;                      // net of refunds
+  std::vector<int8_t> birth_month, birth_day;            // 0 = unknown
+  std::vector<uint32_t> region, city, gender, language;  // dictionary codes, 0 = unknown
+  std::vector<int32_t> tier_rank;                        // 0 = no tier, 1 = lowest ...
+  std::vector<Id> tier_id;                               // 0 = none
+  std::vector<int64_t> points;                           // sum over point types (not stamps)
+  std::vector<int64_t> wallet_minor;                     // prepaid balance (paid + bonus)
+  std::vector<uint8_t> consent;                          // bit 0 sms, 1 email, 2 line
+  std::vector<std::vector<OrderFact>> order_log;         // per member, oldest first
+  // Category and sku codes of all order items. An order's slice holds its distinct category
+  // codes (dictionary `categories`, as is) and its distinct sku codes (dictionary `skus`) with
+  // kSkuCodeBit set, so each entry names its kind: test `c == cat` or `c == (kSkuCodeBit|sku)`.
+  std::vector<uint32_t> item_codes;
+  static constexpr uint32_t kSkuCodeBit = 0x8000'0000u;
+  // Dictionaries (code -> string; code 0 is "" / unknown). Codes are stable while the process
+  // runs. `branches` interns branch ids written in decimal.
+  Dictionary regions, cities, genders, languages, branches, categories, skus, tags;
+  // Member sets as roaring bitmaps of member indexes:
+  std::vector<roaring::Roaring> tag_members;       // by tag code
+  std::vector<roaring::Roaring> category_members;  // by category code: ever bought
+  std::vector<roaring::Roaring> sku_members;       // by sku code: ever bought
+  std::vector<roaring::Roaring> branch_members;    // by branch code: ever visited
+  // Model outputs (scores.h), NaN until a fit was applied:
+  std::vector<float> p_alive, expected_purchases_90d, expected_value_minor;
+  std::vector<uint8_t> rfm_r, rfm_f, rfm_m;  // 1..5, 0 = never bought
+  std::vector<uint8_t> rfm_group;            // RfmGroup enum (rfm.h)
+  int64_t last_seq = 0;                      // last event applied
+  // Kind and time of the fitted model applied (empty / 0 when none).
+  std::string model_kind;
+  Micros model_fitted_at = 0;
+
+  size_t size() const { return member_ids.size(); }
+  size_t MemoryBytes() const;
+};
+
+// One order as the store applies it (from the database or an order_created event).
+struct OrderInput {
+  Id order_id = 0;
+  Id member_id = 0;  // 0 = anonymous
+  Id branch_id = 0;  // 0 = none
+  Micros occurred_at = 0;
+  int64_t total_minor = 0;
+  int64_t refunded_minor = 0;
+  struct Item {
+    std::string sku;
+    std::string category;  // "" = none
+  };
+  std::vector<Item> items;
+};
+
+// Adds one order to its member's features (a no-op for anonymous orders or members not in
+// `f`). Pure: touches only `f`. Keeps the member's order log sorted by time.
+void ApplyOrder(MerchantFeatures& f, const OrderInput& order);
+// Applies a refund of `amount_minor` to the order of `member_id` that happened at
+// `occurred_at` with net `net_before` (identifies the order fact). Returns false when the order
+// is not in the member's log.
+bool ApplyRefund(MerchantFeatures& f, Id member_id, Micros occurred_at, int64_t net_before,
+                 int64_t amount_minor);
+// Recomputes orders / spend / first and last order of member index `i` from its order log.
+void RecomputeOrderTotals(MerchantFeatures& f, uint32_t i);
+
+namespace detail {
+template <typename R>
+struct ReadResultOf {
+  using type = Result<R>;
+};
+template <>
+struct ReadResultOf<void> {
+  using type = Status;
+};
+template <typename T>
+struct ReadResultOf<Result<T>> {
+  using type = Result<T>;
+};
+template <typename R>
+using ReadResult = typename ReadResultOf<R>::type;
+}  // namespace detail
+
+// Thread-safe holder of all merchants' features. Readers take a shared lock for one
+// evaluation; the tailer applies events under the exclusive lock.
+class FeatureStore {
+ public:
+  explicit FeatureStore(store::Database& db, const Clock& clock);
+  ~FeatureStore();
+  FeatureStore(const FeatureStore&) = delete;
+  FeatureStore& operator=(const FeatureStore&) = delete;
+
+  Status Build();                 // from the database, all merchants
+  Result<int64_t> CatchUp();      // applies events after last_seq; returns how many
+  void Start(int poll_ms = 200);  // background tailer (CatchUp in a loop), Stop()
+  void Stop();
+  // Wakes the tailer at once (after a write committed).
+  void Nudge();
+
+  // Runs fn(const MerchantFeatures&) with a shared lock on one merchant's features
+  // (not_found if unknown merchant). Returns Status for a void fn, fn's own Result<T> when it
+  // returns one, else Result<R>.
+  template <typename Fn>
+  auto Read(Id merchant_id, Fn&& fn)
+      -> detail::ReadResult<std::invoke_result_t<Fn, const MerchantFeatures&>> {
+    using R = std::invoke_result_t<Fn, const MerchantFeatures&>;
+    std::shared_lock lock(mu_);
+    auto it = merchants_.find(merchant_id);
+    if (it == merchants_.end())
+      return Fail(Code::kNotFound, "merchant " + IdToString(merchant_id) + " has no features yet");
+    if constexpr (std::is_void_v<R>) {
+      fn(static_cast<const MerchantFeatures&>(*it->second));
+      return {};
+    } else {
+      return fn(static_cast<const MerchantFeatures&>(*it->second));
+    }
+  }
+  // Runs fn(MerchantFeatures&) under the exclusive lock (model outputs, tests). not_found if
+  // the merchant is unknown.
+  template <typename Fn>
+  Status Update(Id merchant_id, Fn&& fn) {
+    std::unique_lock lock(mu_);
+    auto it = merchants_.find(merchant_id);
+    if (it == merchants_.end())
+      return Fail(Code::kNotFound, "merchant " + IdToString(merchant_id) + " has no features yet");
+    fn(*it->second);
+    bytes_.store(ComputeBytesLocked(), std::memory_order_relaxed);
+    return {};
+  }
+
+  size_t MemoryBytes() const;  // approximate bytes held (for /metrics)
+  size_t MemberCount() const;  // live members over all merchants (for /metrics)
+  std::vector<Id> MerchantIds() const;
+
+ private:
+  Result<int64_t> CatchUpMerchant(Id merchant_id);
+  size_t ComputeBytesLocked() const;
+
+  store::Database& db_;
+  const Clock& clock_;
+  mutable std::shared_mutex mu_;
+  std::unordered_map<Id, std::unique_ptr<MerchantFeatures>> merchants_;
+  std::atomic<size_t> bytes_{0};
+  std::atomic<size_t> members_{0};
+  // Serialises Build / CatchUp (the tailer and callers).
+  std::mutex apply_mu_;
+
+  std::thread tailer_;
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  bool wake_ = false;
+  bool stop_ = false;
+};
+
+// Builds one merchant's features from the database inside `tx` (used by tests and Build()).
+// last_seq is the merchant's last event seq read in the same snapshot.
+Result<MerchantFeatures> BuildMerchantFeatures(store::Tx& tx, Id merchant_id, Micros now);
+
+}  // namespace regulars::insight
