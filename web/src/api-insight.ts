@@ -194,23 +194,23 @@ export function toTable(raw: unknown): ReportTable {
     return (row ?? {}) as Record<string, unknown>
   })
   if (!columns.length && rows.length) columns = Object.keys(rows[0]!).map((name) => ({ name, type: '' }))
-  const extra = Object.fromEntries(Object.entries(r).filter(([k]) => !['columns', 'rows', 'data'].includes(k)))
+  const extra = Object.fromEntries(Object.entries(r).filter(([k]) => !['columns', 'rows', 'data', 'tables'].includes(k)))
   return { columns, rows, extra }
 }
 
-/** The nested tables of an answer (e.g. rfm's `grid` and `groups`), or the answer as one table. */
+/**
+ * A report's tables: `main` (the report: `columns` + `data` at the top level) and its parts
+ * under their names (`tables: {groups: {columns, data}}` for rfm; a list of named tables too).
+ */
 export function reportTables(raw: unknown): Record<string, ReportTable> {
   const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>
-  const out: Record<string, ReportTable> = {}
-  if (Array.isArray(r.tables)) {
-    for (const t of r.tables as Record<string, unknown>[]) out[String(t.name ?? Object.keys(out).length)] = toTable(t)
-    return out
+  const out: Record<string, ReportTable> = { main: toTable(raw) }
+  const parts = r.tables
+  if (Array.isArray(parts)) {
+    parts.forEach((t, i) => (out[String((t as Record<string, unknown>)?.name ?? `part${i}`)] = toTable(t)))
+  } else if (parts && typeof parts === 'object') {
+    for (const [k, v] of Object.entries(parts as Record<string, unknown>)) out[k] = toTable(v)
   }
-  for (const [k, v] of Object.entries(r)) {
-    if (v && typeof v === 'object' && !Array.isArray(v) && (Array.isArray((v as Record<string, unknown>).rows) || Array.isArray((v as Record<string, unknown>).data)))
-      out[k] = toTable(v)
-  }
-  if (!Object.keys(out).length) out.main = toTable(raw)
   return out
 }
 

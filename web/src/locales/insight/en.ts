@@ -217,6 +217,7 @@ const insightEn = {
       usual_gap_days: 'Usual days between visits',
       level: 'Level',
       tier: 'Tier',
+      tier_id: 'Tier',
       tier_name: 'Tier',
       avg_spend_minor: 'Average spend per member',
       branch: 'Branch',

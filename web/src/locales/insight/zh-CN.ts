@@ -217,6 +217,7 @@ const insightZhCN: InsightMessages = {
       usual_gap_days: '平常间隔天数',
       level: '等级',
       tier: '等级',
+      tier_id: '等级',
       tier_name: '等级',
       avg_spend_minor: '每位会员平均消费',
       branch: '门店',

@@ -217,6 +217,7 @@ const insightZhTW: InsightMessages = {
       usual_gap_days: '平常間隔天數',
       level: '等級',
       tier: '等級',
+      tier_id: '等級',
       tier_name: '等級',
       avg_spend_minor: '每位會員平均消費',
       branch: '門市',
