@@ -18,6 +18,10 @@
 #include "http/metrics.h"
 #include "http/server.h"
 
+namespace regulars::insight {
+class FeatureStore;
+}
+
 namespace regulars::http {
 
 struct Reply {
@@ -39,6 +43,8 @@ struct AppContext {
   accounts::LoginThrottle& throttle;
   ServerOptions options;
   Metrics& metrics;
+  // The insight feature store (owned by the server; null in contexts without one).
+  insight::FeatureStore* features = nullptr;
 };
 
 struct Request {
@@ -143,6 +149,7 @@ void RegisterLoyaltyRoutes(Router& r);
 void RegisterWalletRoutes(Router& r);
 void RegisterCouponRoutes(Router& r);
 void RegisterImportRoutes(Router& r);
+void RegisterInsightRoutes(Router& r);
 
 // Helpers shared by route files.
 json PageJson(json data, const std::optional<std::string>& next_cursor);

@@ -9,6 +9,7 @@
 #include <charconv>
 
 #include "http/router.h"
+#include "insight/feature_store.h"
 
 namespace regulars::http {
 
@@ -18,11 +19,14 @@ struct Server::Impl {
   Impl(store::Database& db, const Clock& clock, events::Dispatcher* dispatcher,
        ServerOptions options)
       : throttle(clock),
-        app{db, clock, dispatcher, throttle, options, metrics},
+        features(db, clock),
+        app{db, clock, dispatcher, throttle, options, metrics, &features},
         router(server, app) {}
 
   accounts::LoginThrottle throttle;
   Metrics metrics;
+  // Built in Bind() before listening; its tailer runs until Stop().
+  insight::FeatureStore features;
   AppContext app;
   httplib::Server server;
   Router router;
@@ -74,6 +78,7 @@ Server::Server(store::Database& db, const Clock& clock, events::Dispatcher* disp
   RegisterWalletRoutes(r);
   RegisterCouponRoutes(r);
   RegisterImportRoutes(r);
+  RegisterInsightRoutes(r);
   // Bodies are read whole before a route runs: refuse one over its route's limit by its
   // Content-Length before reading it, and let cpp-httplib read at most the largest limit.
   s.set_payload_max_length(r.LargestBodyLimit() + 1);
@@ -123,6 +128,11 @@ Result<int> Server::Bind() {
     return Fail(Code::kUnavailable, "cannot listen on " + o.host + ":" + std::to_string(o.port) +
                                         " (in use, or not an address of this machine)");
   DeepenBacklog(port);
+  // The insight features, complete before the first request; a merchant that fails to load is
+  // built again by the tailer's next round.
+  if (auto built = impl_->features.Build(); !built)
+    spdlog::warn("insight: building the feature store: {}", built.error().ToString());
+  impl_->features.Start();
   return port;
 }
 
@@ -130,6 +140,7 @@ void Server::Serve() { impl_->server.listen_after_bind(); }
 
 void Server::Stop() {
   if (impl_ && impl_->server.is_running()) impl_->server.stop();
+  if (impl_) impl_->features.Stop();
 }
 
 bool Server::IsRunning() const { return impl_->server.is_running(); }

@@ -37,6 +37,12 @@
 #include "base/time.h"
 #include "store/db.h"
 
+// CRoaring before 0.3 (Debian's 0.2.66) declares its C++ class in the global namespace; later
+// releases in namespace roaring. Name it roaring::Roaring either way.
+namespace roaring {
+using ::Roaring;
+}
+
 namespace regulars::insight {
 
 // Interns strings as dense codes; code 0 is "" (unknown). Codes are stable while the process
