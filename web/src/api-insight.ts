@@ -162,6 +162,8 @@ export interface InsightQuery {
   from?: string
   to?: string
   branch_id?: string
+  /** CSV only: a part of the report other than its main table (rfm: "groups"). */
+  table?: string
 }
 
 export interface ReportColumn {
