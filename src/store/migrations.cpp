@@ -11,6 +11,7 @@
 #include "store/schema/0007_imports.h"
 #include "store/schema/0008_refund_reversals.h"
 #include "store/schema/0009_insight.h"
+#include "store/schema/0010_messaging.h"
 
 namespace regulars::store {
 namespace {}  // namespace
@@ -26,6 +27,7 @@ const std::vector<Migration>& AllMigrations() {
       {7, "imports", schema::kImports},
       {8, "refund_reversals", schema::kRefundReversals},
       {9, "insight", schema::kInsight},
+      {10, "messaging", schema::kMessaging},
   };
   return kAll;
 }
