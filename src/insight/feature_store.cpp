@@ -664,6 +664,7 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
   std::set<Id> reload;
   std::unordered_map<Id, OrderInput> order_rows;
   std::vector<MemberData> reloaded;
+  std::unordered_map<Id, int64_t> points;  // member -> points after the events
   MerchantMeta meta;
   int64_t last = from, count = 0;
   Micros now = clock_.Now();
@@ -672,6 +673,7 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
     reload.clear();
     order_rows.clear();
     reloaded.clear();
+    points.clear();
     last = from;
     count = 0;
     RG_ASSIGN_OR_RETURN(meta, LoadMeta(tx, mid));
@@ -744,6 +746,30 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
         if (auto it = order_rows.find(r.Int(0)); it != order_rows.end())
           it->second.items.push_back({r.Str(1), r.Str(2)});
     }
+    // Orders and refunds earn and take back points: the balances of their members as of this
+    // snapshot (members reloaded whole are read below).
+    std::vector<Id> buyers;
+    for (const Op& op : ops)
+      if (!reload.contains(op.member_id)) buyers.push_back(op.member_id);
+    std::sort(buyers.begin(), buyers.end());
+    buyers.erase(std::unique(buyers.begin(), buyers.end()), buyers.end());
+    for (size_t k = 0; k < buyers.size(); k += 400) {
+      size_t n = std::min<size_t>(400, buyers.size() - k);
+      std::vector<Value> p{mid};
+      for (size_t j = 0; j < n; ++j) {
+        p.emplace_back(buyers[k + j]);
+        points[buyers[k + j]] = 0;
+      }
+      RG_ASSIGN_OR_RETURN(
+          Rows rows,
+          tx.Query(fmt::format("SELECT member_id, balance FROM point_balances WHERE merchant_id = "
+                               "? AND member_id IN ({}) AND point_type_id NOT IN (SELECT "
+                               "point_type_id FROM stamp_cards WHERE merchant_id = "
+                               "point_balances.merchant_id)",
+                               Placeholders(n)),
+                   p));
+      for (const Row& r : rows) points[r.Int(0)] += r.Int(1);
+    }
     std::vector<Id> members(reload.begin(), reload.end());
     RG_ASSIGN_OR_RETURN(reloaded, LoadMembers(tx, mid, &members, now));
     return {};
@@ -765,6 +791,9 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
       ApplyRefund(f, o.member_id, o.occurred_at, before, op.amount);
     }
   }
+  for (const auto& [member, value] : points)
+    if (auto it = f.index_of.find(member); it != f.index_of.end() && !reload.contains(member))
+      f.points[it->second] = value;
   std::unordered_map<Id, KeptScores> kept;
   for (Id member : reload) {
     auto it = f.index_of.find(member);
