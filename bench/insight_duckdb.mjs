@@ -2,14 +2,20 @@
 // into a DuckDB database file, then runs bench/insight_segment.sql RUNS times.
 //
 //   (cd bench/duckdb && npm install)
-//   node bench/insight_duckdb.mjs --csv-dir DIR --db FILE --merchant-id ID --now-micros N [--runs 5]
+//   node bench/insight_duckdb.mjs --csv-dir DIR --db FILE --merchant-id ID --now-micros N
+//        [--runs 5] [--sql bench/insight_segment.sql,bench/insight_segment_lookup.sql]
+//        [--compiled FILE]
 //
-// Prints `RESULT engine=duckdb load_s=... rows=... count=... median_ms=... runs_ms=a,b,c` and
-// the runs as they go. Uses @duckdb/node-api from bench/duckdb/node_modules, at DuckDB's default
+// Each query file (comma-separated --sql; placeholders as bench/insight_segment.sql says) runs
+// --runs times, then --compiled (CompileSegmentSql's query with literal parameters, from
+// `bench_insight sql --compiled-out`; it returns member ids, which are counted). Every query
+// must count the same members. Prints `RESULT engine=duckdb step=load load_s=... rows=...` and
+// one `RESULT engine=duckdb step=segment variant=NAME count=... median_ms=... runs_ms=a,b,c`
+// per query, and the runs as they go on stderr. Uses @duckdb/node-api from bench/duckdb/node_modules, at DuckDB's default
 // settings (all cores: threads = 2 here). No indexes (see bench/insight_peer_indexes.sql).
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -17,7 +23,10 @@ const require = createRequire(join(here, 'duckdb', 'package.json'));
 const { DuckDBInstance } = require('@duckdb/node-api');
 
 function args() {
-  const out = { runs: 5 };
+  const out = {
+    runs: 5,
+    sql: ['insight_segment.sql', 'insight_segment_lookup.sql'].map((f) => join(here, f)).join(','),
+  };
   const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i].replace(/^--/, '').replace(/-/g, '_');
@@ -79,28 +88,39 @@ async function main() {
   await con.run('CHECKPOINT');
   const loadS = (performance.now() - t0) / 1000;
 
+  console.log(`RESULT engine=duckdb step=load version=${version} load_s=${loadS.toFixed(2)} rows=${rows}`);
+
   const now = BigInt(a.now_micros);
   const day = 86400000000n;
-  const sql = readFileSync(join(here, 'insight_segment.sql'), 'utf8')
-    .replaceAll('{merchant_id}', a.merchant_id)
-    .replaceAll('{since_365d}', String(now - 365n * day))
-    .replaceAll('{before_60d}', String(now - 60n * day));
+  const queries = a.sql.split(',').filter(Boolean).map((file) => ({
+    variant: basename(file).replace(/\.sql$/, ''),
+    sql: readFileSync(file, 'utf8')
+      .replaceAll('{merchant_id}', a.merchant_id)
+      .replaceAll('{since_365d}', String(now - 365n * day))
+      .replaceAll('{before_60d}', String(now - 60n * day)),
+    counted: true,
+  }));
+  if (a.compiled)
+    queries.push({ variant: 'compiled', sql: readFileSync(a.compiled, 'utf8'), counted: false });
 
-  const runs = [];
   let count = null;
-  for (let r = 0; r < a.runs; r++) {
-    const t = performance.now();
-    const got = Number((await con.runAndReadAll(sql)).getRows()[0][0]);
-    const ms = performance.now() - t;
-    runs.push(ms);
-    if (count !== null && got !== count) throw new Error(`run ${r + 1}: count ${got} != ${count}`);
-    count = got;
-    console.error(`duckdb: run ${r + 1}: ${ms.toFixed(1)} ms, ${got} members`);
+  for (const q of queries) {
+    const runs = [];
+    for (let r = 0; r < a.runs; r++) {
+      const t = performance.now();
+      const rows = (await con.runAndReadAll(q.sql)).getRows();
+      const got = q.counted ? Number(rows[0][0]) : rows.length;
+      const ms = performance.now() - t;
+      runs.push(ms);
+      if (count !== null && got !== count)
+        throw new Error(`${q.variant} run ${r + 1}: count ${got} != ${count}`);
+      count = got;
+      console.error(`duckdb: ${q.variant} run ${r + 1}: ${ms.toFixed(1)} ms, ${got} members`);
+    }
+    console.log(
+      `RESULT engine=duckdb step=segment variant=${q.variant} count=${count} ` +
+        `median_ms=${median(runs).toFixed(1)} runs_ms=${runs.map((x) => x.toFixed(1)).join(',')}`);
   }
-  console.log(
-    `RESULT engine=duckdb version=${version} load_s=${loadS.toFixed(2)} rows=${rows} ` +
-      `count=${count} median_ms=${median(runs).toFixed(1)} ` +
-      `runs_ms=${runs.map((x) => x.toFixed(1)).join(',')}`);
   con.closeSync?.();
 }
 
