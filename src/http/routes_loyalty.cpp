@@ -427,7 +427,7 @@ void RegisterLoyaltyRoutes(Router& router) {
                           {"data", data}};
           }
         } else {
-          return Fail(Code::kNotFound, "report not found (liability, points-activity)");
+          return InsightReportReply(r, tx, name);  // overview, cohorts, rfm, ...
         }
         if (csv) {
           reply.content_type = "text/csv; charset=utf-8";
