@@ -1,0 +1,424 @@
+#include "messaging/outbox.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "events/event_repo.h"
+
+namespace regulars::messaging {
+namespace {
+
+using store::Rows;
+using store::Tx;
+using store::Value;
+
+constexpr std::array<std::pair<MessageStatus, std::string_view>, 8> kStatusNames = {{
+    {MessageStatus::kQueued, "queued"},
+    {MessageStatus::kSending, "sending"},
+    {MessageStatus::kSent, "sent"},
+    {MessageStatus::kDelivered, "delivered"},
+    {MessageStatus::kFailed, "failed"},
+    {MessageStatus::kDeferred, "deferred"},
+    {MessageStatus::kSkipped, "skipped"},
+    {MessageStatus::kSuppressed, "suppressed"},
+}};
+
+constexpr std::string_view kColumns =
+    "merchant_id, id, dedup_key, member_id, channel_id, medium, purpose, template_id, recipient, "
+    "subject, body_text, body_html, headers, status, attempts, max_attempts, next_attempt_at, "
+    "lease_owner, lease_until, provider_id, last_error, cost_minor, created_at, updated_at, "
+    "sent_at, delivered_at";
+
+std::string HeadersJson(const std::vector<std::pair<std::string, std::string>>& h) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& [k, v] : h) j.push_back({k, v});
+  return j.dump();
+}
+
+std::vector<std::pair<std::string, std::string>> ParseHeaders(const std::string& s) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& p : j)
+    if (p.is_array() && p.size() == 2 && p[0].is_string() && p[1].is_string())
+      out.emplace_back(p[0].get<std::string>(), p[1].get<std::string>());
+  return out;
+}
+
+Message FromRow(const store::Row& r) {
+  Message m;
+  m.merchant_id = r.Int(0);
+  m.id = r.Int(1);
+  m.dedup_key = r.Str(2);
+  m.member_id = r.OptInt(3);
+  m.channel_id = r.Int(4);
+  m.medium = ParseMedium(r.Str(5)).value_or(Medium::kEmail);
+  m.purpose = ParsePurpose(r.Str(6)).value_or(Purpose::kTransactional);
+  m.template_id = r.OptInt(7);
+  m.recipient = r.Str(8);
+  m.subject = r.Str(9);
+  m.text = r.Str(10);
+  m.html = r.Str(11);
+  m.headers = ParseHeaders(r.Str(12));
+  m.status = ParseMessageStatus(r.Str(13)).value_or(MessageStatus::kQueued);
+  m.attempts = static_cast<int>(r.Int(14));
+  m.max_attempts = static_cast<int>(r.Int(15));
+  m.next_attempt_at = r.Int(16);
+  m.lease_owner = r.OptStr(17);
+  m.lease_until = r.OptInt(18);
+  m.provider_id = r.OptStr(19);
+  m.last_error = r.OptStr(20);
+  m.cost_minor = r.OptInt(21);
+  m.created_at = r.Int(22);
+  m.updated_at = r.Int(23);
+  m.sent_at = r.OptInt(24);
+  m.delivered_at = r.OptInt(25);
+  return m;
+}
+
+std::vector<Message> FromRows(const Rows& rows) {
+  std::vector<Message> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back(FromRow(r));
+  return out;
+}
+
+Status AppendMessageEvent(Tx& tx, const Message& m, std::string_view type, Micros now,
+                          nlohmann::json extra = nlohmann::json::object()) {
+  nlohmann::json data = {{"message_id", IdToString(m.id)},
+                         {"dedup_key", m.dedup_key},
+                         {"medium", MediumName(m.medium)},
+                         {"purpose", PurposeName(m.purpose)},
+                         {"channel_id", IdToString(m.channel_id)}};
+  for (auto& [k, v] : extra.items()) data[k] = v;
+  RG_TRY(
+      events::AppendEvent(tx, m.merchant_id, now,
+                          events::NewEvent{std::string(type), m.member_id, "system", data.dump()}));
+  return {};
+}
+
+// Runs `fn` on the message row if the worker still holds its lease, then appends the event.
+Status UnderLease(store::Database& db, const Message& m, std::string_view worker,
+                  const std::function<Status(Tx&)>& fn) {
+  return db.Write([&](Tx& tx) -> Status {
+    RG_ASSIGN_OR_RETURN(
+        Rows rows,
+        tx.Query("SELECT status, lease_owner FROM outbox WHERE merchant_id = ? AND id = ?",
+                 {m.merchant_id, m.id}));
+    if (rows.empty()) return Fail(Code::kNotFound, "message not found", "message_id");
+    if (rows[0].Str(0) != "sending" || rows[0].Str(1) != worker)
+      return Fail(Code::kFailedPrecondition,
+                  fmt::format("lease lost: message {} is {} (lease owner {})", m.id, rows[0].Str(0),
+                              rows[0].Str(1)),
+                  "message_id");
+    return fn(tx);
+  });
+}
+
+}  // namespace
+
+std::string_view MessageStatusName(MessageStatus s) {
+  for (const auto& [st, name] : kStatusNames)
+    if (st == s) return name;
+  return "queued";
+}
+
+std::optional<MessageStatus> ParseMessageStatus(std::string_view s) {
+  for (const auto& [st, name] : kStatusNames)
+    if (name == s) return st;
+  return std::nullopt;
+}
+
+Envelope Message::ToEnvelope() const {
+  Envelope e;
+  e.message_id = id;
+  e.dedup_key = fmt::format("{}/{}", merchant_id, dedup_key);
+  e.to = recipient;
+  e.subject = subject;
+  e.text = text;
+  e.html = html;
+  e.headers = headers;
+  return e;
+}
+
+Result<Enqueued> Enqueue(Tx& tx, Id merchant_id, Micros now, const NewMessage& n,
+                         std::string_view actor) {
+  if (n.dedup_key.empty()) return InvalidField("dedup_key", "required");
+  if (n.dedup_key.size() > 200) return InvalidField("dedup_key", "at most 200 bytes");
+  if (n.recipient.empty()) return InvalidField("recipient", "required");
+  if (n.channel_id <= 0) return InvalidField("channel_id", "required");
+  if (n.max_attempts < 1 || n.max_attempts > 50)
+    return InvalidField("max_attempts", "must be from 1 to 50");
+  RG_ASSIGN_OR_RETURN(auto existing, GetMessageByDedupKey(tx, merchant_id, n.dedup_key));
+  if (existing) return Enqueued{std::move(*existing), false};
+
+  Message m;
+  m.merchant_id = merchant_id;
+  m.id = NewId();
+  m.dedup_key = n.dedup_key;
+  m.member_id = n.member_id;
+  m.channel_id = n.channel_id;
+  m.medium = n.medium;
+  m.purpose = n.purpose;
+  m.template_id = n.template_id;
+  m.recipient = n.recipient;
+  m.subject = n.subject;
+  m.text = n.text;
+  m.html = n.html;
+  m.headers = n.headers;
+  m.status = MessageStatus::kQueued;
+  m.max_attempts = n.max_attempts;
+  m.next_attempt_at = std::max(now, n.not_before.value_or(now));
+  m.cost_minor = n.cost_minor;
+  m.created_at = now;
+  m.updated_at = now;
+  RG_TRY(tx.Exec(
+      "INSERT INTO outbox (merchant_id, id, dedup_key, member_id, channel_id, medium, purpose, "
+      "template_id, recipient, subject, body_text, body_html, headers, status, attempts, "
+      "max_attempts, next_attempt_at, cost_minor, created_at, updated_at) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)",
+      {merchant_id, m.id, m.dedup_key, store::Opt(m.member_id), m.channel_id,
+       std::string(MediumName(m.medium)), std::string(PurposeName(m.purpose)),
+       store::Opt(m.template_id), m.recipient, m.subject, m.text, m.html, HeadersJson(m.headers),
+       int64_t{m.max_attempts}, m.next_attempt_at, store::Opt(m.cost_minor), now, now}));
+  nlohmann::json data = {{"message_id", IdToString(m.id)},
+                         {"dedup_key", m.dedup_key},
+                         {"medium", MediumName(m.medium)},
+                         {"purpose", PurposeName(m.purpose)},
+                         {"channel_id", IdToString(m.channel_id)}};
+  if (m.template_id) data["template_id"] = IdToString(*m.template_id);
+  RG_TRY(events::AppendEvent(
+      tx, merchant_id, now,
+      events::NewEvent{"message_queued", m.member_id, std::string(actor), data.dump()}));
+  return Enqueued{std::move(m), true};
+}
+
+Result<std::vector<Message>> Claim(store::Database& db, int n, std::string_view worker,
+                                   Micros lease, Micros now) {
+  if (n <= 0) return std::vector<Message>{};
+  return db.WriteValue([&](Tx& tx) -> Result<std::vector<Message>> {
+    std::string pick =
+        "SELECT merchant_id, id FROM outbox WHERE (status IN ('queued', 'deferred') AND "
+        "next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?) "
+        "ORDER BY next_attempt_at LIMIT ?";
+    if (tx.dialect() == store::Dialect::kPostgres) pick += " FOR UPDATE SKIP LOCKED";
+    std::string sql = fmt::format(
+        "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ?, "
+        "attempts = attempts + 1, updated_at = ? WHERE (merchant_id, id) IN ({}) RETURNING {}",
+        pick, kColumns);
+    RG_ASSIGN_OR_RETURN(
+        Rows rows, tx.Query(sql, {std::string(worker), now + lease, now, now, now, int64_t{n}}));
+    std::vector<Message> out = FromRows(rows);
+    std::sort(out.begin(), out.end(), [](const Message& a, const Message& b) {
+      return a.next_attempt_at != b.next_attempt_at ? a.next_attempt_at < b.next_attempt_at
+                                                    : a.id < b.id;
+    });
+    return out;
+  });
+}
+
+Status Complete(store::Database& db, const Message& m, std::string_view worker,
+                std::string_view provider_id, Micros now) {
+  return UnderLease(db, m, worker, [&](Tx& tx) -> Status {
+    RG_TRY(
+        tx.Exec("UPDATE outbox SET status = 'sent', provider_id = ?, lease_owner = NULL, "
+                "lease_until = NULL, last_error = NULL, sent_at = ?, updated_at = ? "
+                "WHERE merchant_id = ? AND id = ?",
+                {std::string(provider_id), now, now, m.merchant_id, m.id}));
+    return AppendMessageEvent(tx, m, "message_sent", now,
+                              {{"provider_id", provider_id}, {"attempts", m.attempts}});
+  });
+}
+
+Micros BackoffDelay(const RetryPolicy& p, int attempt, double u) {
+  double d = static_cast<double>(p.base) * std::pow(2.0, std::max(0, attempt - 1));
+  d = std::min(d, static_cast<double>(p.max));
+  d *= 1.0 - p.jitter + 2.0 * p.jitter * std::clamp(u, 0.0, 1.0);
+  return static_cast<Micros>(d);
+}
+
+Result<MessageStatus> Retry(store::Database& db, const Message& m, std::string_view worker,
+                            const SendOutcome& outcome, Micros now, const RetryPolicy& p,
+                            double u) {
+  MessageStatus result = MessageStatus::kFailed;
+  RG_TRY(UnderLease(db, m, worker, [&](Tx& tx) -> Status {
+    bool permanent = outcome.kind == SendOutcome::Kind::kPermanent;
+    if (permanent || m.attempts >= m.max_attempts) {
+      result = MessageStatus::kFailed;
+      RG_TRY(
+          tx.Exec("UPDATE outbox SET status = 'failed', lease_owner = NULL, lease_until = NULL, "
+                  "last_error = ?, updated_at = ? WHERE merchant_id = ? AND id = ?",
+                  {outcome.error, now, m.merchant_id, m.id}));
+      return AppendMessageEvent(
+          tx, m, "message_failed", now,
+          {{"error", outcome.error}, {"permanent", permanent}, {"attempts", m.attempts}});
+    }
+    Micros delay = outcome.retry_after
+                       ? std::clamp<Micros>(*outcome.retry_after, 0, p.max_retry_after)
+                       : BackoffDelay(p, m.attempts, u);
+    result = MessageStatus::kQueued;
+    RG_TRY(tx.Exec(
+        "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL, "
+        "last_error = ?, next_attempt_at = ?, updated_at = ? WHERE merchant_id = ? AND id = ?",
+        {outcome.error, now + delay, now, m.merchant_id, m.id}));
+    return AppendMessageEvent(tx, m, "message_retry_scheduled", now,
+                              {{"error", outcome.error},
+                               {"attempts", m.attempts},
+                               {"next_attempt_at", FormatRfc3339(now + delay)}});
+  }));
+  return result;
+}
+
+Status Defer(store::Database& db, const Message& m, std::string_view worker, Micros until,
+             std::string_view reason, Micros now) {
+  return UnderLease(db, m, worker, [&](Tx& tx) -> Status {
+    RG_TRY(
+        tx.Exec("UPDATE outbox SET status = 'deferred', lease_owner = NULL, lease_until = NULL, "
+                "attempts = attempts - 1, next_attempt_at = ?, last_error = ?, updated_at = ? "
+                "WHERE merchant_id = ? AND id = ?",
+                {until, std::string(reason), now, m.merchant_id, m.id}));
+    return AppendMessageEvent(tx, m, "message_deferred", now,
+                              {{"reason", reason}, {"until", FormatRfc3339(until)}});
+  });
+}
+
+namespace {
+Status Finish(store::Database& db, const Message& m, std::string_view worker,
+              std::string_view status, std::string_view event, std::string_view reason,
+              Micros now) {
+  return UnderLease(db, m, worker, [&](Tx& tx) -> Status {
+    RG_TRY(tx.Exec(
+        "UPDATE outbox SET status = ?, lease_owner = NULL, lease_until = NULL, "
+        "attempts = attempts - 1, last_error = ?, updated_at = ? WHERE merchant_id = ? AND id = ?",
+        {std::string(status), std::string(reason), now, m.merchant_id, m.id}));
+    return AppendMessageEvent(tx, m, event, now, {{"reason", reason}});
+  });
+}
+}  // namespace
+
+Status Skip(store::Database& db, const Message& m, std::string_view worker, std::string_view reason,
+            Micros now) {
+  return Finish(db, m, worker, "skipped", "message_skipped", reason, now);
+}
+
+Status Suppress(store::Database& db, const Message& m, std::string_view worker,
+                std::string_view reason, Micros now) {
+  return Finish(db, m, worker, "suppressed", "message_suppressed", reason, now);
+}
+
+Result<MessageStatus> ApplyReceipt(Tx& tx, Id channel_id, std::string_view provider_id,
+                                   ReceiptKind kind, std::string_view error, Micros now) {
+  if (provider_id.empty()) return InvalidField("provider_id", "required");
+  RG_ASSIGN_OR_RETURN(Rows rows,
+                      tx.Query(fmt::format("SELECT {} FROM outbox WHERE channel_id = ? AND "
+                                           "provider_id = ?",
+                                           kColumns),
+                               {channel_id, std::string(provider_id)}));
+  if (rows.empty())
+    return Fail(Code::kNotFound, "no message with this provider id on this channel", "provider_id");
+  Message m = FromRow(rows[0]);
+  if (m.status == MessageStatus::kDelivered || m.status == MessageStatus::kFailed) return m.status;
+  if (kind == ReceiptKind::kDelivered) {
+    RG_TRY(
+        tx.Exec("UPDATE outbox SET status = 'delivered', delivered_at = ?, updated_at = ? "
+                "WHERE merchant_id = ? AND id = ?",
+                {now, now, m.merchant_id, m.id}));
+    RG_TRY(AppendMessageEvent(tx, m, "message_delivered", now));
+    return MessageStatus::kDelivered;
+  }
+  RG_TRY(
+      tx.Exec("UPDATE outbox SET status = 'failed', last_error = ?, updated_at = ? "
+              "WHERE merchant_id = ? AND id = ?",
+              {std::string(error), now, m.merchant_id, m.id}));
+  RG_TRY(AppendMessageEvent(
+      tx, m, "message_failed", now,
+      {{"error", error}, {"permanent", true}, {"bounced", kind == ReceiptKind::kBounced}}));
+  if (kind == ReceiptKind::kBounced)
+    RG_TRY(AddSuppression(tx, m.merchant_id, m.medium, m.recipient, SuppressionReason::kBounced,
+                          m.member_id, now));
+  return MessageStatus::kFailed;
+}
+
+Status AddSuppression(Tx& tx, Id merchant_id, Medium medium, std::string_view address,
+                      SuppressionReason reason, std::optional<Id> member_id, Micros now) {
+  if (address.empty()) return InvalidField("address", "required");
+  // A bounce overrides an unsubscribe (it blocks more); otherwise the first reason stays.
+  RG_TRY(
+      tx.Exec("INSERT INTO message_suppressions (merchant_id, medium, address, reason, member_id, "
+              "created_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (merchant_id, medium, address) DO "
+              "UPDATE SET reason = CASE WHEN excluded.reason = 'bounced' THEN 'bounced' ELSE "
+              "message_suppressions.reason END",
+              {merchant_id, std::string(MediumName(medium)), std::string(address),
+               std::string(SuppressionReasonName(reason)), store::Opt(member_id), now}));
+  return {};
+}
+
+Result<std::optional<SuppressionReason>> FindSuppression(Tx& tx, Id merchant_id, Medium medium,
+                                                         std::string_view address) {
+  RG_ASSIGN_OR_RETURN(
+      Rows rows, tx.Query("SELECT reason FROM message_suppressions WHERE merchant_id = ? "
+                          "AND medium = ? AND address = ?",
+                          {merchant_id, std::string(MediumName(medium)), std::string(address)}));
+  if (rows.empty()) return std::optional<SuppressionReason>{};
+  return ParseSuppressionReason(rows[0].Str(0));
+}
+
+Result<std::vector<Micros>> RecentSends(Tx& tx, Id merchant_id, Id member_id, Medium medium,
+                                        Micros since) {
+  RG_ASSIGN_OR_RETURN(Rows rows,
+                      tx.Query("SELECT sent_at FROM outbox WHERE merchant_id = ? AND "
+                               "member_id = ? AND medium = ? AND sent_at >= ? ORDER BY sent_at",
+                               {merchant_id, member_id, std::string(MediumName(medium)), since}));
+  std::vector<Micros> out;
+  for (const auto& r : rows) out.push_back(r.Int(0));
+  return out;
+}
+
+Result<std::optional<Message>> GetMessage(Tx& tx, Id merchant_id, Id id) {
+  RG_ASSIGN_OR_RETURN(
+      Rows rows,
+      tx.Query(fmt::format("SELECT {} FROM outbox WHERE merchant_id = ? AND id = ?", kColumns),
+               {merchant_id, id}));
+  if (rows.empty()) return std::optional<Message>{};
+  return FromRow(rows[0]);
+}
+
+Result<std::optional<Message>> GetMessageByDedupKey(Tx& tx, Id merchant_id,
+                                                    std::string_view dedup_key) {
+  RG_ASSIGN_OR_RETURN(
+      Rows rows,
+      tx.Query(
+          fmt::format("SELECT {} FROM outbox WHERE merchant_id = ? AND dedup_key = ?", kColumns),
+          {merchant_id, std::string(dedup_key)}));
+  if (rows.empty()) return std::optional<Message>{};
+  return FromRow(rows[0]);
+}
+
+Result<std::vector<Message>> ListMessages(Tx& tx, Id merchant_id, std::optional<Id> member_id,
+                                          std::optional<MessageStatus> status, Id before_id,
+                                          int limit) {
+  std::string sql = fmt::format("SELECT {} FROM outbox WHERE merchant_id = ?", kColumns);
+  std::vector<Value> params = {merchant_id};
+  if (member_id) {
+    sql += " AND member_id = ?";
+    params.push_back(*member_id);
+  }
+  if (status) {
+    sql += " AND status = ?";
+    params.push_back(std::string(MessageStatusName(*status)));
+  }
+  if (before_id > 0) {
+    sql += " AND id < ?";
+    params.push_back(before_id);
+  }
+  sql += " ORDER BY id DESC LIMIT ?";
+  params.push_back(int64_t{std::clamp(limit, 1, 1000)});
+  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(sql, params));
+  return FromRows(rows);
+}
+
+}  // namespace regulars::messaging

@@ -1,0 +1,169 @@
+#pragma once
+
+// The outbox: one row per logical message, identified per merchant by its dedup key. Sender
+// workers lease due rows (Claim), call the provider, and record the outcome (Complete, Retry,
+// Defer, Skip, Suppress). Every status change appends a member event in the same transaction:
+// message_queued, message_sent, message_delivered, message_failed, message_deferred,
+// message_skipped, message_suppressed, and message_retry_scheduled (a temporary error; the row
+// goes back to queued with a later next_attempt_at).
+//
+// Exactly-once across a crash: Claim commits `sending` (with a lease) before the provider is
+// called and Complete commits `sent` after it. A worker that dies in between leaves a `sending`
+// row whose lease expires; the next Claim takes it again and the retry reaches the provider with
+// the same identity (DeliveryIdentity of the dedup key), which receivers deduplicate.
+//
+// Writers of a finished attempt must still hold the lease: Complete/Retry/Defer/Skip/Suppress
+// match (id, status 'sending', lease_owner) and return failed_precondition "lease lost" otherwise
+// (another worker took the message after the lease ran out).
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/error.h"
+#include "base/ids.h"
+#include "base/time.h"
+#include "messaging/channel.h"
+#include "messaging/policy.h"
+#include "store/db.h"
+
+namespace regulars::messaging {
+
+enum class MessageStatus {
+  kQueued,
+  kSending,
+  kSent,
+  kDelivered,
+  kFailed,
+  kDeferred,
+  kSkipped,
+  kSuppressed
+};
+std::string_view MessageStatusName(MessageStatus s);  // "queued", "sending", ...
+std::optional<MessageStatus> ParseMessageStatus(std::string_view s);
+
+struct NewMessage {
+  std::string dedup_key;  // required, at most 200 bytes; unique per merchant
+  std::optional<Id> member_id;
+  Id channel_id = 0;
+  Medium medium = Medium::kEmail;
+  Purpose purpose = Purpose::kTransactional;
+  std::optional<Id> template_id;
+  std::string recipient;  // required
+  std::string subject;
+  std::string text;
+  std::string html;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::optional<int64_t> cost_minor;  // SMS: parts × the merchant's price per part
+  int max_attempts = 8;               // 1..50
+  std::optional<Micros> not_before;   // first attempt no earlier than this
+};
+
+struct Message {
+  Id merchant_id = 0;
+  Id id = 0;
+  std::string dedup_key;
+  std::optional<Id> member_id;
+  Id channel_id = 0;
+  Medium medium = Medium::kEmail;
+  Purpose purpose = Purpose::kTransactional;
+  std::optional<Id> template_id;
+  std::string recipient;
+  std::string subject;
+  std::string text;
+  std::string html;
+  std::vector<std::pair<std::string, std::string>> headers;
+  MessageStatus status = MessageStatus::kQueued;
+  int attempts = 0;  // provider calls started (Claim counts them)
+  int max_attempts = 8;
+  Micros next_attempt_at = 0;
+  std::optional<std::string> lease_owner;
+  std::optional<Micros> lease_until;
+  std::optional<std::string> provider_id;
+  std::optional<std::string> last_error;
+  std::optional<int64_t> cost_minor;
+  Micros created_at = 0;
+  Micros updated_at = 0;
+  std::optional<Micros> sent_at;
+  std::optional<Micros> delivered_at;
+
+  // What the channel receives; dedup_key becomes "<merchant_id>/<dedup key>".
+  Envelope ToEnvelope() const;
+};
+
+struct Enqueued {
+  Message message;
+  bool created = false;  // false: the dedup key existed and `message` is the first one
+};
+
+// Inserts a queued message (and its message_queued event) in the caller's transaction, or
+// returns the existing message with the same dedup key unchanged. invalid_argument naming the
+// field for a missing dedup_key/recipient or out-of-range max_attempts.
+Result<Enqueued> Enqueue(store::Tx& tx, Id merchant_id, Micros now, const NewMessage& m,
+                         std::string_view actor = "system");
+
+// Leases up to `n` due messages to `worker` until now + lease: queued or deferred rows whose
+// next_attempt_at has come, and sending rows whose lease has expired. Marks them sending and
+// counts the attempt, in one committed transaction. PostgreSQL: FOR UPDATE SKIP LOCKED, so
+// concurrent workers take disjoint rows; SQLite: the single writer serialises claims.
+Result<std::vector<Message>> Claim(store::Database& db, int n, std::string_view worker,
+                                   Micros lease, Micros now);
+
+// sending -> sent, recording the provider's id.
+Status Complete(store::Database& db, const Message& m, std::string_view worker,
+                std::string_view provider_id, Micros now);
+
+struct RetryPolicy {
+  Micros base = 30 * kMicrosPerSecond;     // first retry after about this long
+  Micros max = 3600 * kMicrosPerSecond;    // never longer than this
+  double jitter = 0.2;                     // the delay is scaled by a uniform factor in 1±jitter
+  Micros max_retry_after = kMicrosPerDay;  // a provider's Retry-After is honoured up to this
+};
+// The delay before retry number `attempt` (1 = after the first failed attempt): base·2^(a-1)
+// capped at max, times (1 - jitter + 2·jitter·u) for u in [0, 1).
+Micros BackoffDelay(const RetryPolicy& p, int attempt, double u);
+
+// A failed attempt. kPermanent -> failed. kTemporary/kThrottled -> failed when attempts reached
+// max_attempts, else queued at now + (retry_after when given, capped) or BackoffDelay(u).
+// Returns the new status.
+Result<MessageStatus> Retry(store::Database& db, const Message& m, std::string_view worker,
+                            const SendOutcome& outcome, Micros now, const RetryPolicy& p, double u);
+
+// Policy outcomes at send time. Defer gives the attempt back (it did not reach a provider).
+Status Defer(store::Database& db, const Message& m, std::string_view worker, Micros until,
+             std::string_view reason, Micros now);
+Status Skip(store::Database& db, const Message& m, std::string_view worker, std::string_view reason,
+            Micros now);
+Status Suppress(store::Database& db, const Message& m, std::string_view worker,
+                std::string_view reason, Micros now);
+
+// A provider receipt for (channel, provider id): delivered -> delivered; failed -> failed;
+// bounced -> failed plus a `bounced` suppression of the recipient on that medium. NotFound when
+// no message has that provider id. A receipt for a message already delivered/failed is ignored
+// (returns the current status).
+enum class ReceiptKind { kDelivered, kFailed, kBounced };
+Result<MessageStatus> ApplyReceipt(store::Tx& tx, Id channel_id, std::string_view provider_id,
+                                   ReceiptKind kind, std::string_view error, Micros now);
+
+// Suppressions (hard bounces for everything; unsubscribes/complaints for marketing).
+Status AddSuppression(store::Tx& tx, Id merchant_id, Medium medium, std::string_view address,
+                      SuppressionReason reason, std::optional<Id> member_id, Micros now);
+Result<std::optional<SuppressionReason>> FindSuppression(store::Tx& tx, Id merchant_id,
+                                                         Medium medium, std::string_view address);
+
+// When the member's messages on `medium` were sent at or after `since` (for frequency caps).
+Result<std::vector<Micros>> RecentSends(store::Tx& tx, Id merchant_id, Id member_id, Medium medium,
+                                        Micros since);
+
+Result<std::optional<Message>> GetMessage(store::Tx& tx, Id merchant_id, Id id);
+Result<std::optional<Message>> GetMessageByDedupKey(store::Tx& tx, Id merchant_id,
+                                                    std::string_view dedup_key);
+// Newest first, id < before_id (0 = from the newest); optionally one member's / one status.
+Result<std::vector<Message>> ListMessages(store::Tx& tx, Id merchant_id,
+                                          std::optional<Id> member_id,
+                                          std::optional<MessageStatus> status, Id before_id,
+                                          int limit);
+
+}  // namespace regulars::messaging

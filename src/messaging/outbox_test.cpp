@@ -1,0 +1,363 @@
+#include "messaging/outbox.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <thread>
+
+#include "events/event_repo.h"
+#include "store/testing.h"
+
+namespace regulars::messaging {
+namespace {
+
+constexpr Id kMerchant = 7001;
+constexpr Id kMember = 9001;
+constexpr Id kChannel = 42;
+constexpr Micros kSec = kMicrosPerSecond;
+
+class OutboxTest : public store::BackendTest {
+ protected:
+  void SetUp() override {
+    BackendTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+      RG_TRY(tx.Exec(
+          "INSERT INTO merchants (merchant_id, name, region, currency, timezone, language, "
+          "created_at, updated_at) VALUES (?, 'm', 'TW', 'TWD', 'Asia/Taipei', 'zh-TW', 0, 0)",
+          {kMerchant}));
+      return {};
+    }));
+  }
+
+  NewMessage Msg(std::string key) {
+    NewMessage m;
+    m.dedup_key = std::move(key);
+    m.member_id = kMember;
+    m.channel_id = kChannel;
+    m.medium = Medium::kEmail;
+    m.purpose = Purpose::kTransactional;
+    m.recipient = "amy@example.com";
+    m.subject = "Your receipt";
+    m.text = "Thanks";
+    m.headers = {{"List-Unsubscribe", "<https://x/u/1>"}};
+    m.max_attempts = 3;
+    return m;
+  }
+
+  Enqueued Put(const NewMessage& n) {
+    auto r = db().WriteValue(
+        [&](store::Tx& tx) { return Enqueue(tx, kMerchant, clock_.Now(), n, "staff:1"); });
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    return r.value_or(Enqueued{});
+  }
+
+  Message Get(Id id) {
+    auto r = db().ReadValue([&](store::Tx& tx) { return GetMessage(tx, kMerchant, id); });
+    EXPECT_TRUE(r.has_value() && r->has_value());
+    return r && *r ? **r : Message{};
+  }
+
+  std::vector<std::string> EventTypes() {
+    auto r = db().ReadValue(
+        [&](store::Tx& tx) { return events::MemberEvents(tx, kMerchant, kMember, 0, 100); });
+    std::vector<std::string> out;
+    if (!r) return out;
+    for (auto it = r->rbegin(); it != r->rend(); ++it) out.push_back(it->type);
+    return out;
+  }
+
+  std::vector<Message> ClaimNow(int n, const std::string& worker, Micros lease = 60 * kSec) {
+    auto r = Claim(db(), n, worker, lease, clock_.Now());
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    return r.value_or(std::vector<Message>{});
+  }
+};
+
+TEST_P(OutboxTest, EnqueueStoresTheMessageAndASecondEnqueueWithTheKeyReturnsTheFirst) {
+  Enqueued a = Put(Msg("receipt:o1"));
+  ASSERT_TRUE(a.created);
+  EXPECT_EQ(a.message.status, MessageStatus::kQueued);
+  NewMessage other = Msg("receipt:o1");
+  other.text = "different";
+  Enqueued b = Put(other);
+  EXPECT_FALSE(b.created);
+  EXPECT_EQ(b.message.id, a.message.id);
+  EXPECT_EQ(b.message.text, "Thanks");
+  Message m = Get(a.message.id);
+  EXPECT_EQ(m.dedup_key, "receipt:o1");
+  EXPECT_EQ(m.recipient, "amy@example.com");
+  EXPECT_EQ(
+      m.headers,
+      (std::vector<std::pair<std::string, std::string>>{{"List-Unsubscribe", "<https://x/u/1>"}}));
+  EXPECT_EQ(m.next_attempt_at, clock_.Now());
+  EXPECT_EQ(EventTypes(), (std::vector<std::string>{"message_queued"}));
+  // The key is per merchant: another merchant may use it.
+  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+    RG_TRY(tx.Exec(
+        "INSERT INTO merchants (merchant_id, name, region, currency, timezone, language, "
+        "created_at, updated_at) VALUES (7002, 'n', 'TW', 'TWD', 'Asia/Taipei', 'zh-TW', 0, 0)"));
+    return {};
+  }));
+  auto c = db().WriteValue(
+      [&](store::Tx& tx) { return Enqueue(tx, 7002, clock_.Now(), Msg("receipt:o1")); });
+  ASSERT_TRUE(c.has_value());
+  EXPECT_TRUE(c->created);
+  EXPECT_NE(c->message.id, a.message.id);
+}
+
+TEST_P(OutboxTest, EnqueueNamesTheBadField) {
+  struct Case {
+    std::function<void(NewMessage&)> edit;
+    std::string message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {[](NewMessage& m) { m.dedup_key.clear(); }, "dedup_key: required"},
+           {[](NewMessage& m) { m.dedup_key = std::string(201, 'k'); },
+            "dedup_key: at most 200 bytes"},
+           {[](NewMessage& m) { m.recipient.clear(); }, "recipient: required"},
+           {[](NewMessage& m) { m.channel_id = 0; }, "channel_id: required"},
+           {[](NewMessage& m) { m.max_attempts = 0; }, "max_attempts: must be from 1 to 50"},
+       }) {
+    NewMessage n = Msg("k");
+    c.edit(n);
+    auto r = db().WriteValue([&](store::Tx& tx) { return Enqueue(tx, kMerchant, 0, n); });
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, Code::kInvalidArgument);
+    EXPECT_EQ(r.error().message, c.message);
+  }
+}
+
+TEST_P(OutboxTest, ClaimLeasesDueMessagesOnceAndAnExpiredLeaseIsClaimedAgain) {
+  Enqueued a = Put(Msg("a"));
+  clock_.Advance(kSec);
+  Enqueued b = Put(Msg("b"));
+  NewMessage later = Msg("later");
+  later.not_before = clock_.Now() + 3600 * kSec;
+  Put(later);
+
+  std::vector<Message> got = ClaimNow(10, "w1", 30 * kSec);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].id, a.message.id);
+  EXPECT_EQ(got[1].id, b.message.id);
+  EXPECT_EQ(got[0].status, MessageStatus::kSending);
+  EXPECT_EQ(got[0].attempts, 1);
+  EXPECT_EQ(got[0].lease_owner, "w1");
+  EXPECT_EQ(got[0].lease_until, clock_.Now() + 30 * kSec);
+  EXPECT_TRUE(ClaimNow(10, "w2").empty());
+
+  // w1 dies. Once the lease has run out, w2 takes both again (attempt 2).
+  clock_.Advance(29 * kSec);
+  EXPECT_TRUE(ClaimNow(10, "w2").empty());
+  clock_.Advance(1 * kSec);
+  std::vector<Message> again = ClaimNow(1, "w2");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].id, a.message.id);
+  EXPECT_EQ(again[0].attempts, 2);
+  EXPECT_EQ(again[0].lease_owner, "w2");
+
+  // The old owner can no longer finish it.
+  auto lost = Complete(db(), got[0], "w1", "p-1", clock_.Now());
+  ASSERT_FALSE(lost.has_value());
+  EXPECT_EQ(lost.error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(lost.error().message,
+            fmt::format("lease lost: message {} is sending (lease owner w2)", a.message.id));
+  ASSERT_TRUE(Complete(db(), again[0], "w2", "p-1", clock_.Now()).has_value());
+  Message m = Get(a.message.id);
+  EXPECT_EQ(m.status, MessageStatus::kSent);
+  EXPECT_EQ(m.provider_id, "p-1");
+  EXPECT_EQ(m.sent_at, clock_.Now());
+  EXPECT_EQ(m.lease_owner, std::nullopt);
+  EXPECT_EQ(EventTypes(), (std::vector<std::string>{"message_queued", "message_queued",
+                                                    "message_queued", "message_sent"}));
+}
+
+TEST_P(OutboxTest, ConcurrentClaimsTakeDisjointMessages) {
+  for (int i = 0; i < 60; ++i) Put(Msg("k" + std::to_string(i)));
+  std::vector<std::vector<Message>> got(4);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      for (int round = 0; round < 10; ++round) {
+        auto r = Claim(db(), 5, "w" + std::to_string(t), 60 * kSec, clock_.Now());
+        if (r) got[t].insert(got[t].end(), r->begin(), r->end());
+      }
+    });
+  for (auto& th : threads) th.join();
+  std::set<Id> ids;
+  size_t total = 0;
+  for (const auto& g : got) {
+    total += g.size();
+    for (const auto& m : g) ids.insert(m.id);
+  }
+  EXPECT_EQ(total, 60u);
+  EXPECT_EQ(ids.size(), 60u);
+}
+
+TEST_P(OutboxTest, TemporaryErrorsBackOffExponentiallyThenFail) {
+  Enqueued a = Put(Msg("a"));  // max_attempts 3
+  RetryPolicy p;
+  p.base = 10 * kSec;
+  p.jitter = 0.2;
+  SendOutcome temp{SendOutcome::Kind::kTemporary, "", "451 try later", std::nullopt};
+
+  std::vector<Message> c1 = ClaimNow(1, "w");
+  ASSERT_EQ(c1.size(), 1u);
+  // u = 0.5 is the middle of the jitter range: exactly base.
+  auto s1 = Retry(db(), c1[0], "w", temp, clock_.Now(), p, 0.5);
+  ASSERT_TRUE(s1.has_value());
+  EXPECT_EQ(*s1, MessageStatus::kQueued);
+  Message m = Get(a.message.id);
+  EXPECT_EQ(m.status, MessageStatus::kQueued);
+  EXPECT_EQ(m.next_attempt_at, clock_.Now() + 10 * kSec);
+  EXPECT_EQ(m.last_error, "451 try later");
+  EXPECT_TRUE(ClaimNow(1, "w").empty());
+
+  clock_.Advance(10 * kSec);
+  std::vector<Message> c2 = ClaimNow(1, "w");
+  ASSERT_EQ(c2.size(), 1u);
+  EXPECT_EQ(c2[0].attempts, 2);
+  // Attempt 2 waits base·2, scaled by the jitter factor 0.8 at u = 0.
+  ASSERT_TRUE(Retry(db(), c2[0], "w", temp, clock_.Now(), p, 0.0).has_value());
+  EXPECT_EQ(Get(a.message.id).next_attempt_at, clock_.Now() + 16 * kSec);
+
+  clock_.Advance(16 * kSec);
+  std::vector<Message> c3 = ClaimNow(1, "w");
+  ASSERT_EQ(c3.size(), 1u);
+  auto s3 = Retry(db(), c3[0], "w", temp, clock_.Now(), p, 0.5);
+  ASSERT_TRUE(s3.has_value());
+  EXPECT_EQ(*s3, MessageStatus::kFailed);
+  EXPECT_EQ(Get(a.message.id).status, MessageStatus::kFailed);
+  EXPECT_EQ(EventTypes(), (std::vector<std::string>{"message_queued", "message_retry_scheduled",
+                                                    "message_retry_scheduled", "message_failed"}));
+}
+
+TEST_P(OutboxTest, BackoffDelayIsCappedAndJittered) {
+  RetryPolicy p;
+  p.base = 30 * kSec;
+  p.max = 3600 * kSec;
+  p.jitter = 0.2;
+  EXPECT_EQ(BackoffDelay(p, 1, 0.5), 30 * kSec);
+  EXPECT_EQ(BackoffDelay(p, 2, 0.5), 60 * kSec);
+  EXPECT_EQ(BackoffDelay(p, 5, 0.5), 480 * kSec);
+  EXPECT_EQ(BackoffDelay(p, 20, 0.5), 3600 * kSec);
+  EXPECT_EQ(BackoffDelay(p, 1, 0.0), 24 * kSec);
+  EXPECT_EQ(BackoffDelay(p, 1, 1.0), 36 * kSec);
+}
+
+TEST_P(OutboxTest, RetryAfterIsHonouredAndCapped) {
+  Enqueued a = Put(Msg("a"));
+  RetryPolicy p;
+  p.max_retry_after = 600 * kSec;
+  std::vector<Message> c = ClaimNow(1, "w");
+  ASSERT_EQ(c.size(), 1u);
+  SendOutcome throttled{SendOutcome::Kind::kThrottled, "", "429 Too Many Requests", 120 * kSec};
+  ASSERT_TRUE(Retry(db(), c[0], "w", throttled, clock_.Now(), p, 0.9).has_value());
+  EXPECT_EQ(Get(a.message.id).next_attempt_at, clock_.Now() + 120 * kSec);
+
+  clock_.Advance(120 * kSec);
+  c = ClaimNow(1, "w");
+  ASSERT_EQ(c.size(), 1u);
+  throttled.retry_after = 7200 * kSec;
+  ASSERT_TRUE(Retry(db(), c[0], "w", throttled, clock_.Now(), p, 0.9).has_value());
+  EXPECT_EQ(Get(a.message.id).next_attempt_at, clock_.Now() + 600 * kSec);
+}
+
+TEST_P(OutboxTest, PermanentErrorsFailAtOnceAndAreRecorded) {
+  Enqueued a = Put(Msg("a"));
+  std::vector<Message> c = ClaimNow(1, "w");
+  ASSERT_EQ(c.size(), 1u);
+  SendOutcome perm{SendOutcome::Kind::kPermanent, "", "550 5.1.1 no such user", std::nullopt};
+  auto s = Retry(db(), c[0], "w", perm, clock_.Now(), RetryPolicy{}, 0.5);
+  ASSERT_TRUE(s.has_value());
+  EXPECT_EQ(*s, MessageStatus::kFailed);
+  Message m = Get(a.message.id);
+  EXPECT_EQ(m.status, MessageStatus::kFailed);
+  EXPECT_EQ(m.attempts, 1);
+  EXPECT_EQ(m.last_error, "550 5.1.1 no such user");
+  clock_.Advance(kMicrosPerDay);
+  EXPECT_TRUE(ClaimNow(1, "w").empty());
+}
+
+TEST_P(OutboxTest, DeferGivesTheAttemptBackAndSkipSuppressFinish) {
+  Enqueued a = Put(Msg("a"));
+  Enqueued b = Put(Msg("b"));
+  Enqueued c = Put(Msg("c"));
+  std::vector<Message> got = ClaimNow(3, "w");
+  ASSERT_EQ(got.size(), 3u);
+  Micros until = clock_.Now() + 3600 * kSec;
+  ASSERT_TRUE(Defer(db(), got[0], "w", until, "quiet_hours", clock_.Now()).has_value());
+  ASSERT_TRUE(Skip(db(), got[1], "w", "frequency_cap", clock_.Now()).has_value());
+  ASSERT_TRUE(Suppress(db(), got[2], "w", "no_consent", clock_.Now()).has_value());
+  Message ma = Get(a.message.id);
+  EXPECT_EQ(ma.status, MessageStatus::kDeferred);
+  EXPECT_EQ(ma.attempts, 0);
+  EXPECT_EQ(ma.next_attempt_at, until);
+  EXPECT_EQ(Get(b.message.id).status, MessageStatus::kSkipped);
+  EXPECT_EQ(Get(c.message.id).status, MessageStatus::kSuppressed);
+  EXPECT_TRUE(ClaimNow(3, "w").empty());
+  clock_.Set(until);
+  got = ClaimNow(3, "w");
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id, a.message.id);
+  EXPECT_EQ(got[0].attempts, 1);
+}
+
+TEST_P(OutboxTest, ReceiptsDeliverFailAndBounceIntoASuppression) {
+  Enqueued a = Put(Msg("a"));
+  Enqueued b = Put(Msg("b"));
+  std::vector<Message> got = ClaimNow(2, "w");
+  ASSERT_EQ(got.size(), 2u);
+  ASSERT_TRUE(Complete(db(), got[0], "w", "prov-a", clock_.Now()).has_value());
+  ASSERT_TRUE(Complete(db(), got[1], "w", "prov-b", clock_.Now()).has_value());
+  auto apply = [&](std::string pid, ReceiptKind k) {
+    return db().WriteValue([&](store::Tx& tx) {
+      return ApplyReceipt(tx, kChannel, pid, k, "550 mailbox unavailable", clock_.Now());
+    });
+  };
+  auto d = apply("prov-a", ReceiptKind::kDelivered);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(*d, MessageStatus::kDelivered);
+  EXPECT_EQ(Get(a.message.id).delivered_at, clock_.Now());
+  // A later receipt for a delivered message changes nothing.
+  EXPECT_EQ(apply("prov-a", ReceiptKind::kFailed).value_or(MessageStatus::kQueued),
+            MessageStatus::kDelivered);
+  auto f = apply("prov-b", ReceiptKind::kBounced);
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(*f, MessageStatus::kFailed);
+  EXPECT_EQ(Get(b.message.id).last_error, "550 mailbox unavailable");
+  auto sup = db().ReadValue([&](store::Tx& tx) {
+    return FindSuppression(tx, kMerchant, Medium::kEmail, "amy@example.com");
+  });
+  ASSERT_TRUE(sup.has_value());
+  EXPECT_EQ(*sup, SuppressionReason::kBounced);
+  auto missing = apply("nope", ReceiptKind::kDelivered);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_EQ(missing.error().code, Code::kNotFound);
+  EXPECT_EQ(missing.error().field, "provider_id");
+  // A bounce overrides an earlier unsubscribe; an unsubscribe does not weaken a bounce.
+  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+    RG_TRY(AddSuppression(tx, kMerchant, Medium::kSms, "+886912345678",
+                          SuppressionReason::kUnsubscribed, kMember, 0));
+    RG_TRY(AddSuppression(tx, kMerchant, Medium::kSms, "+886912345678", SuppressionReason::kBounced,
+                          kMember, 0));
+    return AddSuppression(tx, kMerchant, Medium::kSms, "+886912345678",
+                          SuppressionReason::kUnsubscribed, kMember, 0);
+  }));
+  auto sms = db().ReadValue(
+      [&](store::Tx& tx) { return FindSuppression(tx, kMerchant, Medium::kSms, "+886912345678"); });
+  EXPECT_EQ(sms.value_or(std::nullopt), SuppressionReason::kBounced);
+  auto sends = db().ReadValue(
+      [&](store::Tx& tx) { return RecentSends(tx, kMerchant, kMember, Medium::kEmail, 0); });
+  EXPECT_EQ(sends.value_or(std::vector<Micros>{}),
+            (std::vector<Micros>{clock_.Now(), clock_.Now()}));
+  EXPECT_EQ(EventTypes(),
+            (std::vector<std::string>{"message_queued", "message_queued", "message_sent",
+                                      "message_sent", "message_delivered", "message_failed"}));
+}
+
+RG_INSTANTIATE_BACKENDS(OutboxTest);
+
+}  // namespace
+}  // namespace regulars::messaging
