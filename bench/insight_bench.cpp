@@ -5,7 +5,8 @@
 //       [--setup bench/insight_peer_indexes.sql] [--segment bench/insight_segment.json]
 //
 // `regulars`: builds the FeatureStore from the database (FeatureStore::Build, all merchants) and
-// reports the build time, FeatureStore::MemoryBytes() and the process's VmRSS / VmHWM; evaluates
+// reports the build time, FeatureStore::MemoryBytes() and the process's VmRSS / VmHWM (and VmRSS
+// after malloc_trim, once the build's freed temporaries are given back); evaluates
 // the segment --runs times on the in-memory features (EvaluateSegment, median), and each of the
 // root's children alone once; applies --apply generated orders to the features
 // (insight::ApplyOrder, all under one exclusive lock, µs per order); summarises every buyer's
@@ -27,9 +28,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include <malloc.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -155,6 +158,9 @@ Status RunRegulars(const Common& c, int64_t apply_n) {
   RG_TRY(store.Build());
   const double build_s = Since(t0);
   const int64_t rss_after = ProcStatusKb("VmRSS"), hwm = ProcStatusKb("VmHWM");
+  // What stays resident once the allocator hands the build's freed temporaries back.
+  malloc_trim(0);
+  const int64_t rss_trimmed = ProcStatusKb("VmRSS");
   const size_t bytes = store.MemoryBytes();
 
   int64_t members = 0, log_orders = 0, item_codes = 0;
@@ -165,13 +171,14 @@ Status RunRegulars(const Common& c, int64_t apply_n) {
   }));
   fmt::print(stderr,
              "regulars: built the feature store in {:.2f} s: {} members, {} member orders, {} "
-             "item codes; MemoryBytes {:.1f} MB; VmRSS {:.1f} -> {:.1f} MB (peak {:.1f} MB)\n",
+             "item codes; MemoryBytes {:.1f} MB; VmRSS {:.1f} -> {:.1f} MB (peak {:.1f} MB), "
+             "{:.1f} MB after malloc_trim\n",
              build_s, members, log_orders, item_codes, bytes / 1e6, rss_before / 1e3,
-             rss_after / 1e3, hwm / 1e3);
+             rss_after / 1e3, hwm / 1e3, rss_trimmed / 1e3);
   fmt::print(
       "RESULT engine=regulars step=build build_s={:.3f} members={} orders={} item_codes={} "
-      "memory_bytes={} rss_before_kb={} rss_kb={} hwm_kb={}\n",
-      build_s, members, log_orders, item_codes, bytes, rss_before, rss_after, hwm);
+      "memory_bytes={} rss_before_kb={} rss_kb={} hwm_kb={} rss_trimmed_kb={}\n",
+      build_s, members, log_orders, item_codes, bytes, rss_before, rss_after, hwm, rss_trimmed);
 
   // The segment, --runs times, then each child of the root alone.
   std::vector<double> ms;
