@@ -150,6 +150,8 @@ void RegisterWalletRoutes(Router& r);
 void RegisterCouponRoutes(Router& r);
 void RegisterImportRoutes(Router& r);
 void RegisterInsightRoutes(Router& r);
+// Saved segments, previews and the segment builder's catalogue (routes_segments.cpp).
+void RegisterSegmentRoutes(Router& r);
 // Insight reports (routes_insight_reports.cpp): /api/v1/reports/{name} for the names the loyalty
 // reports do not take; not_found listing every report name for an unknown one.
 Result<Reply> InsightReportReply(Request& r, store::Tx& tx, const std::string& name);

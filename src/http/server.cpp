@@ -10,6 +10,7 @@
 
 #include "http/router.h"
 #include "insight/feature_store.h"
+#include "insight/segment_service.h"
 
 namespace regulars::http {
 
@@ -20,6 +21,7 @@ struct Server::Impl {
        ServerOptions options)
       : throttle(clock),
         features(db, clock),
+        segments(db, features, clock),
         app{db, clock, dispatcher, throttle, options, metrics, &features},
         router(server, app) {}
 
@@ -27,6 +29,8 @@ struct Server::Impl {
   Metrics metrics;
   // Built in Bind() before listening; its tailer runs until Stop().
   insight::FeatureStore features;
+  // Keeps segment_members and the entered / exited events current (after `features`).
+  insight::SegmentMembership segments;
   AppContext app;
   httplib::Server server;
   Router router;
@@ -79,6 +83,7 @@ Server::Server(store::Database& db, const Clock& clock, events::Dispatcher* disp
   RegisterCouponRoutes(r);
   RegisterImportRoutes(r);
   RegisterInsightRoutes(r);
+  RegisterSegmentRoutes(r);
   // Bodies are read whole before a route runs: refuse one over its route's limit by its
   // Content-Length before reading it, and let cpp-httplib read at most the largest limit.
   s.set_payload_max_length(r.LargestBodyLimit() + 1);
@@ -133,6 +138,7 @@ Result<int> Server::Bind() {
   if (auto built = impl_->features.Build(); !built)
     spdlog::warn("insight: building the feature store: {}", built.error().ToString());
   impl_->features.Start();
+  impl_->segments.Start();
   return port;
 }
 
@@ -140,6 +146,7 @@ void Server::Serve() { impl_->server.listen_after_bind(); }
 
 void Server::Stop() {
   if (impl_ && impl_->server.is_running()) impl_->server.stop();
+  if (impl_) impl_->segments.Stop();
   if (impl_) impl_->features.Stop();
 }
 

@@ -11,6 +11,7 @@
 
 #include "base/zone.h"
 #include "insight/feature_store.h"
+#include "insight/rfm.h"
 
 namespace regulars::insight {
 namespace {
@@ -229,13 +230,11 @@ class Parser {
                         p.feature == F::kBranch ? "must be a branch id" : "must be a tier id");
             s = IdToString(*id);
           }
-          if (p.feature == F::kRfmGroup) {
+          if (p.feature == F::kRfmGroup && !ParseRfmGroup(s)) {
             const auto& names = RfmGroupNames();
-            if (std::find(names.begin() + 1, names.end(), s) == names.end())
-              return At(
-                  field,
-                  fmt::format("{} is not an RFM group (use {})", Quote(s),
-                              Join(std::vector<std::string_view>(names.begin() + 1, names.end()))));
+            return At(field,
+                      fmt::format("{} is not an RFM group (use {})", Quote(s),
+                                  Join(std::vector<std::string_view>(names.begin(), names.end()))));
           }
           p.strings.push_back(std::move(s));
         }
@@ -518,10 +517,8 @@ class Evaluator {
       }
       case F::kRfmGroup: {
         bool wanted[256] = {};
-        const auto& names = RfmGroupNames();
         for (const auto& s : p.strings)
-          for (size_t g = 1; g < names.size(); ++g)
-            if (names[g] == s) wanted[g] = true;
+          if (auto g = ParseRfmGroup(s)) wanted[static_cast<uint8_t>(*g)] = true;
         roaring::Roaring in;
         if (f_.rfm_group.size() == n_)
           in = Filter([&](uint32_t i) { return wanted[f_.rfm_group[i]]; });
@@ -803,22 +800,6 @@ const FeatureInfo& InfoOf(SegmentFeature f) {
   for (const auto& info : SegmentFeatures())
     if (info.feature == f) return info;
   return SegmentFeatures().front();
-}
-
-const std::vector<std::string_view>& RfmGroupNames() {
-  static const std::vector<std::string_view> kNames = {"",
-                                                       "champions",
-                                                       "loyal",
-                                                       "potential_loyalist",
-                                                       "new_customers",
-                                                       "promising",
-                                                       "need_attention",
-                                                       "about_to_sleep",
-                                                       "at_risk",
-                                                       "cant_lose",
-                                                       "hibernating",
-                                                       "lost"};
-  return kNames;
 }
 
 Result<SegmentNode> ParseSegmentDefinition(const nlohmann::json& definition,

@@ -103,14 +103,12 @@ const std::vector<FeatureInfo>& SegmentFeatures();
 const FeatureInfo& InfoOf(SegmentFeature f);
 std::string_view OpName(SegmentOp op);
 
-// The RFM group names of the language, indexed by rfm.h's RfmGroup value (index 0 = no group).
-const std::vector<std::string_view>& RfmGroupNames();
-
 // One predicate: {"feature", "op", "value" | "values", "window_days"?}. Which members of the
 // value fields are used depends on the feature type:
 //   kNumber / kScore: `lo` (and `hi` for between, inclusive); kNumber also in `ilo` / `ihi`.
 //   kSet, kString, kTag: `strings` (branch and tier ids as their decimal strings; rfm_group
-//     names); kBool: `flag`; kBirthday: `lo` = days for in_next_days, `ints` = months;
+//     names, rfm.h's ParseRfmGroup); kBool: `flag`; kBirthday: `lo` = days for in_next_days, `ints`
+//     = months;
 //   kDayList: `ints` (weekdays 1 = Monday .. 7, or days of month 1..31).
 struct SegmentPredicate {
   SegmentFeature feature = SegmentFeature::kOrders;
