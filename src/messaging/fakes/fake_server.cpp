@@ -1,0 +1,76 @@
+#include "messaging/fakes/fake_server.h"
+
+#include <httplib.h>
+
+#include <cctype>
+#include <chrono>
+#include <stdexcept>
+
+namespace regulars::messaging::fakes {
+
+std::string RecordedRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() != name.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < k.size() && same; ++i)
+      same = std::tolower(static_cast<unsigned char>(k[i])) ==
+             std::tolower(static_cast<unsigned char>(name[i]));
+    if (same) return v;
+  }
+  return {};
+}
+
+FakeServer::FakeServer() : server_(std::make_unique<httplib::Server>()) {}
+
+FakeServer::~FakeServer() {
+  server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void FakeServer::Start() {
+  port_ = server_->bind_to_any_port("127.0.0.1");
+  if (port_ <= 0) throw std::runtime_error("fake provider: cannot bind to 127.0.0.1");
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  // Until the loop runs, stop() would be a no-op and the destructor's join would hang.
+  while (!server_->is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+}
+
+std::string FakeServer::base_url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+void FakeServer::Script(ScriptedAnswer a) {
+  std::lock_guard lock(mu_);
+  script_.push_back(std::move(a));
+}
+
+std::vector<RecordedRequest> FakeServer::requests() const {
+  std::lock_guard lock(mu_);
+  return requests_;
+}
+
+size_t FakeServer::request_count() const {
+  std::lock_guard lock(mu_);
+  return requests_.size();
+}
+
+std::optional<ScriptedAnswer> FakeServer::RecordAndTakeScript(const httplib::Request& req) {
+  RecordedRequest r;
+  r.method = req.method;
+  r.path = req.path;
+  r.target = req.target;
+  for (const auto& [k, v] : req.headers) r.headers.emplace_back(k, v);
+  r.body = req.body;
+  std::lock_guard lock(mu_);
+  requests_.push_back(std::move(r));
+  if (script_.empty()) return std::nullopt;
+  ScriptedAnswer a = std::move(script_.front());
+  script_.pop_front();
+  return a;
+}
+
+void FakeServer::Answer(httplib::Response& res, const ScriptedAnswer& a) {
+  res.status = a.status;
+  for (const auto& [k, v] : a.headers) res.set_header(k, v);
+  res.set_content(a.body, a.content_type.c_str());
+}
+
+}  // namespace regulars::messaging::fakes
