@@ -377,6 +377,7 @@ Result<int64_t> SegmentMembership::RefreshMerchant(Id merchant_id) {
   };
   std::vector<Saved> saved;
   SegmentDefinitions defs;
+  std::unordered_map<Id, std::vector<Id>> current;  // segment -> members as last written
   RG_TRY(db_.Read([&](store::Tx& tx) -> Status {
     saved.clear();
     RG_ASSIGN_OR_RETURN(defs, LoadSegmentDefinitions(tx, merchant_id));
@@ -388,6 +389,13 @@ Result<int64_t> SegmentMembership::RefreshMerchant(Id merchant_id) {
       auto it = defs.find(r.Int(0));
       if (it != defs.end()) saved.push_back({r.Int(0), r.Str(1), it->second});
     }
+    current.clear();
+    RG_ASSIGN_OR_RETURN(store::Rows members,
+                        tx.Query("SELECT segment_id, member_id FROM segment_members WHERE "
+                                 "merchant_id = ?",
+                                 {merchant_id}));
+    for (const auto& r : members) current[r.Int(0)].push_back(r.Int(1));
+    for (auto& [_, ids] : current) std::sort(ids.begin(), ids.end());
     return {};
   }));
 
@@ -413,8 +421,16 @@ Result<int64_t> SegmentMembership::RefreshMerchant(Id merchant_id) {
     if (DependsOnTime(*s.node)) time_dependent = true;
   }
 
+  // Most rounds change nothing: only then take the writer.
+  bool changed = false;
+  for (size_t k = 0; k < saved.size() && !changed; ++k) {
+    if (!ok[k]) continue;
+    auto it = current.find(saved[k].id);
+    static const std::vector<Id> kNone;
+    changed = members[k] != (it == current.end() ? kNone : it->second);
+  }
   int64_t written = 0;
-  if (!saved.empty()) {
+  if (changed) {
     RG_TRY(db_.Write([&](store::Tx& tx) -> Status {
       written = 0;
       for (size_t k = 0; k < saved.size(); ++k) {
