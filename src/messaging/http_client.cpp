@@ -24,8 +24,13 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// Provider answers are small; a huge one is kept only up to this size (and still counts as the
+// answer it is: refusing it would turn a delivered message into a retry).
+constexpr size_t kMaxBody = 1 << 20;
+
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
+  auto* body = static_cast<std::string*>(user);
+  if (body->size() < kMaxBody) body->append(data, std::min(size * n, kMaxBody - body->size()));
   return size * n;
 }
 

@@ -11,7 +11,10 @@
 #include <openssl/hmac.h>
 #include <sodium.h>
 
+#include <atomic>
 #include <regex>
+#include <set>
+#include <thread>
 
 #include "messaging/channel.h"
 #include "messaging/fakes/fake_http_sms.h"
@@ -489,6 +492,43 @@ TEST_F(HttpSmsTest, SuccessRuleStatusesAndThrottling) {
   EXPECT_EQ(out.kind, Kind::kPermanent);
   EXPECT_EQ(out.error, "http_sms: HTTP 200 is outside the success range 202..202");
   EXPECT_TRUE(fake_.messages().size() == 1u);  // the gateway did take that one
+}
+
+TEST_F(HttpSmsTest, ASlowGatewayIsATemporaryTimeout) {
+  json s = JsonGateway(fake_);
+  s["timeout_ms"] = 200;
+  fakes::ScriptedAnswer slow = Scripted(200, R"({"status":"ok","id":"late"})");
+  slow.delay = std::chrono::milliseconds(2000);
+  fake_.Script(slow);
+  SendOutcome out = Make(s)->Send(Env("+886912345678", "hi"));
+  EXPECT_EQ(out.kind, Kind::kTemporary);
+  EXPECT_TRUE(out.error.starts_with("http_sms: no answer: POST " + fake_.base_url() +
+                                    "/api/sms: Operation timed out"))
+      << out.error;
+}
+
+TEST_F(HttpSmsTest, OneChannelSendsFromManyThreads) {
+  // The sender's workers share one Channel: each Send is independent and thread-safe.
+  auto ch = Make(JsonGateway(fake_));
+  constexpr int kThreads = 6, kEach = 20;
+  std::vector<std::thread> threads;
+  std::atomic<int> sent{0};
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        auto out = ch->Send(Env("+886912345678", "n" + std::to_string(t * kEach + i),
+                                "1/m-" + std::to_string(t * kEach + i)));
+        if (out.kind == Kind::kSent) ++sent;
+      }
+    });
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(sent.load(), kThreads * kEach);
+  auto msgs = fake_.messages();
+  EXPECT_EQ(msgs.size(), static_cast<size_t>(kThreads * kEach));
+  std::set<std::string> keys;
+  for (const auto& m : msgs) keys.insert(m.idempotency_key);
+  EXPECT_EQ(keys.size(), static_cast<size_t>(kThreads * kEach));
+  EXPECT_EQ(fake_.replays(), 0u);
 }
 
 TEST_F(HttpSmsTest, GetWithUrlTemplateAndTextAnswers) {

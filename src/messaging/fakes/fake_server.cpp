@@ -68,6 +68,7 @@ std::optional<ScriptedAnswer> FakeServer::RecordAndTakeScript(const httplib::Req
 }
 
 void FakeServer::Answer(httplib::Response& res, const ScriptedAnswer& a) {
+  if (a.delay.count() > 0) std::this_thread::sleep_for(a.delay);
   res.status = a.status;
   for (const auto& [k, v] : a.headers) res.set_header(k, v);
   res.set_content(a.body, a.content_type.c_str());

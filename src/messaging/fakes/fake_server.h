@@ -8,6 +8,7 @@
 //
 // Thread-safe: handlers run on the server's worker threads, tests read from theirs.
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,8 @@ struct ScriptedAnswer {
   // The provider accepts the request (the message goes out, a retry key or idempotency key is
   // remembered) but this answer is what the client sees: a lost answer, a crash after sending.
   bool accept = false;
+  // Wait this long before answering (a slow provider, for the adapters' timeouts).
+  std::chrono::milliseconds delay{0};
 };
 
 class FakeServer {
