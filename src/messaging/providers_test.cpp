@@ -707,6 +707,18 @@ TEST_F(WebhookTest, AReceiverWithAnotherSecretRefuses) {
   EXPECT_TRUE(other.deliveries().empty());
 }
 
+TEST(WebhookSignature, TheDocumentedExample) {
+  // docs/messaging-channels.md, "Verifying a webhook"; the hex was computed with
+  // `openssl dgst -sha256 -hmac` and Python's hmac module.
+  std::string body =
+      R"({"dedup_key":"9f86d081884c7d659a2feaa0c55ad015","html":"","message_id":"77",)"
+      R"("subject":"","text":"Your balance is 120 points","to":"1234567"})";
+  const std::string header =
+      "t=1796119200,v1=0f90c2eb531d02974afc48703d10c4413adef6dfe92af844542e7c2d3c2018d9";
+  EXPECT_EQ(SignWebhook(kSigningSecret, 1796119200, body), header);
+  EXPECT_TRUE(VerifyWebhookSignature(kSigningSecret, header, body, kNow).has_value());
+}
+
 TEST(WebhookSignature, VerificationRecipe) {
   std::string body = R"({"a":1})";
   std::string sig = SignWebhook(kSigningSecret, 1796119200, body);
