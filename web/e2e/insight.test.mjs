@@ -281,11 +281,26 @@ describe('insight (owner, English)', () => {
     const fit = await apiCall(page, 'POST', '/api/v1/insight/fit', () => page.getByTestId('refresh-predictions').click())
     assert.equal(fit.status, 200, JSON.stringify(fit.body))
     await page.getByTestId('fit-done').waitFor()
-    assert.match(await text(page.getByTestId('fit-done')), /^Predictions refreshed/)
+    assert.ok(fit.body.customers > 0, JSON.stringify(fit.body))
+    assert.equal(await text(page.getByTestId('fit-done')), `Predictions refreshed for ${en.format(fit.body.customers)} members.`)
     await page.waitForTimeout(600) // the charts' entry animation
     await page.screenshot({ path: `${SCREENSHOT_DIR}/en-insight.png`, fullPage: true })
     const after = await json(await page.request.get(`/api/v1/reports/churn${query}`))
     assert.equal(after.facts.basis, 'model', 'after a fit the churn list uses the model')
+
+    // The member card now has the model's numbers.
+    const m = shared.member
+    assert.ok(m, 'the member of the previous test')
+    await page.goto(`/members/${m.id}`)
+    await page.getByTestId('member-insight').waitFor()
+    const f = await json(await page.request.get(`/api/v1/members/${m.id}/features`))
+    assert.equal(typeof f.p_alive, 'number', JSON.stringify(f))
+    assert.equal(f.model?.kind?.length > 0, true, JSON.stringify(f.model))
+    assert.equal(await text(page.getByTestId('insight-p-alive').locator('.balance-value')), `${en.format(Math.round(f.p_alive * 1000) / 10)}%`)
+    assert.equal(await text(page.getByTestId('insight-expected-value').locator('.balance-value')), money(f.expected_value_minor))
+    assert.equal(await text(page.getByTestId('insight-sentence')), sentenceEn(f))
+    await page.getByTestId('member-insight').scrollIntoViewIfNeeded()
+    await screenshot(page, 'en-member-insight-model')
   })
 
   test('a cashier has no insight or segments', async () => {
