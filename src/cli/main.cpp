@@ -21,6 +21,7 @@
 #include "events/dispatcher.h"
 #include "http/server.h"
 #include "importer/import_job.h"
+#include "insight/scores.h"
 #include "loyalty/coupon_service.h"
 #include "loyalty/ledger_repo.h"
 #include "loyalty/loyalty_service.h"
@@ -110,9 +111,16 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
   // Expires due points and lapsed reservations every minute; idempotent, so several servers
   // sharing one database may all run it.
   std::atomic<bool> stopping{false};
+  // The server's feature store, once it is built (insight/scores.h: nightly model fits).
+  std::atomic<insight::FeatureStore*> features{nullptr};
   std::thread sweeper([&] {
     Micros last_review = 0;
+    insight::FitSweepState fit_state;
     while (!stopping.load()) {
+      if (auto* fs = features.load()) {
+        auto fitted = insight::RunDueFits(**db, *fs, clock.Now(), fit_state);
+        if (!fitted) spdlog::error("insight model fits failed: {}", fitted.error().ToString());
+      }
       // Tier reviews hourly: downgrades after grace, overrides that ended.
       if (clock.Now() - last_review >= 3600 * kMicrosPerSecond) {
         last_review = clock.Now();
@@ -150,6 +158,7 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
   http::Server server(**db, clock, &dispatcher, *options);
   auto port = server.Bind();
   if (!port) return Die(port.error(), common.json);
+  features = &server.Features();
   std::string url = fmt::format("http://{}:{}", options->host, *port);
   if (common.json) {
     std::cout << nlohmann::json{{"url", url}, {"database", (*db)->Describe()}}.dump() << std::endl;

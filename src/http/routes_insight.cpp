@@ -7,6 +7,7 @@
 #include "http/router.h"
 #include "insight/feature_store.h"
 #include "insight/rfm.h"
+#include "insight/scores.h"
 #include "members/member_service.h"
 
 namespace regulars::http {
@@ -51,6 +52,22 @@ json FeaturesJson(const insight::MerchantFeatures& f, int64_t i, Micros now) {
   return out;
 }
 
+json FitJson(const insight::ModelFit& fit) {
+  json gg = nullptr;
+  if (fit.gamma_gamma)
+    gg = {{"p", fit.gamma_gamma->p}, {"q", fit.gamma_gamma->q}, {"gamma", fit.gamma_gamma->gamma}};
+  return {
+      {"kind", fit.kind},
+      {"fitted_at", FormatRfc3339(fit.fitted_at)},
+      {"customers", fit.customers},
+      {"repeat_buyers", fit.repeat_buyers},
+      {"converged", fit.converged},
+      {"params",
+       {{"bgnbd",
+         {{"r", fit.bgnbd.r}, {"alpha", fit.bgnbd.alpha}, {"a", fit.bgnbd.a}, {"b", fit.bgnbd.b}}},
+        {"gg", gg}}}};
+}
+
 }  // namespace
 
 void RegisterInsightRoutes(Router& router) {
@@ -80,6 +97,19 @@ void RegisterInsightRoutes(Router& router) {
         if (!body) return std::unexpected(body.error());
         return Reply{200, std::move(*body)};
       });
+  // Fits outside any request transaction: it reads the feature store, then saves the fit and the
+  // members' scores in transactions of its own.
+  router.Raw("POST", "/api/v1/insight/fit",
+             "Fit the churn and value models now and score every member (owner or manager)", true,
+             [features](Request& r, AppContext& app) -> Result<Reply> {
+               if (!r.actor.IsManagerOrOwner())
+                 return Fail(Code::kPermissionDenied, "only an owner or manager may fit models");
+               if (!features) return Fail(Code::kUnavailable, "the feature store is not running");
+               RG_ASSIGN_OR_RETURN(
+                   auto fit,
+                   insight::FitMerchant(app.db, *features, r.actor.merchant_id, r.actor.now));
+               return Reply{200, FitJson(fit)};
+             });
 }
 
 }  // namespace regulars::http

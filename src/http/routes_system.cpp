@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "http/router.h"
+#include "insight/feature_store.h"
 
 namespace regulars::http {
 
@@ -70,6 +71,17 @@ void RegisterSystemRoutes(Router& router) {
                    "# TYPE regulars_process_resident_bytes gauge\n"
                    "regulars_process_resident_bytes {}\n",
                    static_cast<double>(app.db.TotalDbMicros()) / 1e6, ResidentBytes());
+               if (app.features)
+                 extra += fmt::format(
+                     "# HELP regulars_feature_store_bytes Memory held by the insight feature "
+                     "store (approximate).\n"
+                     "# TYPE regulars_feature_store_bytes gauge\n"
+                     "regulars_feature_store_bytes {}\n"
+                     "# HELP regulars_feature_store_members Members in the insight feature "
+                     "store.\n"
+                     "# TYPE regulars_feature_store_members gauge\n"
+                     "regulars_feature_store_members {}\n",
+                     app.features->MemoryBytes(), app.features->MemberCount());
                Reply r;
                r.raw = app.metrics.Render(extra);
                r.content_type = "text/plain; version=0.0.4";

@@ -154,4 +154,6 @@ bool Server::IsRunning() const { return impl_->server.is_running(); }
 
 std::vector<RouteInfo> Server::Routes() const { return impl_->router.routes(); }
 
+insight::FeatureStore& Server::Features() { return impl_->features; }
+
 }  // namespace regulars::http

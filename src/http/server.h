@@ -18,6 +18,9 @@
 namespace regulars::events {
 class Dispatcher;
 }
+namespace regulars::insight {
+class FeatureStore;
+}
 
 namespace regulars::http {
 
@@ -59,6 +62,8 @@ class Server {
 
   // Every registered API route (for the OpenAPI test and docs).
   std::vector<RouteInfo> Routes() const;
+  // The insight feature store this server owns (built in Bind(); for the nightly model fits).
+  insight::FeatureStore& Features();
 
  private:
   struct Impl;
