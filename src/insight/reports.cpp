@@ -65,6 +65,31 @@ int64_t MonthIndexOf(Micros t, const std::string& tz) {
   if (!lt) return 0;  // the zone was checked when the merchant was created
   return MonthIndex(*lt);
 }
+// The local month of instants visited in ascending order, asking the tz database once per month
+// (orders come oldest first, so a merchant's history costs a few dozen zone look-ups).
+class MonthCursor {
+ public:
+  explicit MonthCursor(const std::string& tz) : tz_(tz) {}
+  int64_t Of(Micros t) {
+    if (t >= start_ && t < next_) return month_;
+    month_ = MonthIndexOf(t, tz_);
+    auto start = FromLocal(static_cast<int>(month_ / 12), static_cast<int>(month_ % 12) + 1, 1, 0,
+                           0, 0, tz_);
+    int64_t next = month_ + 1;
+    auto end =
+        FromLocal(static_cast<int>(next / 12), static_cast<int>(next % 12) + 1, 1, 0, 0, 0, tz_);
+    // Without the bounds (an unknown zone) every call asks again.
+    start_ = start ? *start : t;
+    next_ = end ? *end : t;
+    return month_;
+  }
+
+ private:
+  const std::string& tz_;
+  int64_t month_ = 0;
+  Micros start_ = 0, next_ = 0;
+};
+
 int64_t FirstDayOfMonth(int64_t month_index) {
   int year = static_cast<int>(month_index / 12);
   int month = static_cast<int>(month_index % 12) + 1;
@@ -118,7 +143,8 @@ bool IsInsightReport(std::string_view name) {
 
 // ---- Data ---------------------------------------------------------------------------------------
 
-Result<ReportData> LoadReportData(store::Tx& tx, Id merchant_id, Micros now, Micros to) {
+Result<ReportData> LoadReportData(store::Tx& tx, Id merchant_id, Micros now, Micros from,
+                                  Micros to) {
   ReportData d;
   d.merchant_id = merchant_id;
   d.now = now;
@@ -158,9 +184,9 @@ Result<ReportData> LoadReportData(store::Tx& tx, Id merchant_id, Micros now, Mic
   RG_ASSIGN_OR_RETURN(
       Rows orders,
       tx.Query("SELECT member_id, branch_id, occurred_at, total_minor - refunded_minor FROM "
-               "orders WHERE merchant_id = ? AND occurred_at < ? AND total_minor > refunded_minor "
-               "ORDER BY occurred_at, id",
-               {merchant_id, to}));
+               "orders WHERE merchant_id = ? AND occurred_at >= ? AND occurred_at < ? AND "
+               "total_minor > refunded_minor ORDER BY occurred_at, id",
+               {merchant_id, from, to}));
   d.orders.reserve(orders.size());
   for (const auto& r : orders) d.orders.push_back({r.OptInt(0), r.OptInt(1), r.Int(2), r.Int(3)});
 
@@ -249,9 +275,10 @@ Report BuildCohorts(const ReportData& d, const ReportQuery& q) {
     std::set<int64_t> months;
   };
   std::unordered_map<Id, History> hist;
+  MonthCursor months(d.timezone);
   for (const auto& o : d.orders) {  // oldest first
     if (!o.member_id || !AtBranch(o, q) || !members.contains(*o.member_id)) continue;
-    int64_t month = MonthIndexOf(o.at, d.timezone);
+    int64_t month = months.Of(o.at);
     auto [it, inserted] = hist.try_emplace(*o.member_id);
     if (inserted) {
       it->second.first = o.at;
@@ -549,9 +576,16 @@ Result<Report> RunReport(store::Tx& tx, const accounts::Actor& actor, std::strin
     if (!actor.MayUseBranch(*q.branch_id))
       return Fail(Code::kPermissionDenied, "branch_id: not one of your branches", "branch_id");
   }
-  // Cohorts follow buyers past `to` (retention months after the range).
-  Micros bound = name == "cohorts" ? std::numeric_limits<Micros>::max() : q.to;
-  RG_ASSIGN_OR_RETURN(ReportData d, LoadReportData(tx, actor.merchant_id, actor.now, bound));
+  // Cohorts need every first purchase and follow buyers past `to` (retention months after the
+  // range); churn's order gaps need each member's whole history. The rest look at the range.
+  Micros lo = q.from, hi = q.to;
+  if (name == "cohorts") {
+    lo = std::numeric_limits<Micros>::min();
+    hi = std::numeric_limits<Micros>::max();
+  } else if (name == "churn") {
+    lo = std::numeric_limits<Micros>::min();
+  }
+  RG_ASSIGN_OR_RETURN(ReportData d, LoadReportData(tx, actor.merchant_id, actor.now, lo, hi));
   if (q.branch_id && std::none_of(d.branches.begin(), d.branches.end(),
                                   [&](const BranchRow& b) { return b.id == *q.branch_id; }))
     return Fail(Code::kNotFound, "branch_id: no such branch", "branch_id");

@@ -107,7 +107,7 @@ struct BranchRow {
   std::string name;
 };
 // A fitted model's outputs for one member (migration 9's member_scores, written by scores.h).
-struct ScoreRow {
+struct MemberScore {
   Id member_id = 0;
   double p_alive = 0;
   double expected_value_minor = 0;
@@ -123,11 +123,13 @@ struct ReportData {
   std::vector<TierRow> tiers;    // by level
   std::vector<BranchRow> branches;  // by name
   // nullopt when no model has been fitted for the merchant (no insight_models row).
-  std::optional<std::vector<ScoreRow>> scores;
+  std::optional<std::vector<MemberScore>> scores;
 };
 
-// Reads what the reports need for `merchant_id` as of `now`, orders only before `to`.
-Result<ReportData> LoadReportData(store::Tx& tx, Id merchant_id, Micros now, Micros to);
+// Reads what the reports need for `merchant_id` as of `now`; orders only in [from, to) (the
+// range a report looks at, so a short range reads few orders: orders_time is the index).
+Result<ReportData> LoadReportData(store::Tx& tx, Id merchant_id, Micros now, Micros from,
+                                  Micros to);
 
 // ---- Pure builders -----------------------------------------------------------------------------
 
