@@ -7,14 +7,20 @@
 #include "messaging/receipts.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <openssl/hmac.h>
 #include <sodium.h>
 
+#include <chrono>
 #include <cstring>
+#include <functional>
+#include <mutex>
+#include <thread>
 
 #include "messaging/fakes/fake_line.h"
 #include "messaging/fakes/fake_twilio.h"
 #include "messaging/http_client.h"
+#include "messaging/twilio_channel.h"
 
 namespace regulars::messaging {
 namespace {
@@ -234,6 +240,73 @@ TEST(TwilioInboundTest, StopKeywordsFromInboundSms) {
   EXPECT_EQ(forged.error().code, Code::kPermissionDenied);
 }
 
+// Our side of the callbacks: an HTTP endpoint that parses what arrives, as the /inbound routes
+// do, and keeps the outcome.
+class CallbackEndpoint {
+ public:
+  using Handler = std::function<std::string(const httplib::Request&, const std::string& url)>;
+  explicit CallbackEndpoint(Handler h) : handler_(std::move(h)) {
+    server_.Post(".*", [this](const httplib::Request& req, httplib::Response& res) {
+      std::string outcome = handler_(req, url(req.path));
+      std::lock_guard lock(mu_);
+      outcomes_.push_back(outcome);
+      res.status = 204;
+    });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    while (!server_.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ~CallbackEndpoint() {
+    server_.stop();
+    thread_.join();
+  }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  std::vector<std::string> outcomes() {
+    std::lock_guard lock(mu_);
+    return outcomes_;
+  }
+
+ private:
+  Handler handler_;
+  httplib::Server server_;
+  std::thread thread_;
+  int port_ = 0;
+  std::mutex mu_;
+  std::vector<std::string> outcomes_;
+};
+
+TEST(TwilioStatusCallbackTest, RoundTripFromSendToDeliveryReceipt) {
+  // Send through the adapter with a StatusCallback, let the fake Twilio POST the callback to it,
+  // and find the adapter's provider_id in the verified receipt.
+  CallbackEndpoint endpoint([](const httplib::Request& req, const std::string& url) {
+    auto r = ParseTwilioStatusCallback(kToken, url, req.body,
+                                       req.get_header_value("X-Twilio-Signature"));
+    return r ? r->provider_id + " " + r->provider_status : r.error().message;
+  });
+  fakes::FakeTwilio twilio(kAccount, kToken);
+  ChannelConfig c;
+  c.kind = ChannelKind::kTwilio;
+  c.settings = {{"account_sid", kAccount},
+                {"from", "+15005550006"},
+                {"status_callback", endpoint.url("/inbound/twilio/status")},
+                {"base_url", twilio.base_url()}};
+  c.secrets = {{"auth_token", kToken}};
+  auto ch = MakeTwilioChannel(c);
+  ASSERT_TRUE(ch.has_value()) << ch.error().ToString();
+  Envelope e;
+  e.dedup_key = "1/r";
+  e.to = "+886912345678";
+  e.text = "hi";
+  SendOutcome out = (*ch)->Send(e);
+  ASSERT_EQ(out.kind, SendOutcome::Kind::kSent) << out.error;
+  EXPECT_EQ(twilio.PostStatusCallback(out.provider_id, "sent"), 204);
+  EXPECT_EQ(twilio.PostStatusCallback(out.provider_id, "delivered"), 204);
+  EXPECT_EQ(endpoint.outcomes(),
+            (std::vector<std::string>{out.provider_id + " sent", out.provider_id + " delivered"}));
+}
+
 // ---- LINE webhooks ----------------------------------------------------------------------------
 
 constexpr char kLineSecret[] = "line-channel-secret";
@@ -271,6 +344,23 @@ TEST(LineWebhookTest, UnfollowAndStopTextsAreOptOuts) {
   ASSERT_TRUE(w.has_value());
   EXPECT_EQ(w->events[0].kind, LineEvent::Kind::kFollow);
   EXPECT_FALSE(w->events[0].opt_out());
+}
+
+TEST(LineWebhookTest, PostedWebhooksVerifyAtTheEndpoint) {
+  CallbackEndpoint endpoint([](const httplib::Request& req, const std::string&) {
+    auto w = ParseLineWebhook(kLineSecret, req.body, req.get_header_value("X-Line-Signature"));
+    if (!w) return w.error().message;
+    return w->events[0].type + " " + w->events[0].user_id;
+  });
+  fakes::FakeLine line("token", kLineSecret);
+  std::string url = endpoint.url("/inbound/line");
+  EXPECT_EQ(fakes::FakeLine::PostWebhook(url, line.UnfollowWebhook(kUser)), 204);
+  fakes::FakeLine other("token", "another-secret");
+  EXPECT_EQ(fakes::FakeLine::PostWebhook(url, other.FollowWebhook(kUser)), 204);
+  auto outcomes = endpoint.outcomes();
+  ASSERT_EQ(outcomes.size(), 2u);
+  EXPECT_EQ(outcomes[0], std::string("unfollow ") + kUser);
+  EXPECT_TRUE(outcomes[1].starts_with("X-Line-Signature: does not match")) << outcomes[1];
 }
 
 TEST(LineWebhookTest, ForgedOrMalformedWebhooksAreRefused) {

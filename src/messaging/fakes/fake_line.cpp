@@ -153,6 +153,10 @@ FakeLine::Webhook FakeLine::Sign(const std::string& body) const {
   return {body, LineSignature(secret_, body)};
 }
 
+int FakeLine::PostWebhook(const std::string& url, const Webhook& w) {
+  return PostCallback(url, "application/json", w.body, {{"X-Line-Signature", w.signature}});
+}
+
 FakeLine::Webhook FakeLine::UnfollowWebhook(const std::string& user_id) const {
   return Sign(Envelope(UserEvent("unfollow", user_id, 1)));
 }

@@ -46,6 +46,9 @@ class FakeLine final : public FakeServer {
   Webhook UnfollowWebhook(const std::string& user_id) const;
   Webhook FollowWebhook(const std::string& user_id) const;
   Webhook TextWebhook(const std::string& user_id, const std::string& text) const;
+  // POSTs `w` to the bot's webhook `url` with its X-Line-Signature, as LINE does. The answer's
+  // HTTP status, or -1 when nothing answered.
+  static int PostWebhook(const std::string& url, const Webhook& w);
 
  private:
   Webhook Sign(const std::string& body) const;

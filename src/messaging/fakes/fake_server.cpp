@@ -20,6 +20,20 @@ std::string RecordedRequest::Header(std::string_view name) const {
   return {};
 }
 
+int PostCallback(const std::string& url, const std::string& content_type, const std::string& body,
+                 const std::vector<std::pair<std::string, std::string>>& headers) {
+  constexpr std::string_view kScheme = "http://";
+  if (!url.starts_with(kScheme)) return -1;
+  size_t slash = url.find('/', kScheme.size());
+  std::string origin = slash == std::string::npos ? url : url.substr(0, slash);
+  std::string target = slash == std::string::npos ? "/" : url.substr(slash);
+  httplib::Client client(origin);
+  httplib::Headers h;
+  for (const auto& [k, v] : headers) h.emplace(k, v);
+  auto res = client.Post(target.c_str(), h, body, content_type.c_str());
+  return res ? res->status : -1;
+}
+
 FakeServer::FakeServer() : server_(std::make_unique<httplib::Server>()) {}
 
 FakeServer::~FakeServer() {

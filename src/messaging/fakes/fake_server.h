@@ -49,6 +49,11 @@ struct ScriptedAnswer {
   std::chrono::milliseconds delay{0};
 };
 
+// POSTs `body` to `url` (http:// only) as a provider's callback would, with `headers`; the
+// answer's HTTP status, or -1 when nothing answered.
+int PostCallback(const std::string& url, const std::string& content_type, const std::string& body,
+                 const std::vector<std::pair<std::string, std::string>>& headers);
+
 class FakeServer {
  public:
   virtual ~FakeServer();

@@ -165,6 +165,20 @@ FakeTwilio::Callback FakeTwilio::StatusCallback(const std::string& url, const st
   return {FormEncode(f), TwilioSignature(auth_token_, url, f)};
 }
 
+int FakeTwilio::PostStatusCallback(const std::string& sid, const std::string& status,
+                                   const std::string& error_code) const {
+  std::string url;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& m : messages_)
+      if (m.sid == sid) url = m.status_callback;
+  }
+  if (url.empty()) return -1;
+  Callback cb = StatusCallback(url, sid, status, error_code);
+  return PostCallback(url, "application/x-www-form-urlencoded", cb.body,
+                      {{"X-Twilio-Signature", cb.signature}});
+}
+
 FakeTwilio::Callback FakeTwilio::InboundSms(const std::string& url, const std::string& from,
                                             const std::string& to, const std::string& body) const {
   FormFields f = {{"ToCountry", "TW"},

@@ -49,6 +49,12 @@ class FakeTwilio final : public FakeServer {
   Callback InboundSms(const std::string& url, const std::string& from, const std::string& to,
                       const std::string& body) const;
 
+  // POSTs StatusCallback(...) for accepted message `sid` to the StatusCallback URL it was sent
+  // with, signed for that URL, as Twilio does. The answer's HTTP status; -1 if nothing answered
+  // or the message had no StatusCallback.
+  int PostStatusCallback(const std::string& sid, const std::string& status,
+                         const std::string& error_code = "") const;
+
   const std::string& account_sid() const { return account_sid_; }
 
  private:
