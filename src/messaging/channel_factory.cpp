@@ -2,15 +2,12 @@
 
 #include "base/crypto.h"
 #include "messaging/channel.h"
-#include "messaging/log_channel.h"
 #include "messaging/http_sms_channel.h"
 #include "messaging/line_channel.h"
+#include "messaging/log_channel.h"
+#include "messaging/smtp_channel.h"
 #include "messaging/twilio_channel.h"
 #include "messaging/webhook_channel.h"
-#if __has_include("messaging/smtp_channel.h")
-#include "messaging/smtp_channel.h"
-#define RG_HAS_SMTP_CHANNEL 1
-#endif
 
 namespace regulars::messaging {
 namespace {
@@ -83,16 +80,18 @@ Result<std::unique_ptr<Channel>> MakeChannel(const ChannelConfig& c) {
   switch (c.kind) {
     case ChannelKind::kLog:
       return MakeLogChannel(c);
-#ifdef RG_HAS_SMTP_CHANNEL
     case ChannelKind::kSmtp:
       return MakeSmtpChannel(c);
-#endif
     // Adapters register here, one line each:
     //   case ChannelKind::kTwilio: return MakeTwilioChannel(c);
-    case ChannelKind::kTwilio: return MakeTwilioChannel(c);
-    case ChannelKind::kHttpSms: return MakeHttpSmsChannel(c);
-    case ChannelKind::kLine: return MakeLineChannel(c);
-    case ChannelKind::kWebhook: return MakeWebhookChannel(c);
+    case ChannelKind::kTwilio:
+      return MakeTwilioChannel(c);
+    case ChannelKind::kHttpSms:
+      return MakeHttpSmsChannel(c);
+    case ChannelKind::kLine:
+      return MakeLineChannel(c);
+    case ChannelKind::kWebhook:
+      return MakeWebhookChannel(c);
     default:
       break;
   }
