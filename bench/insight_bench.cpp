@@ -10,7 +10,9 @@
 // the segment --runs times on the in-memory features (EvaluateSegment, median), and each of the
 // root's children alone once; applies --apply generated orders to the features
 // (insight::ApplyOrder, all under one exclusive lock, µs per order); summarises every buyer's
-// order log into (x, t_x, T) in weeks and fits BG/NBD on them (insight::FitBgNbd, median of 3).
+// order log into (x, t_x, T) in weeks and fits BG/NBD on them (insight::FitBgNbd, median of 3);
+// then, when scores.cpp is built, the product's own fit once (BuyerSummaries, FitModels with
+// Gamma-Gamma; ApplyModels with RFM with --apply-models).
 //
 // `sql`: runs the peer query on the same kind of database through the project's store (the
 // sqlite3 C API or libpq): first the --setup script (the DBA's indexes, then ANALYZE; timed),
@@ -50,6 +52,9 @@
 #endif
 #ifdef REGULARS_BENCH_HAVE_SEGMENT_SQL
 #include "insight/segment_sql.h"
+#endif
+#ifdef REGULARS_BENCH_HAVE_SCORES
+#include "insight/scores.h"
 #endif
 
 namespace {
@@ -143,7 +148,7 @@ insight::RfmSummary Summary(const std::vector<insight::OrderFact>& log, int64_t 
   return s;
 }
 
-Status RunRegulars(const Common& c, int64_t apply_n) {
+Status RunRegulars(const Common& c, int64_t apply_n, bool apply_models) {
   store::Options options;
   options.url = c.url;
   options.pool_size = 2;
@@ -285,6 +290,40 @@ Status RunRegulars(const Common& c, int64_t apply_n) {
       "runs_s={} converged={} evaluations={}\n",
       customers.size(), summarise_s, Median(fit_s), Join(fit_s, 3), fit.report.converged ? 1 : 0,
       fit.report.evaluations);
+#ifdef REGULARS_BENCH_HAVE_SCORES
+  // The product's path (scores.h): summaries in days from the store, BG/NBD + Gamma-Gamma,
+  // applied to every member with RFM.
+  {
+    std::vector<insight::RfmSummary> buyers;
+    auto t = SteadyClock::now();
+    RG_TRY(store.Read(mid, [&](const insight::MerchantFeatures& f) {
+      buyers = insight::BuyerSummaries(f, c.now);
+    }));
+    const double sum_s = Since(t);
+    t = SteadyClock::now();
+    RG_ASSIGN_OR_RETURN(insight::ModelFit models, insight::FitModels(buyers, c.now));
+    const double models_s = Since(t);
+    // ApplyModels only on request: on histories without a BG/NBD dropout signal (a and b
+    // driven up, as on this generator's data) its hypergeometric series is slow per member.
+    double apply_models_s = -1;
+    if (apply_models) {
+      t = SteadyClock::now();
+      RG_TRY(store.Update(
+          mid, [&](insight::MerchantFeatures& f) { insight::ApplyModels(f, models, c.now); }));
+      apply_models_s = Since(t);
+    }
+    fmt::print(stderr,
+               "regulars: scores.h: BuyerSummaries {} buyers {:.3f} s, FitModels (BG/NBD + "
+               "Gamma-Gamma) {:.3f} s (converged {}; a {:.4g} b {:.4g}), ApplyModels + RFM {:.3f} "
+               "s (-1: not run)\n",
+               buyers.size(), sum_s, models_s, models.converged, models.bgnbd.a, models.bgnbd.b,
+               apply_models_s);
+    fmt::print(
+        "RESULT engine=regulars step=scores buyers={} summaries_s={:.3f} fit_s={:.3f} "
+        "converged={} apply_s={:.3f}\n",
+        buyers.size(), sum_s, models_s, models.converged ? 1 : 0, apply_models_s);
+  }
+#endif
   return {};
 }
 #endif
@@ -418,6 +457,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   Common c;
   int64_t apply_n = 100'000;
+  bool apply_models = false;
   std::vector<std::string> sql_paths;
   std::string setup_path, compiled_out;
   auto add_common = [&](CLI::App* sub) {
@@ -429,6 +469,8 @@ int main(int argc, char** argv) {
   add_common(regulars);
   regulars->add_option("--segment", c.segment_path, "segment definition (JSON)")->required();
   regulars->add_option("--apply", apply_n, "orders to apply (default 100000)");
+  regulars->add_flag("--apply-models", apply_models,
+                     "also time scores.h's ApplyModels on every member (slow: see the code)");
   auto* sql = app.add_subcommand("sql", "the hand-written query (and the compiled one)");
   add_common(sql);
   sql->add_option("--sql", sql_paths, "query files (bench/insight_segment*.sql), each timed")
@@ -452,7 +494,7 @@ int main(int argc, char** argv) {
   Status s;
   if (regulars->parsed()) {
 #ifdef REGULARS_BENCH_HAVE_FEATURES
-    s = RunRegulars(c, apply_n);
+    s = RunRegulars(c, apply_n, apply_models);
 #else
     std::cerr << "bench_insight: built without src/insight/feature_store.cpp and segment.cpp\n";
     return 3;

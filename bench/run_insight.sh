@@ -172,14 +172,17 @@ if has regulars; then
   b=$(result "$work/regulars.out" build)
   a=$(result "$work/regulars.out" apply)
   f=$(result "$work/regulars.out" bgnbd)
-  printf '| Regulars (feature store) | %s ms | %s | EvaluateSegment | 1× | build %s s, MemoryBytes %s MB, VmRSS %s MB (peak %s MB, %s MB after malloc_trim); ApplyOrder %s µs/order; BG/NBD on %s buyers %s s |\n' \
+  scores=
+  sc=$(result "$work/regulars.out" scores || true)
+  if [ -n "$sc" ]; then scores="; scores.h FitModels (BG/NBD + Gamma-Gamma) on $(echo "$sc" | field buyers) buyers $(echo "$sc" | field fit_s) s"; fi
+  printf '| Regulars (feature store) | %s ms | %s | EvaluateSegment | 1× | build %s s, MemoryBytes %s MB, VmRSS %s MB (peak %s MB, %s MB after malloc_trim); ApplyOrder %s µs/order; BG/NBD on %s buyers %s s%s |\n' \
     "$reg_ms" "$reg_count" "$(echo "$b" | field build_s)" \
     "$(echo "$b" | field memory_bytes | awk '{printf "%.0f", $1 / 1e6}')" \
     "$(echo "$b" | field rss_kb | awk '{printf "%.0f", $1 / 1e3}')" \
     "$(echo "$b" | field hwm_kb | awk '{printf "%.0f", $1 / 1e3}')" \
     "$(echo "$b" | field rss_trimmed_kb | awk '{printf "%.0f", $1 / 1e3}')" \
     "$(echo "$a" | field us_per_order)" "$(echo "$f" | field customers)" \
-    "$(echo "$f" | field median_s)" >>"$table"
+    "$(echo "$f" | field median_s)" "$scores" >>"$table"
 fi
 
 fastest_peer_ms=
