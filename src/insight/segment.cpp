@@ -704,10 +704,11 @@ class Evaluator {
     for (int v : p.ints) wanted[v] = true;
     bool weekday = p.feature == F::kWeekday;
     const ZoneOffsets& zone = *zone_;
+    size_t hint = zone.starts().size() - 1;  // most orders are recent
     return Filter([&](uint32_t i) {
       const auto& log = f_.order_log[i];
       for (size_t k = WindowStart(i, p.window_days); k < log.size(); ++k) {
-        int64_t local = log[k].at_s + zone.OffsetAt(log[k].at_s);
+        int64_t local = log[k].at_s + zone.OffsetAt(log[k].at_s, &hint);
         int64_t day = FloorDiv(local, 86'400);
         int v = weekday ? static_cast<int>(((day % 7 + 7 + 3) % 7) + 1) : CivilFromDays(day).day;
         if (wanted[v]) return true;
@@ -856,6 +857,17 @@ Result<ZoneOffsets> ZoneOffsets::For(std::string_view timezone, int64_t from_s, 
     t = info.end;
   }
   return z;
+}
+
+int64_t ZoneOffsets::OffsetAt(int64_t utc_s, size_t* hint) const {
+  size_t k = *hint;
+  if (k < starts_.size() && utc_s >= starts_[k] &&
+      (k + 1 == starts_.size() || utc_s < starts_[k + 1]))
+    return offsets_[k];
+  auto it = std::upper_bound(starts_.begin(), starts_.end(), utc_s);
+  if (it == starts_.begin()) return offsets_.empty() ? 0 : offsets_.front();
+  *hint = static_cast<size_t>(it - starts_.begin()) - 1;
+  return offsets_[*hint];
 }
 
 int64_t ZoneOffsets::OffsetAt(int64_t utc_s) const {

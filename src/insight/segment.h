@@ -157,6 +157,8 @@ class ZoneOffsets {
   static Result<ZoneOffsets> For(std::string_view timezone, int64_t from_s, int64_t to_s);
   // Seconds to add to a UTC instant to get local wall-clock seconds.
   int64_t OffsetAt(int64_t utc_s) const;
+  // The same, starting from the interval `*hint` (updated): constant time for nearby instants.
+  int64_t OffsetAt(int64_t utc_s, size_t* hint) const;
   // The transitions: offsets_[i] applies from starts_[i] (starts_[0] is "forever before").
   const std::vector<int64_t>& starts() const { return starts_; }
   const std::vector<int64_t>& offsets() const { return offsets_; }

@@ -462,6 +462,12 @@ TEST(SegmentZone, OffsetsFollowDaylightSaving) {
   EXPECT_EQ(z->OffsetAt(1'772'953'200), -4 * 3600);
   EXPECT_EQ(z->OffsetAt(1'793'512'799), -4 * 3600);
   EXPECT_EQ(z->OffsetAt(1'793'512'800), -5 * 3600);
+  // The hinted look-up agrees with the plain one, whichever interval it starts from.
+  size_t hint = 0;
+  for (int64_t t = 1'767'225'600; t < 1'798'761'600; t += 3'600 * 7 + 13)
+    ASSERT_EQ(z->OffsetAt(t, &hint), z->OffsetAt(t)) << t;
+  hint = z->starts().size() - 1;
+  EXPECT_EQ(z->OffsetAt(1'772'953'199, &hint), -5 * 3600);
   auto taipei = ZoneOffsets::For("Asia/Taipei", 0, 1'798'761'600);
   ASSERT_TRUE(taipei.has_value());
   EXPECT_EQ(taipei->OffsetAt(1'790'000'000), 8 * 3600);
