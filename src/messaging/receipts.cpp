@@ -218,6 +218,12 @@ Result<InboundSms> ParseTwilioInbound(std::string_view auth_token, std::string_v
   if (const std::string* to = Find(form, "To")) in.to = *to;
   if (const std::string* text = Find(form, "Body")) in.body = *text;
   in.keyword = ClassifyInboundKeyword(in.body);
+  // With Advanced Opt-Out, Twilio matches the merchant's own keyword lists and says the verdict.
+  if (const std::string* type = Find(form, "OptOutType")) {
+    if (*type == "STOP") in.keyword = InboundKeyword::kOptOut;
+    if (*type == "START") in.keyword = InboundKeyword::kOptIn;
+    if (*type == "HELP") in.keyword = InboundKeyword::kHelp;
+  }
   return in;
 }
 

@@ -71,7 +71,9 @@ struct InboundSms {
   InboundKeyword keyword = InboundKeyword::kNone;
 };
 
-// An incoming SMS webhook: form body with MessageSid, From, To, Body.
+// An incoming SMS webhook: form body with MessageSid, From, To, Body. The keyword is Body's
+// (ClassifyInboundKeyword), unless Twilio's Advanced Opt-Out sent its own verdict
+// (OptOutType STOP / START / HELP), which wins.
 Result<InboundSms> ParseTwilioInbound(std::string_view auth_token, std::string_view url,
                                       std::string_view body, std::string_view signature_header);
 

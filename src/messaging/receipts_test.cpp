@@ -235,6 +235,14 @@ TEST(TwilioInboundTest, StopKeywordsFromInboundSms) {
   ASSERT_TRUE(in.has_value());
   EXPECT_EQ(in->keyword, InboundKeyword::kNone);
 
+  // Advanced Opt-Out: Twilio's verdict on the merchant's own keyword ("ARRÊT") wins.
+  FormFields advanced = {
+      {"MessageSid", "SM9"}, {"From", "+886912345678"}, {"Body", "ARRÊT"}, {"OptOutType", "STOP"}};
+  in =
+      ParseTwilioInbound(kToken, url, FormEncode(advanced), TwilioSignature(kToken, url, advanced));
+  ASSERT_TRUE(in.has_value());
+  EXPECT_EQ(in->keyword, InboundKeyword::kOptOut);
+
   auto forged = ParseTwilioInbound(kToken, url, sms.body, "AAAAAAAAAAAAAAAAAAAAAAAAAAA=");
   ASSERT_FALSE(forged.has_value());
   EXPECT_EQ(forged.error().code, Code::kPermissionDenied);
