@@ -247,6 +247,15 @@ int main(int argc, char** argv) {
   // `regulars clv fit|predict` (cli/clv_command.cpp): churn and value models, no database.
   ClvOptions clv_options;
   AddClvCommands(app, clv_options);
+  // `regulars insight fit --merchant ID` (insight/scores.h): one merchant's churn and value
+  // models fitted on its database now; the fit and every member's scores are saved.
+  auto* insight_cmd = app.add_subcommand("insight", "customer insight on the database");
+  insight_cmd->require_subcommand(1);
+  auto* insight_fit = insight_cmd->add_subcommand(
+      "fit", "fit BG/NBD + Gamma-Gamma for one merchant; save the fit and its members' scores");
+  AddCommon(insight_fit, common);
+  std::string fit_merchant;
+  insight_fit->add_option("--merchant", fit_merchant, "merchant id")->required();
 
   CLI11_PARSE(app, argc, argv);
   SetUpLogging("warn", LogFormat::kText);
@@ -269,6 +278,14 @@ int main(int argc, char** argv) {
     import_options = std::move(*o);
   }
 
+  std::optional<Id> fit_merchant_id;
+  if (*insight_fit) {  // usage errors before any database is opened
+    fit_merchant_id = ParseId(fit_merchant);
+    if (!fit_merchant_id)
+      return Die(MakeError(Code::kInvalidArgument, "--merchant: not a merchant id", "merchant"),
+                 common.json);
+  }
+
   auto cfg = ResolveConfig(common);
   if (!cfg) return Die(cfg.error(), common.json);
   auto db = OpenAndMigrate(*cfg);
@@ -276,6 +293,34 @@ int main(int argc, char** argv) {
   const Clock& clock = *SystemClock::Default();
 
   if (*iorders) return RunImportOrders(**db, clock, import_args, *import_options, common.json);
+
+  if (*insight_fit) {
+    insight::FeatureStore features(**db, clock);
+    auto built = features.Build();
+    if (!built) return Die(built.error(), common.json);
+    auto fit = insight::FitMerchant(**db, features, *fit_merchant_id, clock.Now());
+    if (!fit) return Die(fit.error(), common.json);
+    if (common.json) {
+      std::cout << nlohmann::json{{"kind", fit->kind},
+                                  {"fitted_at", FormatRfc3339(fit->fitted_at)},
+                                  {"customers", fit->customers},
+                                  {"repeat_buyers", fit->repeat_buyers},
+                                  {"converged", fit->converged},
+                                  {"params", nlohmann::json::parse(insight::ModelParamsJson(*fit))}}
+                       .dump()
+                << "\n";
+    } else {
+      std::cout << fmt::format(
+          "insight fit: {} customers ({} repeat buyers); BG/NBD r={:.4g} alpha={:.4g} a={:.4g} "
+          "b={:.4g}; Gamma-Gamma {}\n",
+          fit->customers, fit->repeat_buyers, fit->bgnbd.r, fit->bgnbd.alpha, fit->bgnbd.a,
+          fit->bgnbd.b,
+          fit->gamma_gamma ? fmt::format("p={:.4g} q={:.4g} gamma={:.4g}", fit->gamma_gamma->p,
+                                         fit->gamma_gamma->q, fit->gamma_gamma->gamma)
+                           : std::string("not fitted (fewer than two repeat buyers)"));
+    }
+    return 0;
+  }
 
   if (*migrate) {
     auto v = store::SchemaVersion(**db);

@@ -86,7 +86,7 @@ void RegisterInsightRoutes(Router& router) {
         Micros now = r.actor.now;
         auto body = features->Read(r.actor.merchant_id, [&](const insight::MerchantFeatures& f) {
           auto it = f.index_of.find(id);
-          return FeaturesJson(f, it == f.index_of.end() ? -1 : it->second, now);
+          return FeaturesJson(f, it == f.index_of.end() ? int64_t{-1} : int64_t{it->second}, now);
         });
         if (!body && body.error().code == Code::kNotFound) {
           // A merchant the store has not loaded yet (created a moment ago): nothing bought.
