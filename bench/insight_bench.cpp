@@ -328,8 +328,9 @@ Status RunRegulars(const Common& c, int64_t apply_n, bool apply_models) {
 }
 #endif
 
-Status RunSql(const Common& c, const std::vector<std::string>& sql_paths,
-              const std::string& setup_path, const std::string& compiled_out) {
+Status RunSql(const Common& c, const std::vector<std::string>& sql_paths, int pg_timeout_s,
+              const std::string& pg_work_mem, const std::string& setup_path,
+              const std::string& compiled_out) {
   store::Options options;
   options.url = c.url;
   options.pool_size = 2;
@@ -352,6 +353,14 @@ Status RunSql(const Common& c, const std::vector<std::string>& sql_paths,
                analyze_s);
   }
 
+  // PostgreSQL sessions get the DBA's work_mem (hash joins and aggregates in memory) and, when
+  // asked, a statement_timeout; a cancelled query is reported as such and not run again.
+  auto pg_session = [&](store::Tx& tx) -> Status {
+    if (!pg) return {};
+    std::string set = fmt::format("SET LOCAL work_mem = '{}'", pg_work_mem);
+    if (pg_timeout_s > 0) set += fmt::format("; SET LOCAL statement_timeout = '{}s'", pg_timeout_s);
+    return tx.ExecScript(set);
+  };
   int64_t count = -1;
   for (const auto& sql_path : sql_paths) {
     RG_ASSIGN_OR_RETURN(std::string sql, ReadText(sql_path, "--sql"));
@@ -360,14 +369,23 @@ Status RunSql(const Common& c, const std::vector<std::string>& sql_paths,
     Replace(sql, "{before_60d}", std::to_string(c.now - 60 * kMicrosPerDay));
     const std::string variant = std::filesystem::path(sql_path).stem().string();
     std::vector<double> ms;
+    bool timed_out = false;
     for (int r = 0; r < c.runs; ++r) {
       int64_t got = 0;
       auto t = SteadyClock::now();
-      RG_TRY(db->Read([&](store::Tx& tx) -> Status {
+      Status q = db->Read([&](store::Tx& tx) -> Status {
+        RG_TRY(pg_session(tx));
         RG_ASSIGN_OR_RETURN(auto rows, tx.Query(sql));
         got = rows.empty() ? 0 : rows[0].Int(0);
         return {};
-      }));
+      });
+      if (!q && pg && pg_timeout_s > 0 && Since(t) >= pg_timeout_s * 0.9) {
+        fmt::print(stderr, "{}: {} run {}: cancelled at the {} s statement_timeout\n", engine,
+                   variant, r + 1, pg_timeout_s);
+        timed_out = true;
+        break;
+      }
+      RG_TRY(q);
       ms.push_back(Since(t) * 1e3);
       if (count >= 0 && got != count)
         return Fail(Code::kInternal,
@@ -375,6 +393,11 @@ Status RunSql(const Common& c, const std::vector<std::string>& sql_paths,
       count = got;
       fmt::print(stderr, "{}: {} run {}: {:.1f} ms, {} members\n", engine, variant, r + 1,
                  ms.back(), got);
+    }
+    if (timed_out) {
+      fmt::print("RESULT engine={} step=segment variant={} timed_out_s={} runs_ms={}\n", engine,
+                 variant, pg_timeout_s, Join(ms, 1));
+      continue;
     }
     fmt::print("RESULT engine={} step=segment variant={} count={} median_ms={:.1f} runs_ms={}\n",
                engine, variant, count, Median(ms), Join(ms, 1));
@@ -401,11 +424,22 @@ Status RunSql(const Common& c, const std::vector<std::string>& sql_paths,
     for (int r = 0; r < c.runs; ++r) {
       int64_t n = 0;
       auto t = SteadyClock::now();
-      RG_TRY(db->Read([&](store::Tx& tx) -> Status {
+      Status q = db->Read([&](store::Tx& tx) -> Status {
+        RG_TRY(pg_session(tx));
         RG_ASSIGN_OR_RETURN(auto rows, tx.Query(compiled.sql, compiled.params));
         n = static_cast<int64_t>(rows.size());
         return {};
-      }));
+      });
+      if (!q && pg && pg_timeout_s > 0 && Since(t) >= pg_timeout_s * 0.9) {
+        fmt::print(stderr,
+                   "{}: CompileSegmentSql's query, run {}: cancelled at the {} s "
+                   "statement_timeout\n",
+                   engine, r + 1, pg_timeout_s);
+        fmt::print("RESULT engine={} step=segment variant=compiled timed_out_s={} runs_ms={}\n",
+                   engine, pg_timeout_s, Join(cms, 1));
+        return {};
+      }
+      RG_TRY(q);
       cms.push_back(Since(t) * 1e3);
       got = n;
       fmt::print(stderr, "{}: CompileSegmentSql's query, run {}: {:.1f} ms, {} members\n", engine,
@@ -459,7 +493,8 @@ int main(int argc, char** argv) {
   int64_t apply_n = 100'000;
   bool apply_models = false;
   std::vector<std::string> sql_paths;
-  std::string setup_path, compiled_out;
+  std::string setup_path, compiled_out, pg_work_mem = "256MB";
+  int pg_timeout_s = 0;
   auto add_common = [&](CLI::App* sub) {
     sub->add_option("--database", c.url, "sqlite:PATH or postgresql://...")->required();
     sub->add_option("--runs", c.runs, "timed runs of the segment (default 5)");
@@ -477,6 +512,9 @@ int main(int argc, char** argv) {
       ->required();
   sql->add_option("--setup", setup_path, "SQL run first, timed (the peers' indexes)");
   sql->add_option("--segment", c.segment_path, "also run CompileSegmentSql's query (--runs times)");
+  sql->add_option("--pg-timeout-s", pg_timeout_s,
+                  "PostgreSQL: statement_timeout of each query in seconds (default 0, none)");
+  sql->add_option("--pg-work-mem", pg_work_mem, "PostgreSQL: work_mem (default 256MB)");
   sql->add_option("--compiled-out", compiled_out,
                   "write CompileSegmentSql's query, parameters as literals, to FILE");
   CLI11_PARSE(app, argc, argv);
@@ -500,7 +538,7 @@ int main(int argc, char** argv) {
     return 3;
 #endif
   } else {
-    s = RunSql(c, sql_paths, setup_path, compiled_out);
+    s = RunSql(c, sql_paths, pg_timeout_s, pg_work_mem, setup_path, compiled_out);
   }
   if (!s) {
     std::cerr << "bench_insight: " << s.error().ToString() << "\n";

@@ -26,6 +26,8 @@
 # Environment (defaults in brackets):
 #   BUILD [build]  MEMBERS [1000000]  ORDERS [10000000]  RUNS [5]  APPLY [100000]
 #   ENGINES [regulars,sqlite,duckdb,postgresql]  KEEP=1 keeps the temporary folder
+#   PG_TIMEOUT [120]: PostgreSQL's statement_timeout per query, in seconds; a query cancelled
+#     by it is shown as "> N s" and not run again (PostgreSQL sessions also get work_mem 256MB)
 #   RESULTS [unset]: also append the table to this file
 set -euo pipefail
 
@@ -41,6 +43,7 @@ RUNS=${RUNS:-5}
 APPLY=${APPLY:-100000}
 ENGINES=${ENGINES:-regulars,sqlite,duckdb,postgresql}
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+PG_TIMEOUT=${PG_TIMEOUT:-120}
 NOW=2026-12-01T00:00:00Z
 NOW_MICROS=1796083200000000
 SEGMENT="$ROOT/bench/insight_segment.json"
@@ -77,6 +80,8 @@ echo "== code: $(git -C "$ROOT" rev-parse --short HEAD) $(git -C "$ROOT" status 
 
 # ---- 1. generate into SQLite (+ CSV) ----
 db="$work/insight.db"
+gen_sqlite_s= db_size= merchant=
+if has regulars || has sqlite || has duckdb; then
 echo "== generating $MEMBERS members, $ORDERS orders into SQLite (+ CSV for DuckDB)" >&2
 t0=$(date +%s.%N)
 "$GEN" --database "sqlite:$db" --members "$MEMBERS" --orders "$ORDERS" --csv-dir "$work/csv" \
@@ -87,6 +92,7 @@ merchant=$(grep -o '"merchant_id":"[^"]*"' "$work/sqlite.gen.json" | cut -d'"' -
 db_size=$(du -sh "$db" | cut -f1)
 csv_size=$(du -sh "$work/csv" | cut -f1)
 echo "== SQLite file $db_size, CSV $csv_size, generated in ${gen_sqlite_s} s" >&2
+fi
 
 # ---- 2. Regulars ----
 if has regulars; then
@@ -120,7 +126,7 @@ rm -rf "$work/csv"
 # ---- 5. PostgreSQL ----
 if has postgresql; then
   echo "== postgresql: generate, VACUUM ANALYZE, indexes, the queries x $RUNS" >&2
-  export GEN BENCH MEMBERS ORDERS RUNS NOW SEGMENT INDEXES PG_BIN work
+  export GEN BENCH MEMBERS ORDERS RUNS NOW SEGMENT INDEXES PG_BIN PG_TIMEOUT work
   export QUERIES_LIST="${QUERIES[*]}"
   bash "$ROOT/scripts/with-postgres.sh" bash -c '
     set -euo pipefail
@@ -132,7 +138,8 @@ if has postgresql; then
     "$PG_BIN/psql" "$REGULARS_TEST_PG" -qAt -v ON_ERROR_STOP=1 -c "VACUUM ANALYZE" >&2
     # shellcheck disable=SC2086
     "$BENCH" sql --database "$REGULARS_TEST_PG" --sql $QUERIES_LIST --setup "$INDEXES" \
-      --segment "$SEGMENT" --runs "$RUNS" --now "$NOW" | tee "$work/postgresql.out"
+      --segment "$SEGMENT" --runs "$RUNS" --now "$NOW" --pg-timeout-s "$PG_TIMEOUT" |
+      tee "$work/postgresql.out"
     "$PG_BIN/psql" "$REGULARS_TEST_PG" -qAt -c \
       "SELECT pg_size_pretty(pg_database_size(current_database()))" >"$work/postgresql.size"
     "$PG_BIN/psql" "$REGULARS_TEST_PG" -qAt -c "SHOW server_version" >"$work/postgresql.version"
@@ -191,6 +198,7 @@ peer_row() {  # ENGINE LABEL OTHER
   local out="$work/$1.out" best_ms= best_variant= line ms v c
   [ -s "$out" ] || return 0
   while read -r line; do
+    [[ "$line" == *timed_out_s=* ]] && continue
     ms=$(echo "$line" | field median_ms)
     v=$(echo "$line" | field variant)
     c=$(echo "$line" | field count)
@@ -205,7 +213,11 @@ peer_row() {  # ENGINE LABEL OTHER
   if [ -n "$reg_ms" ]; then ratio=$(awk -v a="$best_ms" -v b="$reg_ms" 'BEGIN {printf "%.0f×", a / b}'); fi
   local all
   all=$(grep '^RESULT .* step=segment ' "$out" | while read -r line; do
-    printf '%s %s ms; ' "$(echo "$line" | field variant)" "$(echo "$line" | field median_ms)"
+    if [[ "$line" == *timed_out_s=* ]]; then
+      printf '%s > %s s (cancelled); ' "$(echo "$line" | field variant)" "$(echo "$line" | field timed_out_s)"
+    else
+      printf '%s %s ms; ' "$(echo "$line" | field variant)" "$(echo "$line" | field median_ms)"
+    fi
   done)
   printf '| %s | %s ms | %s | %s | %s | %s%s |\n' "$2" "$best_ms" "$c" "$best_variant" "$ratio" \
     "$all" "$3" >>"$table"
