@@ -15,6 +15,7 @@
 #include "accounts/account_service.h"
 #include "commerce/branch_service.h"
 #include "insight/rfm.h"
+#include "insight/scores.h"
 #include "loyalty/loyalty_service.h"
 #include "loyalty/order_service.h"
 #include "members/member_service.h"
@@ -390,6 +391,60 @@ TEST_P(FeatureStoreTest, TailerSeesANewMerchantAndKeepsScoresAcrossAReload) {
   auto ids = store.MerchantIds();
   EXPECT_EQ(ids.size(), 2u);
   EXPECT_TRUE(std::find(ids.begin(), ids.end(), *other) != ids.end());
+}
+
+TEST_P(FeatureStoreTest, NightlyFitIsSavedOnceADayAndAppliedByAnotherStore) {
+  Micros now = clock_.Now();  // 14:13 UTC = 22:13 in Taipei: past 03:00, so a fit is due
+  std::vector<Id> members;
+  for (int i = 0; i < 8; ++i) {
+    Id m = Member("09120001" + std::to_string(10 + i));
+    members.push_back(m);
+    for (int k = 0; k <= i % 4; ++k)
+      Order("O-" + std::to_string(i) + "-" + std::to_string(k), m, 1000 + 250 * (i + k),
+            now - (40 - 7 * k - i) * kDay);
+  }
+  Id never = Member("0912000999");
+  FeatureStore one(db(), clock_), two(db(), clock_);
+  ASSERT_TRUE(one.Build().has_value());
+  ASSERT_TRUE(two.Build().has_value());
+  FitSweepState s1, s2;
+  auto fitted = RunDueFits(db(), one, now, s1);
+  ASSERT_TRUE(fitted.has_value()) << fitted.error().ToString();
+  EXPECT_EQ(*fitted, 1);
+  EXPECT_EQ(*RunDueFits(db(), one, now, s1), 0);  // fitted today
+  auto rows = db().ReadValue([&](store::Tx& tx) -> Result<std::vector<int64_t>> {
+    RG_ASSIGN_OR_RETURN(auto m, tx.Query("SELECT COUNT(*), MAX(customers), MAX(fitted_at) FROM "
+                                         "insight_models WHERE kind = 'bgnbd_gg'"));
+    RG_ASSIGN_OR_RETURN(auto sc, tx.Query("SELECT COUNT(*), COUNT(p_alive) FROM member_scores"));
+    return std::vector<int64_t>{m[0].Int(0), m[0].Int(1), m[0].Int(2), sc[0].Int(0), sc[0].Int(1)};
+  });
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  EXPECT_EQ(*rows, (std::vector<int64_t>{1, 8, now, 9, 8}));  // the non-buyer has no p_alive
+
+  // The other store (another server) applies the saved fit without fitting again.
+  EXPECT_EQ(*RunDueFits(db(), two, now, s2), 1);
+  EXPECT_EQ(*RunDueFits(db(), two, now, s2), 0);
+  auto scores = [&](FeatureStore& store) {
+    return *store.Read(merchant_, [&](const MerchantFeatures& f) {
+      std::vector<std::tuple<float, float, float, int>> out;
+      for (Id m : members) {
+        uint32_t i = f.index_of.at(m);
+        out.emplace_back(f.p_alive[i], f.expected_purchases_90d[i], f.expected_value_minor[i],
+                         f.rfm_group[i]);
+      }
+      EXPECT_TRUE(std::isnan(f.p_alive[f.index_of.at(never)]));
+      EXPECT_EQ(f.model_kind, "bgnbd_gg");
+      EXPECT_EQ(f.model_fitted_at, now);
+      return out;
+    });
+  };
+  EXPECT_EQ(scores(one), scores(two));
+
+  // The next local day: not before 03:00, then once.
+  Micros two_am = *ParseRfc3339("2026-09-21T18:00:00Z");  // 02:00 on the 22nd in Taipei
+  EXPECT_EQ(*RunDueFits(db(), one, two_am, s1), 0);
+  EXPECT_EQ(*RunDueFits(db(), one, two_am + 90 * 60 * kMicrosPerSecond, s1), 1);
+  EXPECT_EQ(*RunDueFits(db(), one, two_am + 120 * 60 * kMicrosPerSecond, s1), 0);
 }
 
 TEST(ApplyOrderTest, KeepsTheLogSortedAndCountsOnlyOrdersWithANetAmount) {
