@@ -6,10 +6,15 @@
 #include "insight/reports.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 
 #include "accounts/account_service.h"
 #include "commerce/branch_service.h"
 #include "insight/rfm.h"
+#include "insight/xlsx.h"
 #include "loyalty/order_service.h"
 #include "members/member_service.h"
 #include "store/testing.h"
@@ -380,6 +385,58 @@ TEST(TableCsv, QuotesAndTypes) {
   EXPECT_EQ(TableCsv(t),
             "name,id,at,share,m,n\r\n"
             "\"a, \"\"b\"\"\",42,2026-01-02T03:04:05.000Z,0.1250,2026-03,\r\n");
+}
+
+// The workbook's entry `name`, through `unzip -p`.
+std::string Unzipped(const std::string& bytes, const std::string& name) {
+  char path[] = "/tmp/reports_test-XXXXXX";
+  int fd = mkstemp(path);
+  if (fd < 0) return "";
+  close(fd);
+  std::ofstream(path, std::ios::binary) << bytes;
+  std::string out;
+  if (FILE* p = popen(("unzip -p " + std::string(path) + " " + name).c_str(), "r")) {
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+    pclose(p);
+  }
+  std::remove(path);
+  return out;
+}
+
+TEST(ReportXlsx, MoneyInTheCurrencysUnitsMonthsAsDatesNullsEmpty) {
+  Report rep;
+  rep.name = "t";
+  rep.currency = "JPY";  // no minor unit: 1234 minor is 1234 yen
+  rep.timezone = "Asia/Tokyo";
+  rep.from = T("2026-01-01T00:00:00Z");
+  rep.to = T("2026-02-01T00:00:00Z");
+  Table t;
+  t.name = "sheet";
+  t.columns = {{"cohort", ColumnType::kMonth},
+               {"revenue_minor", ColumnType::kMoney},
+               {"share", ColumnType::kRatio},
+               {"note", ColumnType::kText}};
+  t.rows.push_back({DaysFromCivil(2026, 3, 1), int64_t{1234}, 0.25, Cell()});
+  rep.tables.push_back(t);
+  rep.facts.emplace_back("basis", "model");
+  EXPECT_EQ(XlsxHeader(t.columns[1], "JPY"), "revenue (JPY)");
+  auto bytes = ReportXlsx(rep);
+  ASSERT_TRUE(bytes.has_value()) << bytes.error().ToString();
+  std::string sheet = Unzipped(*bytes, "xl/worksheets/sheet1.xml");
+  EXPECT_NE(sheet.find("<v>46082</v>"), std::string::npos) << sheet;  // 2026-03-01
+  EXPECT_NE(sheet.find("<v>1234</v>"), std::string::npos) << sheet;
+  EXPECT_NE(sheet.find("<v>0.25</v>"), std::string::npos) << sheet;
+  EXPECT_NE(sheet.find("<t>revenue (JPY)</t>"), std::string::npos) << sheet;
+  EXPECT_EQ(sheet.find("r=\"D2\""), std::string::npos) << "a null cell is left empty";
+  std::string styles = Unzipped(*bytes, "xl/styles.xml");
+  EXPECT_NE(styles.find("formatCode=\"&quot;JPY&quot; #,##0\""), std::string::npos) << styles;
+  EXPECT_NE(styles.find("formatCode=\"yyyy-mm\""), std::string::npos) << styles;
+  EXPECT_NE(styles.find("formatCode=\"0.0%\""), std::string::npos) << styles;
+  std::string about = Unzipped(*bytes, "xl/worksheets/sheet2.xml");
+  EXPECT_NE(about.find("<t>basis</t>"), std::string::npos) << about;
+  EXPECT_NE(about.find("<t>2026-01-01T00:00:00.000Z</t>"), std::string::npos) << about;
 }
 
 }  // namespace
