@@ -243,12 +243,16 @@ TEST_P(Api, AnotherMerchantsIdsAreNotFoundOnEveryRoute) {
                      {{"template_id", coupon_template}, {"member_id", member}});
   ASSERT_EQ(coupon.status, 201) << coupon.raw;
   std::string coupon_code = coupon.body["code"];
+  std::string segment = id_of(Post(
+      "/api/v1/segments", a_.owner_key,
+      {{"name", "A's buyers"}, {"definition", {{"feature", "orders"}, {"op", ">="}, {"value", 1}}}}));
   // An import job of A's (it stays queued: no worker runs here).
   auto import_job = Call("POST", "/api/v1/imports?preset=generic", a_.owner_key,
                          "order_id,occurred_at\nA-1,2025-01-01 10:00:00\n");
   EXPECT_EQ(import_job.status, 202) << import_job.raw;
   const std::vector<std::pair<std::string, std::string>> ids = {
       {"/api/v1/members", member},
+      {"/api/v1/segments", segment},
       {"/api/v1/branches", a_.branch_id},
       {"/api/v1/staff", staff_id},
       {"/api/v1/api-keys", key_id},
@@ -483,11 +487,14 @@ TEST_P(Api, EveryPostReplaysWithoutDoubleEffect) {
       {"/api/v1/referrals", {{"member_id", newcomer}, {"referral_code", m1_code}}},
       {"/api/v1/imports", import_csv},
       {"/api/v1/imports/{id}/cancel", json::object()},
+      {"/api/v1/segments",
+       {{"name", "Buyers"}, {"definition", {{"feature", "orders"}, {"op", ">="}, {"value", 1}}}}},
   };
   // Routes that change nothing, or that must not replay (log-in hands out a new session).
   const std::set<std::string> exempt = {"/api/v1/auth/login", "/api/v1/auth/logout",
                                         "/api/v1/members/lookup", "/api/v1/loyalty/calculate",
-                                        "/api/v1/imports/preview"};
+                                        "/api/v1/imports/preview",
+                                        "/api/v1/segments/preview"};
   auto path_for = [&](const std::string& pattern) {
     if (pattern == "/api/v1/imports") return pattern + "?preset=generic&file_name=replay.csv";
     if (pattern.starts_with("/api/v1/imports/"))

@@ -57,8 +57,9 @@ Result<std::vector<Id>> LiveMembers(insight::FeatureStore* features, store::Tx& 
 
 Result<int64_t> LiveCount(insight::FeatureStore* features, store::Tx& tx, const Request& r,
                           const json& definition) {
-  RG_ASSIGN_OR_RETURN(auto ids, LiveMembers(features, tx, r, definition));
-  return static_cast<int64_t>(ids.size());
+  RG_ASSIGN_OR_RETURN(insight::SegmentNode node, insight::ParseSegmentDefinition(definition));
+  RG_ASSIGN_OR_RETURN(auto defs, insight::LoadSegmentDefinitions(tx, r.actor.merchant_id));
+  return insight::SegmentMemberCount(features, r.actor.merchant_id, node, defs, r.actor.now);
 }
 
 json FeatureCatalogueJson(const insight::SegmentCatalogue& c) {
@@ -120,18 +121,23 @@ void RegisterSegmentRoutes(Router& router) {
                  RG_ASSIGN_OR_RETURN(int64_t count, LiveCount(features, tx, r, s.definition));
                  return Reply{201, SegmentJson(s, count)};
                });
-  router.Read("GET", "/api/v1/segments", "Saved segments with their live counts",
-              [features](Request& r, store::Tx& tx) -> Result<Reply> {
-                RG_ASSIGN_OR_RETURN(int limit, r.Limit());
-                RG_ASSIGN_OR_RETURN(auto page,
-                                    insight::ListSegments(tx, r.actor, r.Cursor(), limit));
-                json data = json::array();
-                for (const auto& s : page.items) {
-                  RG_ASSIGN_OR_RETURN(int64_t count, LiveCount(features, tx, r, s.definition));
-                  data.push_back(SegmentJson(s, count));
-                }
-                return Reply{200, PageJson(std::move(data), page.next_cursor)};
-              });
+  router.Read(
+      "GET", "/api/v1/segments", "Saved segments with their live counts",
+      [features](Request& r, store::Tx& tx) -> Result<Reply> {
+        RG_ASSIGN_OR_RETURN(int limit, r.Limit());
+        RG_ASSIGN_OR_RETURN(auto page, insight::ListSegments(tx, r.actor, r.Cursor(), limit));
+        // One load of the definitions references resolve to, for the whole page.
+        RG_ASSIGN_OR_RETURN(auto defs, insight::LoadSegmentDefinitions(tx, r.actor.merchant_id));
+        json data = json::array();
+        for (const auto& s : page.items) {
+          RG_ASSIGN_OR_RETURN(insight::SegmentNode node, insight::ParseSaved(s));
+          RG_ASSIGN_OR_RETURN(
+              int64_t count,
+              insight::SegmentMemberCount(features, r.actor.merchant_id, node, defs, r.actor.now));
+          data.push_back(SegmentJson(s, count));
+        }
+        return Reply{200, PageJson(std::move(data), page.next_cursor)};
+      });
   router.Read("POST", "/api/v1/segments/preview",
               "How many members a definition matches, with a sample; nothing is saved",
               [features](Request& r, store::Tx& tx) -> Result<Reply> {

@@ -235,6 +235,21 @@ Result<std::vector<Id>> SegmentMemberIds(FeatureStore* features, Id merchant_id,
   return std::move(*ids);
 }
 
+Result<int64_t> SegmentMemberCount(FeatureStore* features, Id merchant_id, const SegmentNode& node,
+                                   const SegmentDefinitions& defs, Micros now) {
+  if (!features) return Fail(Code::kUnavailable, "the feature store is not running");
+  SegmentResolver resolve = ResolverOf(defs);
+  auto n = features->Read(merchant_id, [&](const MerchantFeatures& f) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(roaring::Roaring set, EvaluateSegment(node, f, now, resolve));
+    return static_cast<int64_t>(set.cardinality());
+  });
+  if (!n && n.error().code == Code::kNotFound && n.error().field.empty()) {
+    RG_ASSIGN_OR_RETURN(auto none, SegmentMemberIds(features, merchant_id, node, defs, now));
+    return static_cast<int64_t>(none.size());
+  }
+  return n;
+}
+
 Result<Page<Id>> PageOfIds(const std::vector<Id>& ids, const std::optional<std::string>& cursor,
                            int limit) {
   auto it = ids.begin();

@@ -87,6 +87,9 @@ struct SegmentMemberSummary {
 Result<std::vector<Id>> SegmentMemberIds(FeatureStore* features, Id merchant_id,
                                          const SegmentNode& node, const SegmentDefinitions& defs,
                                          Micros now);
+// How many members match `node` now (the size of SegmentMemberIds, without building it).
+Result<int64_t> SegmentMemberCount(FeatureStore* features, Id merchant_id, const SegmentNode& node,
+                                   const SegmentDefinitions& defs, Micros now);
 // Summaries of `ids` (in that order), from the feature store and the members table.
 Result<std::vector<SegmentMemberSummary>> SummariseMembers(store::Tx& tx, FeatureStore* features,
                                                            Id merchant_id,
