@@ -12,6 +12,8 @@
 #include <sodium.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdio>
 #include <regex>
 #include <set>
 #include <thread>
@@ -529,6 +531,21 @@ TEST_F(HttpSmsTest, OneChannelSendsFromManyThreads) {
   for (const auto& m : msgs) keys.insert(m.idempotency_key);
   EXPECT_EQ(keys.size(), static_cast<size_t>(kThreads * kEach));
   EXPECT_EQ(fake_.replays(), 0u);
+}
+
+TEST_F(HttpSmsTest, SequentialSendsReuseOneConnection) {
+  auto ch = Make(JsonGateway(fake_));
+  constexpr int kSends = 500;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < kSends; ++i)
+    ASSERT_EQ(ch->Send(Env("+886912345678", "hi", "1/seq-" + std::to_string(i))).kind, Kind::kSent);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::set<int> ports;
+  for (const auto& r : fake_.requests()) ports.insert(r.remote_port);
+  EXPECT_EQ(ports.size(), 1u);
+  EXPECT_EQ(fake_.messages().size(), static_cast<size_t>(kSends));
+  std::printf("[ figure   ] %d sequential sends over one connection: %.0f messages/s\n", kSends,
+              kSends / seconds);
 }
 
 TEST_F(HttpSmsTest, GetWithUrlTemplateAndTextAnswers) {

@@ -34,7 +34,13 @@ int PostCallback(const std::string& url, const std::string& content_type, const 
   return res ? res->status : -1;
 }
 
-FakeServer::FakeServer() : server_(std::make_unique<httplib::Server>()) {}
+FakeServer::FakeServer() : server_(std::make_unique<httplib::Server>()) {
+  // Providers keep connections open for many requests; httplib's default closes after 5.
+  server_->set_keep_alive_max_count(100000);
+  // Without it every answer on a kept-alive connection waits ~40 ms (Nagle + delayed ACK:
+  // httplib writes the headers and the body separately).
+  server_->set_tcp_nodelay(true);
+}
 
 FakeServer::~FakeServer() {
   server_->stop();
@@ -73,6 +79,7 @@ std::optional<ScriptedAnswer> FakeServer::RecordAndTakeScript(const httplib::Req
   r.target = req.target;
   for (const auto& [k, v] : req.headers) r.headers.emplace_back(k, v);
   r.body = req.body;
+  r.remote_port = req.remote_port;
   std::lock_guard lock(mu_);
   requests_.push_back(std::move(r));
   if (script_.empty()) return std::nullopt;

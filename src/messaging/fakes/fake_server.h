@@ -33,6 +33,7 @@ struct RecordedRequest {
   std::string target;                                        // path and query as sent
   std::vector<std::pair<std::string, std::string>> headers;  // as received
   std::string body;
+  int remote_port = -1;  // the client's port: one per connection, so reuse shows
   // The first value of header `name` (any case), or empty.
   std::string Header(std::string_view name) const;
 };
