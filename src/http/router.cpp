@@ -125,6 +125,10 @@ bool Router::TakesRawBody(const std::string& method, const std::string& path) co
   return false;
 }
 
+void Router::FormBody(const std::string& method, const std::string& pattern) {
+  form_bodies_.emplace_back(method, pattern);
+}
+
 size_t Router::LargestBodyLimit() const {
   size_t n = app_.options.max_body_bytes;
   for (const auto& r : raw_bodies_) n = std::max(n, r.max_bytes);
@@ -237,7 +241,10 @@ void Router::Handle(Kind kind, const std::string& pattern, const std::vector<std
       return Fail(Code::kInvalidArgument, "body: larger than the 1 MiB limit", "body");
     if (authenticated) RG_TRY(Authenticate(r));
     r.actor.now = app_.clock.Now();
-    if (!raw_body && (req.method == "POST" || req.method == "PATCH" || req.method == "PUT")) {
+    bool form_body = std::find(form_bodies_.begin(), form_bodies_.end(),
+                               std::pair(req.method, pattern)) != form_bodies_.end();
+    if (!raw_body && !form_body &&
+        (req.method == "POST" || req.method == "PATCH" || req.method == "PUT")) {
       RG_ASSIGN_OR_RETURN(r.body, ParseBody(req.body));
     }
     if (kind == Kind::kRaw) return raw_handler(r, app_);

@@ -94,6 +94,10 @@ class Router {
   // read), and the largest any route takes.
   size_t BodyLimit(const std::string& method, const std::string& path) const;
   bool TakesRawBody(const std::string& method, const std::string& path) const;
+  // Marks a route registered with the same method and pattern as taking a provider's form
+  // (application/x-www-form-urlencoded, e.g. Twilio's callbacks) or any body it checks itself:
+  // the body is not parsed as JSON; handlers read r.http.body.
+  void FormBody(const std::string& method, const std::string& pattern);
   size_t LargestBodyLimit() const;
 
   const std::vector<RouteInfo>& routes() const { return routes_; }
@@ -124,6 +128,7 @@ class Router {
   };
   const RawBodyRoute* FindRawBody(const std::string& method, const std::string& pattern) const;
   std::vector<RawBodyRoute> raw_bodies_;
+  std::vector<std::pair<std::string, std::string>> form_bodies_;  // (method, pattern)
 
   // API keys seen recently, by the hash of the key: saves a read transaction per request. An
   // entry lives kApiKeyCacheTtl; a revocation here clears the cache at once, one made by another
@@ -149,6 +154,7 @@ void RegisterLoyaltyRoutes(Router& r);
 void RegisterWalletRoutes(Router& r);
 void RegisterCouponRoutes(Router& r);
 void RegisterImportRoutes(Router& r);
+void RegisterMessagingRoutes(Router& r);
 void RegisterInsightRoutes(Router& r);
 // Saved segments, previews and the segment builder's catalogue (routes_segments.cpp).
 void RegisterSegmentRoutes(Router& r);

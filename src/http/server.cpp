@@ -82,6 +82,7 @@ Server::Server(store::Database& db, const Clock& clock, events::Dispatcher* disp
   RegisterWalletRoutes(r);
   RegisterCouponRoutes(r);
   RegisterImportRoutes(r);
+  RegisterMessagingRoutes(r);
   RegisterInsightRoutes(r);
   RegisterSegmentRoutes(r);
   // Bodies are read whole before a route runs: refuse one over its route's limit by its

@@ -38,6 +38,9 @@ struct ServerOptions {
   // Where uploaded import files wait for the import worker (`<data>/imports`). Empty: a folder
   // under the system's temporary folder (importer::DefaultUploadDir).
   std::string imports_dir;
+  // Where the messaging secrets key lives (`<data>/secret.key`, messaging/secrets.h) unless
+  // REGULARS_SECRET_KEY is set. Empty: a folder under the system's temporary folder.
+  std::string data_dir;
 };
 
 struct RouteInfo {

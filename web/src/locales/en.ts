@@ -916,6 +916,7 @@ const en = {
     outcomes: { sent: 'Sent: the provider accepted the message', temporary: 'Temporary failure: try again later', throttled: 'Throttled by the provider', permanent: 'Refused by the provider' },
     transactionalKinds: { receipt: 'E-receipt after a purchase', top_up: 'Wallet top-up receipt', points_expiring: 'Points expiring soon', tier_changed: 'Tier changed', coupon_issued: 'Coupon received' },
     fields: {
+      security: 'Security (starttls, starttls_optional, tls or none)', status_callback: 'Status callback URL', body: 'Body template', api_key: 'API key',
       host: 'Server', port: 'Port', tls: 'TLS (starttls, tls or none)', from: 'From', username: 'User name', password: 'Password',
       account_sid: 'Account SID', base_url: 'API address', auth_token: 'Auth token', url: 'URL', method: 'Method',
       body_template: 'Body template', success_status: 'Success status', token: 'Token',
@@ -954,11 +955,13 @@ const en = {
       policies: { defer: 'Send later', skip: 'Do not send' },
       transactional: 'Automatic transactional messages',
       template: 'Template',
+      smsPrice: 'Price of one SMS part',
+      smsPriceHint: 'For the cost shown in previews',
       defaultTemplate: 'Default template',
     },
     templates: {
       title: 'Templates',
-      intro: "Messages in each language, with {'{{'}variables{'}}'} such as {'{{'}member.name{'}}'}, {'{{'}shop.name{'}}'} and {'{{'}points{'}}'}.",
+      intro: "Messages in each language, with {'{{'}variables{'}}'} such as {'{{'}member.name{'}}'}, {'{{'}merchant.name{'}}'} and {'{{'}points{'}}'}.",
       new: 'New template',
       edit: 'Edit template',
       name: 'Name',

@@ -918,6 +918,7 @@ const zhCN: Messages = {
     outcomes: { sent: '已发送：服务商已接收消息', temporary: '暂时失败：请稍后再试', throttled: '服务商限制发送速度', permanent: '服务商拒绝了消息' },
     transactionalKinds: { receipt: '消费后的电子收据', top_up: '储值收据', points_expiring: '积分即将到期', tier_changed: '会员等级变更', coupon_issued: '收到优惠券' },
     fields: {
+      security: '安全连接（starttls、starttls_optional、tls 或 none）', status_callback: '状态回调网址', body: '内容模板', api_key: 'API 密钥',
       host: '服务器', port: '端口', tls: 'TLS（starttls、tls 或 none）', from: '发件人', username: '用户名', password: '密码',
       account_sid: 'Account SID', base_url: 'API 地址', auth_token: 'Auth token', url: '网址', method: '方法',
       body_template: '内容模板', success_status: '成功状态码', token: '令牌',
@@ -956,11 +957,13 @@ const zhCN: Messages = {
       policies: { defer: '稍后再发', skip: '不发' },
       transactional: '自动交易通知',
       template: '模板',
+      smsPrice: '每条短信价格',
+      smsPriceHint: '用于预览显示的费用',
       defaultTemplate: '默认模板',
     },
     templates: {
       title: '消息模板',
-      intro: "各语言的消息内容，可使用 {'{{'}member.name{'}}'}、{'{{'}shop.name{'}}'}、{'{{'}points{'}}'} 等变量。",
+      intro: "各语言的消息内容，可使用 {'{{'}member.name{'}}'}、{'{{'}merchant.name{'}}'}、{'{{'}points{'}}'} 等变量。",
       new: '新增模板',
       edit: '编辑模板',
       name: '名称',

@@ -918,6 +918,7 @@ const zhTW: Messages = {
     outcomes: { sent: '已送出：服務商已接收訊息', temporary: '暫時失敗：請稍後再試', throttled: '服務商限制傳送速度', permanent: '服務商拒絕了訊息' },
     transactionalKinds: { receipt: '消費後的電子收據', top_up: '儲值收據', points_expiring: '點數即將到期', tier_changed: '會員等級變更', coupon_issued: '收到優惠券' },
     fields: {
+      security: '安全連線（starttls、starttls_optional、tls 或 none）', status_callback: '狀態回呼網址', body: '內容範本', api_key: 'API 金鑰',
       host: '伺服器', port: '連接埠', tls: 'TLS（starttls、tls 或 none）', from: '寄件者', username: '使用者名稱', password: '密碼',
       account_sid: 'Account SID', base_url: 'API 位址', auth_token: 'Auth token', url: '網址', method: '方法',
       body_template: '內容範本', success_status: '成功狀態碼', token: '權杖',
@@ -956,11 +957,13 @@ const zhTW: Messages = {
       policies: { defer: '稍後再送', skip: '不送' },
       transactional: '自動交易通知',
       template: '範本',
+      smsPrice: '每則簡訊價格',
+      smsPriceHint: '用於預覽顯示的費用',
       defaultTemplate: '預設範本',
     },
     templates: {
       title: '訊息範本',
-      intro: "各語言的訊息內容，可使用 {'{{'}member.name{'}}'}、{'{{'}shop.name{'}}'}、{'{{'}points{'}}'} 等變數。",
+      intro: "各語言的訊息內容，可使用 {'{{'}member.name{'}}'}、{'{{'}merchant.name{'}}'}、{'{{'}points{'}}'} 等變數。",
       new: '新增範本',
       edit: '編輯範本',
       name: '名稱',

@@ -28,9 +28,9 @@ export const CHANNEL_MEDIUM: Record<ChannelKind, Medium> = {
 
 /** The settings (shown) and secrets (write-only) each kind of channel is set up with. */
 export const CHANNEL_FIELDS: Record<ChannelKind, { settings: string[]; secrets: string[] }> = {
-  smtp: { settings: ['host', 'port', 'tls', 'from', 'username'], secrets: ['password'] },
-  twilio: { settings: ['account_sid', 'from', 'base_url'], secrets: ['auth_token'] },
-  http_sms: { settings: ['url', 'method', 'body_template', 'success_status'], secrets: ['token'] },
+  smtp: { settings: ['host', 'port', 'security', 'from', 'username'], secrets: ['password'] },
+  twilio: { settings: ['account_sid', 'from', 'status_callback', 'base_url'], secrets: ['auth_token'] },
+  http_sms: { settings: ['url', 'method', 'body'], secrets: ['api_key'] },
   line: { settings: ['base_url'], secrets: ['channel_access_token', 'channel_secret'] },
   webhook: { settings: ['url'], secrets: ['signing_secret'] },
   log: { settings: ['fail'], secrets: [] },
@@ -45,6 +45,9 @@ export interface MessagingChannel {
   /** Secret names that hold a value: always "set", never the value. */
   secrets: Record<string, 'set'>
   active: boolean
+  /** Where the provider posts delivery receipts and replies (give it this server's origin). */
+  receipts_path: string
+  inbound_path: string
   created_at: string
   updated_at: string
 }
@@ -76,10 +79,7 @@ export interface MessageTemplate {
   name: string
   medium: Medium
   category: Category
-  /** Set on the default template of a transactional message. */
-  kind: TransactionalKind | null
   variants: Partial<Record<MessageLang, TemplateVariant>>
-  active: boolean
   created_at: string
   updated_at: string
 }
@@ -88,13 +88,13 @@ export interface TemplateInput {
   name?: string
   medium?: Medium
   category?: Category
-  kind?: TransactionalKind | null
   variants?: Partial<Record<MessageLang, TemplateVariant>>
-  active?: boolean
 }
 
 export interface SmsCount {
+  /** Characters as people count them; `units` as the network does (septets or UTF-16). */
   chars: number
+  units: number
   parts: number
   encoding: 'gsm7' | 'ucs2'
   cost_minor: number
@@ -107,13 +107,16 @@ export interface PreviewLanguage {
   html: string
   sms: SmsCount | null
   missing: string[]
+  /** Set instead of the rest when this variant does not render (e.g. a Mustache syntax error). */
+  error?: { code: string; message: string; field?: string }
 }
 
 export interface Preview {
   languages: Partial<Record<MessageLang, PreviewLanguage>>
   /** The language the chosen member would receive. */
   member_language: MessageLang | null
-  variables: Record<string, unknown>
+  /** Why the template could not be saved as it is (e.g. marketing e-mail without {{unsubscribe_url}}). */
+  problem: { code: string; message: string; field?: string } | null
 }
 
 export interface MessageRow {
@@ -136,17 +139,27 @@ export interface MessageRow {
   next_attempt_at: string | null
 }
 
+export interface FrequencyCap {
+  medium: Medium
+  period: 'day' | 'week'
+  max: number
+  action: 'defer' | 'skip'
+}
+
 export interface MessagingSettings {
   quiet_hours: { start: string; end: string } | null
-  caps: { per_day: number | null; per_week: number | null }
-  cap_policy: 'defer' | 'skip'
+  caps: FrequencyCap[]
+  /** Price of one SMS part, in minor units of `currency`. */
+  sms_price_minor: number
   transactional: Record<TransactionalKind, { enabled: boolean; template_id: string | null }>
-  sms_cost_minor_per_part: number
   currency: string
   timezone: string
 }
 
-export type MessagingSettingsInput = Partial<Omit<MessagingSettings, 'transactional' | 'currency' | 'timezone'>> & {
+export interface MessagingSettingsInput {
+  quiet_hours?: { start: string; end: string } | null
+  caps?: FrequencyCap[]
+  sms_price_minor?: number
   transactional?: Partial<Record<TransactionalKind, { enabled?: boolean; template_id?: string | null }>>
 }
 

@@ -1,0 +1,448 @@
+// Messaging over HTTP on SQLite and PostgreSQL, end to end through the real server:
+// - a channel's secrets are write-only: accepted, stored sealed, answered as "set", never echoed;
+// - the template preview counts SMS exactly (71 Chinese characters are 2 UCS-2 parts) and
+//   prices them, and names the variables a template uses that nothing supplies;
+// - a transactional e-mail reaches a real SMTP receiver (aiosmtpd, tests/smtp_receiver.py)
+//   carrying an unsubscribe link; following the link parsed out of the received MIME message
+//   unsubscribes the member (consent_changed, source unsubscribe_link), and a later marketing
+//   message to them is suppressed and never reaches the receiver;
+// - a member without consent receives no marketing message at all;
+// - quiet hours defer a marketing message to their end in the merchant's zone, and a daily cap
+//   holds across the merchant's midnight (a ManualClock moves time; nothing sleeps);
+// - a signed inbound STOP from Twilio opts the member out of SMS; a forged one changes nothing.
+// Delivery runs through the real sender, one round at a time on the test's thread, so every
+// outcome is asserted exactly.
+
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <regex>
+
+#include "accounts/account_service.h"
+#include "http_fixture.h"
+#include "members/member_service.h"
+#include "messaging/messaging_repo.h"
+#include "messaging/outbox.h"
+#include "messaging/policy.h"
+#include "messaging/receipts.h"
+#include "messaging/secrets.h"
+#include "messaging/sender.h"
+#include "messaging/smtp_test_server.h"
+#include "messaging/transactional.h"
+
+namespace regulars::testing {
+namespace {
+
+constexpr const char* kKeyHex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+// `n` Chinese characters (each 3 bytes in UTF-8, one UCS-2 unit), from a 72-character text.
+std::string Chinese(int n) {
+  static const char* kText =
+      "感謝您光臨示範茶飲本週會員日全品項第二杯半價歡迎帶朋友一起來喝茶並出示會員卡即可累積點數兌換"
+      "好禮期待再次見到您祝您有美好的一天謝謝您的支持與愛護";
+  std::string s = kText;
+  std::string out;
+  for (int i = 0; i < n; ++i) out += s.substr(static_cast<size_t>(i % 72) * 3, 3);
+  return out;
+}
+
+class MessagingApi : public HttpTest {
+ protected:
+  void SetUp() override {
+    setenv("REGULARS_SECRET_KEY", kKeyHex, 1);
+    HttpTest::SetUp();
+  }
+
+  std::string Url() const { return fmt::format("http://127.0.0.1:{}", port_); }
+
+  std::string NewMember(const json& body) {
+    auto r = Post("/api/v1/members", a_.owner_key, body);
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.body.value("id", "");
+  }
+
+  std::string NewChannel(const json& body) {
+    auto r = Post("/api/v1/channels", a_.owner_key, body);
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.body.value("id", "");
+  }
+
+  std::string NewTemplate(const json& body) {
+    auto r = Post("/api/v1/templates", a_.owner_key, body);
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.body.value("id", "");
+  }
+
+  json Send(const std::string& member, const std::string& tmpl, const std::string& key,
+            const std::string& channel = "") {
+    json body = {{"member_id", member}, {"template_id", tmpl}, {"dedup_key", key}};
+    if (!channel.empty()) body["channel_id"] = channel;
+    auto r = Post("/api/v1/messages", a_.owner_key, body);
+    EXPECT_EQ(r.status, 201) << r.raw;
+    return r.body;
+  }
+
+  json Message(const std::string& id) {
+    auto r = Get("/api/v1/messages?limit=500", a_.owner_key);
+    for (const auto& m : r.body["data"])
+      if (m["id"] == id) return m;
+    ADD_FAILURE() << "message " << id << " not listed: " << r.raw;
+    return json::object();
+  }
+
+  // One round of the sender (messaging/sender.h) on this thread: claim what is due, decide with
+  // the merchant's policy, call the provider, record the outcome. Returns how many it handled.
+  int Deliver() {
+    auto box = messaging::SecretBox::FromHex(kKeyHex, "test");
+    EXPECT_TRUE(box.has_value());
+    messaging::SenderOptions o;
+    o.workers = 1;
+    o.secrets = &*box;
+    o.name = "test";
+    messaging::Sender sender(db(), clock_, o);
+    auto n = sender.RunOnce(0);
+    EXPECT_TRUE(n.has_value()) << n.error().ToString();
+    return n.value_or(-1);
+  }
+};
+
+TEST_P(MessagingApi, ChannelSecretsAreWriteOnly) {
+  json body = {{"kind", "smtp"},
+               {"name", "Mail"},
+               {"settings",
+                {{"host", "127.0.0.1"},
+                 {"port", 2525},
+                 {"security", "none"},
+                 {"from", "shop@a.test"},
+                 {"username", "shop"}}},
+               {"secrets", {{"password", "hunter2-secret"}}}};
+  auto created = Post("/api/v1/channels", a_.owner_key, body);
+  ASSERT_EQ(created.status, 201) << created.raw;
+  EXPECT_EQ(created.body["secrets"], (json{{"password", "set"}}));
+  EXPECT_EQ(created.body["medium"], "email");
+  EXPECT_EQ(created.body["settings"]["host"], "127.0.0.1");
+  EXPECT_EQ(created.raw.find("hunter2"), std::string::npos) << created.raw;
+  std::string id = created.body["id"];
+
+  // Stored sealed: the row holds no plaintext.
+  auto stored = db().ReadValue([&](store::Tx& tx) -> Result<std::string> {
+    RG_ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT secrets FROM message_channels"));
+    return rows[0].Str(0);
+  });
+  ASSERT_TRUE(stored.has_value()) << stored.error().ToString();
+  EXPECT_TRUE(stored->starts_with("rgs1:")) << *stored;
+  EXPECT_EQ(stored->find("hunter2"), std::string::npos);
+
+  auto list = Get("/api/v1/channels", a_.owner_key);
+  ASSERT_EQ(list.status, 200) << list.raw;
+  ASSERT_EQ(list.body["data"].size(), 1u);
+  EXPECT_EQ(list.body["data"][0]["secrets"], (json{{"password", "set"}}));
+  EXPECT_EQ(list.raw.find("hunter2"), std::string::npos);
+
+  // A change without secrets keeps them; a null removes one (and then the username needs it).
+  auto renamed = Patch("/api/v1/channels/" + id, a_.owner_key, {{"name", "Mail 2"}});
+  ASSERT_EQ(renamed.status, 200) << renamed.raw;
+  EXPECT_EQ(renamed.body["name"], "Mail 2");
+  EXPECT_EQ(renamed.body["secrets"], (json{{"password", "set"}}));
+  auto cleared =
+      Patch("/api/v1/channels/" + id, a_.owner_key, {{"secrets", {{"password", nullptr}}}});
+  EXPECT_EQ(cleared.status, 400) << cleared.raw;
+  EXPECT_EQ(cleared.body["error"]["message"], "secrets.password: required with settings.username");
+  auto cleared2 =
+      Patch("/api/v1/channels/" + id, a_.owner_key,
+            {{"settings", {{"host", "127.0.0.1"}, {"security", "none"}, {"from", "shop@a.test"}}},
+             {"secrets", {{"password", nullptr}}}});
+  ASSERT_EQ(cleared2.status, 200) << cleared2.raw;
+  EXPECT_EQ(cleared2.body["secrets"], json::object());
+
+  // Bad set-ups name the setting; kinds are checked; cashiers and other merchants are refused.
+  auto no_host = Post("/api/v1/channels", a_.owner_key,
+                      {{"kind", "smtp"}, {"name", "X"}, {"settings", {{"from", "a@b.test"}}}});
+  EXPECT_EQ(no_host.status, 400) << no_host.raw;
+  EXPECT_EQ(no_host.body["error"]["message"], "settings.host: required");
+  EXPECT_EQ(no_host.body["error"]["field"], "settings.host");
+  auto bad_kind = Post("/api/v1/channels", a_.owner_key, {{"kind", "fax"}, {"name", "X"}});
+  EXPECT_EQ(bad_kind.body["error"]["message"],
+            "kind: must be smtp, twilio, http_sms, line, webhook or log");
+  auto dup = Post("/api/v1/channels", a_.owner_key, {{"kind", "log"}, {"name", "Mail 2"}});
+  EXPECT_EQ(dup.status, 409) << dup.raw;
+  EXPECT_EQ(dup.body["error"]["message"], "name: another channel has this name");
+  auto cashier = Post("/api/v1/channels", a_.cashier_key, {{"kind", "log"}, {"name", "C"}});
+  EXPECT_EQ(cashier.status, 403) << cashier.raw;
+  EXPECT_EQ(Get("/api/v1/channels", b_.owner_key).body["data"], json::array());
+  EXPECT_EQ(Patch("/api/v1/channels/" + id, b_.owner_key, {{"name", "Theirs"}}).status, 404);
+
+  // "Send a test" answers with the provider's outcome: a log channel made to fail permanently.
+  std::string log = NewChannel({{"kind", "log"}, {"name", "Log"}});
+  auto ok = Post("/api/v1/channels/" + log + "/test", a_.owner_key, {{"to", "x@example.com"}});
+  ASSERT_EQ(ok.status, 200) << ok.raw;
+  EXPECT_EQ(ok.body["outcome"], "sent");
+  std::string failing =
+      NewChannel({{"kind", "log"}, {"name", "Failing"}, {"settings", {{"fail", "permanent"}}}});
+  auto bad = Post("/api/v1/channels/" + failing + "/test", a_.owner_key, {{"to", "x@e.com"}});
+  ASSERT_EQ(bad.status, 200) << bad.raw;
+  EXPECT_EQ(bad.body["outcome"], "permanent");
+  auto no_to = Post("/api/v1/channels/" + log + "/test", a_.owner_key, json::object());
+  EXPECT_EQ(no_to.body["error"]["message"], "to: required");
+}
+
+TEST_P(MessagingApi, PreviewCountsSmsPartsAndNamesMissingVariables) {
+  ASSERT_EQ(Patch("/api/v1/messaging/settings", a_.owner_key, {{"sms_price_minor", 150}}).status,
+            200);
+  auto preview = [&](const std::string& text, const std::string& member = "") {
+    json body = {{"template",
+                  {{"name", "p"},
+                   {"medium", "sms"},
+                   {"category", "transactional"},
+                   {"variants", {{"zh-TW", {{"text", text}}}}}}}};
+    if (!member.empty()) body["member_id"] = member;
+    auto r = Post("/api/v1/templates/preview", a_.owner_key, body);
+    EXPECT_EQ(r.status, 200) << r.raw;
+    return r.body["languages"]["zh-TW"];
+  };
+  EXPECT_EQ(preview(Chinese(71))["sms"], (json{{"chars", 71},
+                                               {"units", 71},
+                                               {"parts", 2},
+                                               {"encoding", "ucs2"},
+                                               {"cost_minor", 300},
+                                               {"currency", "TWD"}}));
+  EXPECT_EQ(preview(Chinese(70))["sms"]["parts"], 1);
+  EXPECT_EQ(preview(Chinese(70))["sms"]["cost_minor"], 150);
+  EXPECT_EQ(preview(Chinese(135))["sms"]["parts"], 3);  // 67 per part once split
+  json gsm = preview(std::string(161, 'a'))["sms"];
+  EXPECT_EQ(gsm["encoding"], "gsm7");
+  EXPECT_EQ(gsm["units"], 161);
+  EXPECT_EQ(gsm["parts"], 2);
+  EXPECT_EQ(preview("Hi {{member.nickname}} from {{merchant.name}}")["missing"],
+            (json{"member.nickname"}));
+  EXPECT_EQ(preview("Hi {{member.nickname}} from {{merchant.name}}")["text"],
+            "Hi  from Merchant A");
+
+  std::string m = NewMember({{"phone", "0912000001"}, {"name", "王小明"}, {"language", "zh-TW"}});
+  EXPECT_EQ(preview("{{member.name}} 您好", m)["text"], "王小明 您好");
+  // A saved template previews by id.
+  std::string t = NewTemplate({{"name", "Hello"},
+                               {"medium", "sms"},
+                               {"category", "transactional"},
+                               {"variants", {{"en", {{"text", "Hello {{member.name}}"}}}}}});
+  auto by_id =
+      Post("/api/v1/templates/preview", a_.owner_key, {{"template_id", t}, {"member_id", m}});
+  ASSERT_EQ(by_id.status, 200) << by_id.raw;
+  EXPECT_EQ(by_id.body["languages"]["en"]["text"], "Hello 王小明");
+  EXPECT_EQ(by_id.body["member_language"], "en");  // zh-TW has no variant: en is the fallback
+  auto bad = Post("/api/v1/templates/preview", a_.owner_key,
+                  {{"template",
+                    {{"name", "p"},
+                     {"medium", "fax"},
+                     {"category", "marketing"},
+                     {"variants", json::object()}}}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["error"]["message"], "template.medium: must be email, sms, line or webhook");
+}
+
+TEST_P(MessagingApi, EmailUnsubscribeLinkStopsLaterMarketing) {
+  std::string folder =
+      (std::filesystem::temp_directory_path() / fmt::format("rg-mail-{}", NewId())).string();
+  messaging::testing::SmtpTestServer smtp(folder);
+  ASSERT_TRUE(smtp.running());
+  std::string channel = NewChannel({{"kind", "smtp"},
+                                    {"name", "Mail"},
+                                    {"settings",
+                                     {{"host", "127.0.0.1"},
+                                      {"port", smtp.port()},
+                                      {"security", "none"},
+                                      {"from", "shop@a.test"}}}});
+  std::string member = NewMember({{"phone", "0912000002"},
+                                  {"name", "王小明"},
+                                  {"email", "ming@example.com"},
+                                  {"language", "zh-TW"},
+                                  {"consent", {{"email", true}}}});
+  std::string receipt = NewTemplate(
+      {{"name", "Receipt"},
+       {"medium", "email"},
+       {"category", "transactional"},
+       {"variants",
+        {{"zh-TW",
+          {{"subject", "{{merchant.name}} 收據"},
+           {"text",
+            "{{member.name}} 您好，感謝光臨。\n不想再收到行銷訊息：{{unsubscribe_url}}"}}}}}});
+  json sent = Send(member, receipt, "receipt:1");
+  EXPECT_EQ(sent["status"], "queued");
+  EXPECT_EQ(sent["to"], "ming@example.com");
+  EXPECT_EQ(Deliver(), 1);
+  EXPECT_EQ(Message(sent["id"])["status"], "sent");
+
+  auto mails = smtp.WaitFor(1);
+  ASSERT_EQ(mails.size(), 1u);
+  EXPECT_EQ(mails[0].envelope_to, "ming@example.com");
+  EXPECT_NE(mails[0].text.find("王小明 您好，感謝光臨。"), std::string::npos) << mails[0].text;
+  std::smatch link;
+  ASSERT_TRUE(
+      std::regex_search(mails[0].text, link, std::regex("http://[^/\\s]+(/u/[A-Za-z0-9._-]+)")))
+      << mails[0].text;
+  std::string path = link[1];
+
+  auto page = Call("GET", path, "");
+  ASSERT_EQ(page.status, 200) << page.raw;
+  EXPECT_NE(page.raw.find("data-state=\"ask\""), std::string::npos) << page.raw;
+  EXPECT_NE(page.raw.find("您將不再收到 <strong>Merchant A</strong> 的電子郵件行銷訊息。"),
+            std::string::npos)
+      << page.raw;
+  auto confirm =
+      Call("POST", path, "", "", {{"Content-Type", "application/x-www-form-urlencoded"}});
+  ASSERT_EQ(confirm.status, 200) << confirm.raw;
+  EXPECT_NE(confirm.raw.find("data-state=\"done\""), std::string::npos) << confirm.raw;
+
+  auto m = Get("/api/v1/members/" + member, a_.owner_key);
+  EXPECT_EQ(m.body["consent"]["email"]["granted"], false) << m.raw;
+  EXPECT_EQ(m.body["consent"]["email"]["source"], "unsubscribe_link") << m.raw;
+  auto again = Call("GET", path, "");
+  EXPECT_NE(again.raw.find("data-state=\"already\""), std::string::npos) << again.raw;
+  auto forged = Call("GET", "/u/rgs1.00000000.AAAA", "");
+  EXPECT_EQ(forged.status, 404);
+  EXPECT_NE(forged.raw.find("data-state=\"invalid\""), std::string::npos);
+
+  // A later marketing message is suppressed and never reaches the receiver.
+  std::string promo = NewTemplate(
+      {{"name", "Promo"},
+       {"medium", "email"},
+       {"category", "marketing"},
+       {"variants",
+        {{"zh-TW",
+          {{"subject", "第二杯半價"}, {"text", "本週第二杯半價。退訂：{{unsubscribe_url}}"}}}}}});
+  json later = Send(member, promo, "promo:1");
+  EXPECT_EQ(Deliver(), 1);
+  json after = Message(later["id"]);
+  EXPECT_EQ(after["status"], "suppressed") << after;
+  EXPECT_EQ(after["error"], "unsubscribed") << after;
+  auto suppressed = Get("/api/v1/messages?status=suppressed&member_id=" + member, a_.owner_key);
+  ASSERT_EQ(suppressed.body["data"].size(), 1u) << suppressed.raw;
+  EXPECT_EQ(suppressed.body["data"][0]["id"], later["id"]);
+  EXPECT_EQ(smtp.Received().size(), 1u);
+}
+
+TEST_P(MessagingApi, MemberWithoutConsentReceivesNoMarketing) {
+  std::string folder =
+      (std::filesystem::temp_directory_path() / fmt::format("rg-mail-{}", NewId())).string();
+  messaging::testing::SmtpTestServer smtp(folder);
+  NewChannel({{"kind", "smtp"},
+              {"name", "Mail"},
+              {"settings",
+               {{"host", "127.0.0.1"},
+                {"port", smtp.port()},
+                {"security", "none"},
+                {"from", "shop@a.test"}}}});
+  std::string member = NewMember({{"phone", "0912000003"}, {"email", "no@example.com"}});
+  std::string promo =
+      NewTemplate({{"name", "Promo"},
+                   {"medium", "email"},
+                   {"category", "marketing"},
+                   {"variants",
+                    {{"en",
+                      {{"subject", "Half price"},
+                       {"text", "Half price. Unsubscribe: {{unsubscribe_url}}"}}}}}});
+  json msg = Send(member, promo, "promo:2");
+  EXPECT_EQ(Deliver(), 1);
+  EXPECT_EQ(Message(msg["id"])["status"], "suppressed");
+  EXPECT_EQ(Message(msg["id"])["error"], "no_consent");
+  EXPECT_EQ(smtp.Received().size(), 0u);
+  // The member's timeline says so.
+  auto tl = Get("/api/v1/members/" + member + "/timeline", a_.owner_key);
+  EXPECT_EQ(tl.body["data"][0]["type"], "message_suppressed") << tl.raw;
+}
+
+TEST_P(MessagingApi, QuietHoursDeferAndDailyCapHoldsAcrossMerchantMidnight) {
+  std::string log = NewChannel({{"kind", "log"}, {"name", "Log"}});
+  std::string member = NewMember(
+      {{"phone", "0912000004"}, {"email", "q@example.com"}, {"consent", {{"email", true}}}});
+  std::string promo = NewTemplate(
+      {{"name", "Promo"},
+       {"medium", "email"},
+       {"category", "marketing"},
+       {"variants",
+        {{"en", {{"subject", "Hi"}, {"text", "Hi. Unsubscribe: {{unsubscribe_url}}"}}}}}});
+  // Asia/Taipei is UTC+8: 21:30 there is 13:30Z.
+  auto settings = Patch("/api/v1/messaging/settings", a_.owner_key,
+                        {{"quiet_hours", {{"start", "21:00"}, {"end", "09:00"}}}});
+  ASSERT_EQ(settings.status, 200) << settings.raw;
+  EXPECT_EQ(settings.body["quiet_hours"], (json{{"start", "21:00"}, {"end", "09:00"}}));
+  clock_.Set(*ParseRfc3339("2026-09-21T13:30:00Z"));
+  json night = Send(member, promo, "night", log);
+  EXPECT_EQ(Deliver(), 1);
+  json deferred = Message(night["id"]);
+  EXPECT_EQ(deferred["status"], "deferred");
+  EXPECT_EQ(deferred["next_attempt_at"], "2026-09-22T01:00:00.000Z");  // 09:00 in Taipei
+  clock_.Set(*ParseRfc3339("2026-09-22T00:59:59Z"));
+  EXPECT_EQ(Deliver(), 0);
+  clock_.Set(*ParseRfc3339("2026-09-22T01:00:00Z"));
+  EXPECT_EQ(Deliver(), 1);
+  EXPECT_EQ(Message(night["id"])["status"], "sent");
+
+  // One marketing e-mail a day: a second one just after the merchant's midnight still waits
+  // for a full day since the first (the cap is not reset by a new local date).
+  ASSERT_EQ(
+      Patch("/api/v1/messaging/settings", a_.owner_key,
+            {{"quiet_hours", nullptr},
+             {"caps", {{{"medium", "email"}, {"period", "day"}, {"max", 1}, {"action", "defer"}}}}})
+          .status,
+      200);
+  clock_.Set(*ParseRfc3339("2026-09-23T15:30:00Z"));  // 23:30 in Taipei, a day after
+  json first = Send(member, promo, "cap-1", log);
+  EXPECT_EQ(Deliver(), 1);
+  EXPECT_EQ(Message(first["id"])["status"], "sent");
+  clock_.Set(*ParseRfc3339("2026-09-23T16:30:00Z"));  // 00:30 the next day in Taipei
+  json second = Send(member, promo, "cap-2", log);
+  EXPECT_EQ(Deliver(), 1);
+  json held = Message(second["id"]);
+  EXPECT_EQ(held["status"], "deferred");
+  EXPECT_EQ(held["next_attempt_at"], "2026-09-24T15:30:00.000Z");
+  // Transactional messages are not capped.
+  std::string receipt =
+      NewTemplate({{"name", "Receipt"},
+                   {"medium", "email"},
+                   {"category", "transactional"},
+                   {"variants", {{"en", {{"subject", "R"}, {"text", "Thanks"}}}}}});
+  json tx = Send(member, receipt, "receipt:cap", log);
+  EXPECT_EQ(Deliver(), 1);
+  EXPECT_EQ(Message(tx["id"])["status"], "sent");
+}
+
+TEST_P(MessagingApi, SignedInboundStopOptsOutOfSms) {
+  std::string channel = NewChannel(
+      {{"kind", "twilio"},
+       {"name", "SMS"},
+       {"settings",
+        {{"account_sid", "AC0123456789abcdef0123456789abcdef"}, {"from", "+15005550006"}}},
+       {"secrets", {{"auth_token", "twilio-token"}}}});
+  std::string member = NewMember({{"phone", "0912345678"}, {"consent", {{"sms", true}}}});
+  std::string path = "/api/v1/channels/" + channel + "/inbound";
+  messaging::FormFields params = {{"MessageSid", "SM0001"},
+                                  {"From", "+886912345678"},
+                                  {"To", "+15005550006"},
+                                  {"Body", "STOP"}};
+  std::string form = "MessageSid=SM0001&From=%2B886912345678&To=%2B15005550006&Body=STOP";
+  httplib::Headers forged = {{"Content-Type", "application/x-www-form-urlencoded"},
+                             {"X-Twilio-Signature", "bm90IGEgc2lnbmF0dXJl"}};
+  auto refused = Call("POST", path, "", form, forged);
+  EXPECT_EQ(refused.status, 403) << refused.raw;
+  EXPECT_EQ(refused.body["error"]["code"], "permission_denied");
+  EXPECT_EQ(Get("/api/v1/members/" + member, a_.owner_key).body["consent"]["sms"]["granted"], true);
+
+  std::string sig = messaging::TwilioSignature("twilio-token", Url() + path, params);
+  auto ok =
+      Call("POST", path, "", form,
+           {{"Content-Type", "application/x-www-form-urlencoded"}, {"X-Twilio-Signature", sig}});
+  ASSERT_EQ(ok.status, 200) << ok.raw;
+  EXPECT_EQ(ok.raw, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>");
+  auto m = Get("/api/v1/members/" + member, a_.owner_key);
+  EXPECT_EQ(m.body["consent"]["sms"]["granted"], false) << m.raw;
+  EXPECT_EQ(m.body["consent"]["sms"]["source"], "sms_stop") << m.raw;
+}
+
+RG_INSTANTIATE_BACKENDS(MessagingApi);
+
+}  // namespace
+}  // namespace regulars::testing
