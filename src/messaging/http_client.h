@@ -8,6 +8,7 @@
 //   other statuses (4xx, 3xx)-> kPermanent, with the provider's own message
 // Adapters only build the request and read the provider's error text / message id.
 
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -73,6 +74,22 @@ std::optional<Micros> ParseRetryAfter(std::string_view value, Micros now);
 // the first 200 bytes of the body are used. `what` prefixes every error ("twilio", "line").
 SendOutcome ClassifyHttpAnswer(std::string_view what, const Result<HttpResponse>& answer,
                                std::string provider_error, Micros now);
+
+// Runs `send`, turning an exception (a bug, or a library refusing odd input) into a permanent
+// failure naming `what`, so Channel::Send never throws.
+template <class F>
+SendOutcome GuardSend(std::string_view what, F&& send) noexcept {
+  SendOutcome out;
+  out.kind = SendOutcome::Kind::kPermanent;
+  try {
+    return send();
+  } catch (const std::exception& ex) {
+    out.error = std::string(what) + ": internal error: " + ex.what();
+  } catch (...) {
+    out.error = std::string(what) + ": internal error";
+  }
+  return out;
+}
 
 // application/x-www-form-urlencoded, as browsers and Twilio do: unreserved characters kept,
 // space as '+', everything else %XX (UTF-8 bytes).

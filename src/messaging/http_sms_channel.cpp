@@ -100,8 +100,14 @@ Result<std::optional<nlohmann::json::json_pointer>> PointerSetting(const nlohman
 std::optional<std::string> PointerText(const std::string& body,
                                        const nlohmann::json::json_pointer& p) {
   auto j = nlohmann::json::parse(body, nullptr, false);
-  if (j.is_discarded() || !j.contains(p)) return std::nullopt;
-  const auto& v = j[p];
+  if (j.is_discarded()) return std::nullopt;
+  const nlohmann::json* found = nullptr;
+  try {
+    found = &j.at(p);
+  } catch (const nlohmann::json::exception&) {  // absent, or an array index that is not one
+    return std::nullopt;
+  }
+  const auto& v = *found;
   if (v.is_string()) return v.get<std::string>();
   return v.dump();
 }
@@ -153,6 +159,11 @@ class HttpSmsChannel final : public Channel {
   ChannelKind kind() const override { return ChannelKind::kHttpSms; }
 
   SendOutcome Send(const Envelope& e) override {
+    return GuardSend("http_sms", [&] { return SendOnce(e); });
+  }
+
+ private:
+  SendOutcome SendOnce(const Envelope& e) {
     SendOutcome out;
     std::string identity = DeliveryIdentity(e.dedup_key);
     mustache::data d;
@@ -206,7 +217,6 @@ class HttpSmsChannel final : public Channel {
     return out;
   }
 
- private:
   // Empty when the body satisfies the success rule, else why not.
   std::string BodyRuleFailure(const HttpResponse& r) const {
     if (s_.success_pointer) {

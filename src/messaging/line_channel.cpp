@@ -48,6 +48,11 @@ class LineChannel final : public Channel {
   ChannelKind kind() const override { return ChannelKind::kLine; }
 
   SendOutcome Send(const Envelope& e) override {
+    return GuardSend("line", [&] { return SendOnce(e); });
+  }
+
+ private:
+  SendOutcome SendOnce(const Envelope& e) {
     SendOutcome out;
     if (e.to.empty() || e.text.empty()) {
       out.kind = SendOutcome::Kind::kPermanent;
@@ -63,7 +68,7 @@ class LineChannel final : public Channel {
     req.headers = {{"Content-Type", "application/json"},
                    {"Authorization", "Bearer " + token_},
                    {"X-Line-Retry-Key", LineRetryKey(e.dedup_key)}};
-    req.body = body.dump();
+    req.body = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     req.timeout = timeout_;
     auto answer = http_.Perform(req);
     if (answer && answer->status == 409) {
@@ -81,7 +86,6 @@ class LineChannel final : public Channel {
     return out;
   }
 
- private:
   std::string base_url_;
   std::string token_;
   Micros timeout_;

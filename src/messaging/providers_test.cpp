@@ -364,6 +364,13 @@ TEST_F(LineTest, ARetriedPushIsRecognisedAndCountsAsSent) {
   EXPECT_EQ(fake_.pushes().size(), 2u);
 }
 
+TEST_F(LineTest, InvalidUtf8IsReplacedNotThrown) {
+  SendOutcome out = Make()->Send(Env(kLineUser, "bad \xff byte"));
+  EXPECT_EQ(out.kind, Kind::kSent) << out.error;
+  ASSERT_EQ(fake_.pushes().size(), 1u);
+  EXPECT_EQ(fake_.pushes()[0].texts, std::vector<std::string>{"bad \xef\xbf\xbd byte"});
+}
+
 TEST_F(LineTest, ErrorsAndThrottling) {
   SendOutcome out = Make("stale-token")->Send(Env(kLineUser, "hi"));
   EXPECT_EQ(out.kind, Kind::kPermanent);
@@ -494,6 +501,14 @@ TEST_F(HttpSmsTest, SuccessRuleStatusesAndThrottling) {
   EXPECT_EQ(out.kind, Kind::kPermanent);
   EXPECT_EQ(out.error, "http_sms: HTTP 200 is outside the success range 202..202");
   EXPECT_TRUE(fake_.messages().size() == 1u);  // the gateway did take that one
+}
+
+TEST_F(HttpSmsTest, APointerIntoTheWrongShapeIsAbsent) {
+  json s = JsonGateway(fake_);
+  s["provider_id"] = {{"json_pointer", "/id/0/x"}};  // "id" is a string, not an array
+  SendOutcome out = Make(s)->Send(Env("+886912345678", "hi"));
+  EXPECT_EQ(out.kind, Kind::kSent) << out.error;
+  EXPECT_EQ(out.provider_id, "");
 }
 
 TEST_F(HttpSmsTest, ASlowGatewayIsATemporaryTimeout) {

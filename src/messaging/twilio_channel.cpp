@@ -47,6 +47,11 @@ class TwilioChannel final : public Channel {
   ChannelKind kind() const override { return ChannelKind::kTwilio; }
 
   SendOutcome Send(const Envelope& e) override {
+    return GuardSend("twilio", [&] { return SendOnce(e); });
+  }
+
+ private:
+  SendOutcome SendOnce(const Envelope& e) {
     if (e.to.empty()) return Permanent("twilio: the message has no recipient phone number");
     if (e.text.empty()) return Permanent("twilio: the message has no text");
     std::vector<std::pair<std::string, std::string>> form = {{"To", e.to}};
@@ -77,7 +82,6 @@ class TwilioChannel final : public Channel {
     return out;
   }
 
- private:
   static SendOutcome Permanent(std::string why) {
     SendOutcome out;
     out.kind = SendOutcome::Kind::kPermanent;

@@ -32,6 +32,11 @@ class WebhookChannel final : public Channel {
   ChannelKind kind() const override { return ChannelKind::kWebhook; }
 
   SendOutcome Send(const Envelope& e) override {
+    return GuardSend("webhook", [&] { return SendOnce(e); });
+  }
+
+ private:
+  SendOutcome SendOnce(const Envelope& e) {
     nlohmann::json message = {{"message_id", std::to_string(e.message_id)},
                               {"dedup_key", DeliveryIdentity(e.dedup_key)},
                               {"to", e.to},
@@ -55,7 +60,6 @@ class WebhookChannel final : public Channel {
     return out;
   }
 
- private:
   std::string url_;
   std::string secret_;
   Micros timeout_;
