@@ -219,6 +219,25 @@ Result<ReportData> LoadReportData(store::Tx& tx, Id merchant_id, Micros now, Mic
   return d;
 }
 
+Result<std::vector<MemberHistory>> LoadMemberHistories(store::Tx& tx, Id merchant_id, Micros before,
+                                                       std::optional<Id> branch_id) {
+  std::string sql =
+      "SELECT member_id, MIN(occurred_at), MAX(occurred_at), COUNT(*), SUM(total_minor - "
+      "refunded_minor) FROM orders WHERE merchant_id = ? AND member_id IS NOT NULL AND "
+      "occurred_at < ? AND total_minor > refunded_minor";
+  std::vector<store::Value> params = {merchant_id, before};
+  if (branch_id) {
+    sql += " AND branch_id = ?";
+    params.push_back(*branch_id);
+  }
+  sql += " GROUP BY member_id ORDER BY member_id";
+  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(sql, params));
+  std::vector<MemberHistory> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) out.push_back({r.Int(0), r.Int(1), r.Int(2), r.Int(3), r.Int(4)});
+  return out;
+}
+
 // ---- Overview -----------------------------------------------------------------------------------
 
 Report BuildOverview(const ReportData& d, const ReportQuery& q) {
@@ -386,15 +405,9 @@ Report BuildChurn(const ReportData& d, const ReportQuery& q) {
     int64_t orders = 0, spend = 0;
   };
   std::unordered_map<Id, Agg> agg;
-  for (const auto& o : d.orders) {
-    if (!o.member_id || o.at >= as_of || !AtBranch(o, q) || !members.contains(*o.member_id))
-      continue;
-    Agg& a = agg[*o.member_id];
-    if (a.orders == 0) a.first = o.at;
-    a.last = std::max(a.last, o.at);
-    ++a.orders;
-    a.spend += o.net_minor;
-  }
+  for (const auto& h : d.histories)
+    if (members.contains(h.member_id))
+      agg[h.member_id] = {h.first_at, h.last_at, h.orders, h.spend_minor};
   struct Line {
     const MemberRow* m;
     const Agg* a;  // null: never bought
@@ -578,15 +591,20 @@ Result<Report> RunReport(store::Tx& tx, const accounts::Actor& actor, std::strin
       return Fail(Code::kPermissionDenied, "branch_id: not one of your branches", "branch_id");
   }
   // Cohorts need every first purchase and follow buyers past `to` (retention months after the
-  // range); churn's order gaps need each member's whole history. The rest look at the range.
+  // range); churn reads per-member sums of the whole history instead of orders (LoadMember
+  // Histories). The rest look at the range.
   Micros lo = q.from, hi = q.to;
   if (name == "cohorts") {
     lo = std::numeric_limits<Micros>::min();
     hi = std::numeric_limits<Micros>::max();
   } else if (name == "churn") {
-    lo = std::numeric_limits<Micros>::min();
+    hi = lo;  // no orders
   }
   RG_ASSIGN_OR_RETURN(ReportData d, LoadReportData(tx, actor.merchant_id, actor.now, lo, hi));
+  if (name == "churn") {
+    RG_ASSIGN_OR_RETURN(d.histories, LoadMemberHistories(tx, actor.merchant_id,
+                                                         std::min(q.to, actor.now), q.branch_id));
+  }
   if (q.branch_id && std::none_of(d.branches.begin(), d.branches.end(),
                                   [&](const BranchRow& b) { return b.id == *q.branch_id; }))
     return Fail(Code::kNotFound, "branch_id: no such branch", "branch_id");

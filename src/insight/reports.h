@@ -113,6 +113,14 @@ struct MemberScore {
   double expected_value_minor = 0;
 };
 
+// One member's counted orders, summed in SQL (churn reads these, not every order).
+struct MemberHistory {
+  Id member_id = 0;
+  Micros first_at = 0, last_at = 0;
+  int64_t orders = 0;
+  int64_t spend_minor = 0;
+};
+
 struct ReportData {
   Id merchant_id = 0;
   std::string currency;
@@ -124,12 +132,18 @@ struct ReportData {
   std::vector<BranchRow> branches;  // by name
   // nullopt when no model has been fitted for the merchant (no insight_models row).
   std::optional<std::vector<MemberScore>> scores;
+  // Churn only (LoadMemberHistories): members' orders before its as-of time, at its branch.
+  std::vector<MemberHistory> histories;
 };
 
 // Reads what the reports need for `merchant_id` as of `now`; orders only in [from, to) (the
 // range a report looks at, so a short range reads few orders: orders_time is the index).
 Result<ReportData> LoadReportData(store::Tx& tx, Id merchant_id, Micros now, Micros from,
                                   Micros to);
+
+// Each member's counted orders before `before` (at `branch_id` when given), by member id.
+Result<std::vector<MemberHistory>> LoadMemberHistories(store::Tx& tx, Id merchant_id, Micros before,
+                                                       std::optional<Id> branch_id);
 
 // ---- Pure builders -----------------------------------------------------------------------------
 
@@ -155,7 +169,8 @@ Report BuildRfm(const ReportData& d, const ReportQuery& q);
 // basis=model): value at risk = expected_value_minor × (1 − p_alive). Without (basis=order_gap):
 // members with >= 2 orders whose days since their last order exceed their usual gap (first to
 // last order / (orders − 1), at least one day); value at risk = their average order value × 365 /
-// usual gap (a year of orders at their usual pace), p_alive null. Orders up to min(to, now).
+// usual gap (a year of orders at their usual pace), p_alive null. Orders are d.histories, which
+// RunReport loads up to min(to, now) at the query's branch.
 Report BuildChurn(const ReportData& d, const ReportQuery& q);
 
 // A row per tier (and "no tier", level 0): members (live, joined before `to`), share, spend_minor
