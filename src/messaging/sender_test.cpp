@@ -1,0 +1,171 @@
+#include "messaging/sender.h"
+
+#include <gtest/gtest.h>
+
+#include "messaging/messaging_repo.h"
+#include "store/testing.h"
+
+namespace regulars::messaging {
+namespace {
+
+constexpr Id kMerchant = 8001;
+constexpr Id kMember = 55;
+
+class SenderTest : public store::BackendTest {
+ protected:
+  void SetUp() override {
+    BackendTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
+    ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+      RG_TRY(tx.Exec(
+          "INSERT INTO merchants (merchant_id, name, region, currency, timezone, language, "
+          "created_at, updated_at) VALUES (?, 'm', 'TW', 'TWD', 'Asia/Taipei', 'zh-TW', 0, 0)",
+          {kMerchant}));
+      RG_TRY(
+          tx.Exec("INSERT INTO members (merchant_id, id, phone, email, referral_code, created_at, "
+                  "updated_at) VALUES (?, ?, '+886912345678', 'amy@example.com', 'R1', 0, 0)",
+                  {kMerchant, kMember}));
+      ChannelRow log;
+      log.merchant_id = kMerchant;
+      log.id = 1;
+      log.kind = ChannelKind::kLog;
+      log.name = "log";
+      RG_TRY(CreateChannel(tx, nullptr, log, nlohmann::json::object(), 0));
+      ChannelRow failing = log;
+      failing.id = 2;
+      failing.name = "failing";
+      failing.settings = {{"fail", "temporary"}};
+      RG_TRY(CreateChannel(tx, nullptr, failing, nlohmann::json::object(), 0));
+      return PutMessagingSettings(
+          tx, kMerchant, {{"policy", {{"quiet_hours", {{"start", "21:00"}, {"end", "09:00"}}}}}},
+          0);
+    }));
+  }
+
+  Id Put(std::string key, Purpose purpose, Id channel = 1) {
+    NewMessage m;
+    m.dedup_key = std::move(key);
+    m.member_id = kMember;
+    m.channel_id = channel;
+    m.medium = Medium::kEmail;
+    m.purpose = purpose;
+    m.recipient = "amy@example.com";
+    m.subject = "s";
+    m.text = "t {{unsubscribe_url}}";
+    auto r =
+        db().WriteValue([&](store::Tx& tx) { return Enqueue(tx, kMerchant, clock_.Now(), m); });
+    EXPECT_TRUE(r.has_value());
+    return r ? r->message.id : 0;
+  }
+
+  Message Get(Id id) {
+    auto r = db().ReadValue([&](store::Tx& tx) { return GetMessage(tx, kMerchant, id); });
+    return r && *r ? **r : Message{};
+  }
+
+  void Consent(bool granted) {
+    ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+      RG_TRY(tx.Exec("DELETE FROM member_consents WHERE merchant_id = ? AND member_id = ?",
+                     {kMerchant, kMember}));
+      RG_TRY(tx.Exec(
+          "INSERT INTO member_consents (merchant_id, member_id, channel, granted, changed_at, "
+          "source) VALUES (?, ?, 'email', ?, 0, 'console')",
+          {kMerchant, kMember, int64_t{granted ? 1 : 0}}));
+      return {};
+    }));
+  }
+
+  int Run(Sender& s) {
+    auto n = s.RunOnce(0);
+    EXPECT_TRUE(n.has_value()) << n.error().ToString();
+    return n.value_or(-1);
+  }
+
+  SenderOptions Options() {
+    SenderOptions o;
+    o.workers = 1;
+    o.name = "test";
+    o.retry.base = 10 * kMicrosPerSecond;
+    o.retry.jitter = 0;
+    return o;
+  }
+};
+
+TEST_P(SenderTest, SendsTransactionalAndAppliesThePolicyToMarketing) {
+  // The clock starts at 2026-09-21T14:13:20Z, 22:13 in Taipei: quiet hours.
+  Id tx = Put("tx", Purpose::kTransactional);
+  Id no_consent = Put("mk1", Purpose::kMarketing);
+  Sender s(db(), clock_, Options());
+  EXPECT_EQ(Run(s), 2);
+  Message sent = Get(tx);
+  EXPECT_EQ(sent.status, MessageStatus::kSent);
+  EXPECT_EQ(sent.provider_id, "log-" + std::to_string(tx));
+  Message sup = Get(no_consent);
+  EXPECT_EQ(sup.status, MessageStatus::kSuppressed);
+  EXPECT_EQ(sup.last_error, "no_consent");
+
+  Consent(true);
+  Id quiet = Put("mk2", Purpose::kMarketing);
+  EXPECT_EQ(Run(s), 1);
+  Message deferred = Get(quiet);
+  EXPECT_EQ(deferred.status, MessageStatus::kDeferred);
+  EXPECT_EQ(deferred.next_attempt_at, *ParseRfc3339("2026-09-22T01:00:00Z"));
+  EXPECT_EQ(deferred.attempts, 0);
+  EXPECT_EQ(Run(s), 0);
+  clock_.Set(*ParseRfc3339("2026-09-22T01:00:00Z"));
+  EXPECT_EQ(Run(s), 1);
+  EXPECT_EQ(Get(quiet).status, MessageStatus::kSent);
+  EXPECT_EQ(s.sent(), 2);
+
+  // An unsubscribe found at send time suppresses marketing.
+  ASSERT_TRUE(db().Write([&](store::Tx& t) -> Status {
+    return AddSuppression(t, kMerchant, Medium::kEmail, "amy@example.com",
+                          SuppressionReason::kUnsubscribed, kMember, 0);
+  }));
+  Id unsub = Put("mk3", Purpose::kMarketing);
+  EXPECT_EQ(Run(s), 1);
+  EXPECT_EQ(Get(unsub).status, MessageStatus::kSuppressed);
+  EXPECT_EQ(Get(unsub).last_error, "unsubscribed");
+}
+
+TEST_P(SenderTest, ProviderErrorsRetryAndAMissingChannelFails) {
+  clock_.Set(*ParseRfc3339("2026-09-22T03:00:00Z"));
+  Id temp = Put("t", Purpose::kTransactional, 2);
+  Id nochan = Put("n", Purpose::kTransactional, 99);
+  Sender s(db(), clock_, Options());
+  EXPECT_EQ(Run(s), 2);
+  Message m = Get(temp);
+  EXPECT_EQ(m.status, MessageStatus::kQueued);
+  EXPECT_EQ(m.last_error, "log channel configured to fail");
+  EXPECT_EQ(m.next_attempt_at, clock_.Now() + 10 * kMicrosPerSecond);
+  Message f = Get(nochan);
+  EXPECT_EQ(f.status, MessageStatus::kFailed);
+  EXPECT_EQ(f.last_error, "channel not found or inactive");
+  EXPECT_EQ(s.failed(), 1);
+}
+
+TEST_P(SenderTest, WorkerThreadsDrainTheOutbox) {
+  clock_.Set(*ParseRfc3339("2026-09-22T03:00:00Z"));
+  for (int i = 0; i < 40; ++i) Put("k" + std::to_string(i), Purpose::kTransactional);
+  SenderOptions o = Options();
+  o.workers = 3;
+  o.batch = 4;
+  o.idle_wait = 10'000;
+  Sender s(db(), clock_, o);
+  s.Start();
+  for (int i = 0; i < 400 && s.sent() < 40; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  s.Stop();
+  EXPECT_EQ(s.sent(), 40);
+  auto n = db().ReadValue([&](store::Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(store::Rows r,
+                        tx.Query("SELECT COUNT(*) FROM outbox WHERE status = 'sent'"));
+    return r[0].Int(0);
+  });
+  EXPECT_EQ(n.value_or(0), 40);
+}
+
+RG_INSTANTIATE_BACKENDS(SenderTest);
+
+}  // namespace
+}  // namespace regulars::messaging
