@@ -370,22 +370,26 @@ describe('the insight pages in every language', () => {
         assert.equal(await text(page.getByTestId('segment-count')), tx.count(new Intl.NumberFormat(lang).format(p.body.count)))
         await screenshot(page, `${lang}-segment-builder`)
 
-        // Saved, its members, a member's card.
+        // Few demo members spend NT$5,000 a year and then stay away: NT$1,000 instead, saved.
+        const lower = { and: [{ ...def.and[0], value: 100000 }, def.and[1]] }
+        const pl = await previewOf(page, lower, () => page.getByTestId('seg-row').first().getByTestId('row-value').fill('1000'))
+        assert.ok(pl.body.count >= p.body.count && pl.body.count > 0, `${pl.body.count} members spent NT$1,000 and stayed away 60 days`)
+        await countShown(page, pl.body.count)
         await page.getByTestId('segment-name').fill(`${tx.slipping} ${uid()}`)
         const s = await saveCall(page, () => page.getByTestId('segment-save').click())
         assert.equal(s.status, 201, JSON.stringify(s.body))
-        assert.equal(s.body.count, p.body.count)
+        assert.equal(s.body.count, pl.body.count)
+        // Its members and a member's card.
         await page.getByTestId('open-members').click()
         await page.waitForURL(`**/segments/${s.body.id}/members`)
-        if (s.body.count > 0) {
-          await page.getByTestId('segment-member').first().waitFor()
-          await screenshot(page, `${lang}-segment-members`)
-          await page.getByTestId('segment-member').first().locator('a').click()
-          await page.getByTestId('member-insight').waitFor()
-          assert.equal(await text(page.getByTestId('member-insight').locator('h2')), tx.card)
-          await page.getByTestId('member-insight').scrollIntoViewIfNeeded()
-          await screenshot(page, `${lang}-member-insight`)
-        }
+        await page.getByTestId('segment-member').first().waitFor()
+        assert.equal(await page.getByTestId('segment-member').count(), Math.min(50, s.body.count))
+        await screenshot(page, `${lang}-segment-members`)
+        await page.getByTestId('segment-member').first().locator('a').click()
+        await page.getByTestId('member-insight').waitFor()
+        assert.equal(await text(page.getByTestId('member-insight').locator('h2')), tx.card)
+        await page.getByTestId('member-insight').scrollIntoViewIfNeeded()
+        await screenshot(page, `${lang}-member-insight`)
         assert.deepEqual(errors, [])
       } finally {
         await context.close()
