@@ -27,6 +27,9 @@
 #include "loyalty/loyalty_service.h"
 #include "loyalty/tier_service.h"
 #include "loyalty/wallet_service.h"
+#include "messaging/secrets.h"
+#include "messaging/sender.h"
+#include "messaging/transactional.h"
 #include "store/migrations.h"
 
 #ifndef REGULARS_VERSION
@@ -107,7 +110,24 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
     if (!seeded) return Die(seeded.error(), common.json);
   }
   events::Dispatcher dispatcher(**db, clock);
+  // Messaging: channel secrets and unsubscribe links are sealed under <data>/secret.key (or
+  // REGULARS_SECRET_KEY); transactional messages come from the event log; the sender workers
+  // deliver the outbox.
+  options->data_dir = std::filesystem::absolute(cfg->data_dir).string();
+  std::optional<messaging::SecretBox> secret_box;
+  if (auto box = messaging::SecretBox::LoadFromEnvironment(options->data_dir); box)
+    secret_box.emplace(std::move(*box));
+  else
+    spdlog::error("messaging secrets unavailable: {}", box.error().ToString());
+  const messaging::SecretBox* secrets = secret_box ? &*secret_box : nullptr;
+  messaging::TransactionalConsumer transactional(
+      secrets, fmt::format("http://{}:{}", options->host, options->port));
+  dispatcher.Register(&transactional);
   dispatcher.Start();
+  messaging::SenderOptions sender_options;
+  sender_options.secrets = secrets;
+  messaging::Sender sender(**db, clock, sender_options);
+  sender.Start();
   // Expires due points and lapsed reservations every minute; idempotent, so several servers
   // sharing one database may all run it.
   std::atomic<bool> stopping{false};
@@ -184,6 +204,7 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
   stopping = true;
   sweeper.join();
   import_worker.Stop();
+  sender.Stop();
   dispatcher.Stop();
   return 0;
 }
