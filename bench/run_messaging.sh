@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Messaging core: (1) render + enqueue personalised e-mails (bench_messaging render-enqueue: a
+# marketing template in two languages, a JSON context per member, the outbox row and its
+# message_queued event, 5,000 per transaction, SQLite synchronous=FULL); (2) delivery into
+# postfix's smtp-sink by the sender workers (bench_messaging deliver) against postfix's
+# smtp-source sending the same number of messages to the same sink with as many sessions as
+# the sender has workers (-s W, -d: one connection per session, as the sender keeps one).
+#
+#   bench/run_messaging.sh
+#
+# Environment (defaults in brackets): BUILD [build]  BENCH [$BUILD/bench/bench_messaging]
+#   RENDER_N [1000000]  DELIVER_N [20000]  WORKERS [4]  RUNS [3]  PORT [25250]
+# Prints every run and then the medians. Needs root for smtp-sink -u nobody.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+BENCH=${BENCH:-$BUILD/bench/bench_messaging}
+RENDER_N=${RENDER_N:-1000000}
+DELIVER_N=${DELIVER_N:-20000}
+WORKERS=${WORKERS:-4}
+RUNS=${RUNS:-3}
+PORT=${PORT:-25250}
+
+[ -x "$BENCH" ] || { echo "run_messaging: $BENCH not built (ninja -C build bench_messaging)" >&2; exit 1; }
+WORK=$(mktemp -d /tmp/rg-messaging-bench-XXXXXX)
+SINK=""
+cleanup() {
+  [ -n "$SINK" ] && kill "$SINK" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
+
+/usr/sbin/smtp-sink -u nobody "127.0.0.1:$PORT" 1000 &
+SINK=$!
+sleep 0.5
+
+: >"$WORK/render" ; : >"$WORK/deliver" ; : >"$WORK/source"
+for run in $(seq 1 "$RUNS"); do
+  out=$("$BENCH" render-enqueue "$RENDER_N" "sqlite:$WORK/render-$run.db" | grep RESULT)
+  echo "run $run: $out" >&2
+  echo "$out" | field rate >>"$WORK/render"
+  echo "$out" | field seconds >>"$WORK/render.s"
+  rm -f "$WORK"/render-"$run".db*
+
+  out=$("$BENCH" deliver "$DELIVER_N" "sqlite:$WORK/deliver-$run.db" "$PORT" "$WORKERS" | grep RESULT)
+  echo "run $run: $out" >&2
+  echo "$out" | field rate >>"$WORK/deliver"
+  rm -f "$WORK"/deliver-"$run".db*
+
+  t0=$(now)
+  /usr/sbin/smtp-source -s "$WORKERS" -d -m "$DELIVER_N" -f shop@example.com -t m@example.com \
+    "127.0.0.1:$PORT"
+  t1=$(now)
+  rate=$(awk -v a="$t0" -v b="$t1" -v n="$DELIVER_N" 'BEGIN {printf "%.0f", n / (b - a)}')
+  echo "run $run: RESULT what=smtp-source n=$DELIVER_N rate=$rate" >&2
+  echo "$rate" >>"$WORK/source"
+done
+
+r=$(median <"$WORK/render"); rs=$(median <"$WORK/render.s")
+d=$(median <"$WORK/deliver"); s=$(median <"$WORK/source")
+echo "| what | n | median | |"
+echo "|---|---|---|---|"
+echo "| render + enqueue (SQLite) | $RENDER_N | $rs s ($r msg/s) | |"
+echo "| Regulars sender, $WORKERS workers -> smtp-sink | $DELIVER_N | $d msg/s | $(awk -v a="$d" -v b="$s" 'BEGIN {printf "%.2f", a / b}') of smtp-source |"
+echo "| smtp-source -s $WORKERS -d -> smtp-sink | $DELIVER_N | $s msg/s | |"
