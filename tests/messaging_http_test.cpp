@@ -194,8 +194,7 @@ TEST_P(MessagingApi, PreviewCountsSmsPartsAndNamesMissingVariables) {
             200);
   auto preview = [&](const std::string& text, const std::string& member = "") {
     json body = {{"template",
-                  {{"name", "p"},
-                   {"medium", "sms"},
+                  {{"medium", "sms"},
                    {"category", "transactional"},
                    {"variants", {{"zh-TW", {{"text", text}}}}}}}};
     if (!member.empty()) body["member_id"] = member;

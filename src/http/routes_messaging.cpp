@@ -496,13 +496,13 @@ json SampleContext(const accounts::Merchant& m, std::string_view lang) {
 // {name?, medium, category, variants} as a Template (id 0); errors name the field under
 // `prefix` ("template.variants.en.text").
 Result<messaging::Template> TemplateFromBody(const json& body, const std::string& prefix,
-                                             bool partial) {
+                                             bool partial, bool require_name = true) {
   RG_ASSIGN_OR_RETURN(Fields f,
                       Fields::Of(body, {"name", "medium", "category", "variants"}, prefix));
   messaging::Template t;
   RG_ASSIGN_OR_RETURN(auto name, f.String("name"));
   if (name) t.name = *name;
-  if (!partial && t.name.empty()) return InvalidField(f.Name("name"), "required");
+  if (!partial && require_name && t.name.empty()) return InvalidField(f.Name("name"), "required");
   RG_ASSIGN_OR_RETURN(auto medium, f.String("medium"));
   if (medium) {
     auto m = messaging::ParseMedium(*medium);
@@ -802,7 +802,8 @@ void RegisterMessagingRoutes(Router& router) {
                 if (body_t && tid)
                   return InvalidField("template_id", "give template or template_id, not both");
                 if (body_t) {
-                  RG_ASSIGN_OR_RETURN(t, TemplateFromBody(*body_t, "template.", false));
+                  // A template being written may have no name yet.
+                  RG_ASSIGN_OR_RETURN(t, TemplateFromBody(*body_t, "template.", false, false));
                 } else if (tid) {
                   RG_ASSIGN_OR_RETURN(auto rec, RepoGetTemplate(tx, r.actor.merchant_id, *tid));
                   t = rec.t;
