@@ -247,7 +247,44 @@ void Router::Handle(Kind kind, const std::string& pattern, const std::vector<std
         (req.method == "POST" || req.method == "PATCH" || req.method == "PUT")) {
       RG_ASSIGN_OR_RETURN(r.body, ParseBody(req.body));
     }
-    if (kind == Kind::kRaw) return raw_handler(r, app_);
+    if (kind == Kind::kRaw) {
+      std::string key = req.get_header_value("Idempotency-Key");
+      if (req.method != "POST" || key.empty() || !authenticated) return raw_handler(r, app_);
+      // A raw route runs its own transactions, so its answer is recorded after it finished:
+      // a replay gets the first answer; two requests racing with one key may both run, which
+      // raw POST routes must tolerate (they recompute, like a model fit).
+      if (key.size() > 255) return InvalidField("Idempotency-Key", "is longer than 255 bytes");
+      std::string hash = Sha256Hex(req.method + " " + req.path + "\n" + req.body);
+      auto lookup = [&](store::Tx& tx) -> Result<std::optional<Reply>> {
+        RG_ASSIGN_OR_RETURN(store::Rows prior,
+                            tx.Query("SELECT request_hash, status, response FROM "
+                                     "idempotency_keys WHERE merchant_id = ? AND key = ?",
+                                     {r.actor.merchant_id, key}));
+        if (prior.empty()) return std::optional<Reply>();
+        if (prior[0].Str(0) != hash)
+          return Fail(Code::kIdempotencyMismatch,
+                      "Idempotency-Key was already used with a different request",
+                      "Idempotency-Key");
+        Reply replay;
+        replay.status = static_cast<int>(prior[0].Int(1));
+        replay.body = json::parse(prior[0].Str(2), nullptr, false);
+        replay.headers.emplace_back("Idempotent-Replayed", "true");
+        return std::optional<Reply>(std::move(replay));
+      };
+      RG_ASSIGN_OR_RETURN(auto prior, app_.db.ReadValue(lookup));
+      if (prior) return std::move(*prior);
+      RG_ASSIGN_OR_RETURN(Reply reply, raw_handler(r, app_));
+      return app_.db.WriteValue([&](store::Tx& tx) -> Result<Reply> {
+        RG_ASSIGN_OR_RETURN(auto raced, lookup(tx));
+        if (raced) return std::move(*raced);
+        RG_TRY(tx.Exec(
+            "INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, response, "
+            "created_at) VALUES (?, ?, ?, ?, ?, ?)",
+            {r.actor.merchant_id, key, hash, int64_t{reply.status},
+             (reply.replay_body ? *reply.replay_body : reply.body).dump(), r.actor.now}));
+        return reply;
+      });
+    }
     if (prepare) RG_TRY(prepare(r));
     if (kind == Kind::kRead) {
       return app_.db.ReadValue([&](store::Tx& tx) { return tx_handler(r, tx); });

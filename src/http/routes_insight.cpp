@@ -105,6 +105,8 @@ void RegisterInsightRoutes(Router& router) {
                if (!r.actor.IsManagerOrOwner())
                  return Fail(Code::kPermissionDenied, "only an owner or manager may fit models");
                if (!features) return Fail(Code::kUnavailable, "the feature store is not running");
+               // "Fit now" includes every order committed before the request.
+               RG_TRY(features->CatchUp());
                RG_ASSIGN_OR_RETURN(
                    auto fit,
                    insight::FitMerchant(app.db, *features, r.actor.merchant_id, r.actor.now));
