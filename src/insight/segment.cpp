@@ -306,21 +306,17 @@ class Evaluator {
         now_s_(FloorDiv(now, kMicrosPerSecond)),
         n_(static_cast<uint32_t>(f.size())),
         resolve_(resolve) {
-    scratch_.reserve(n_);
+    scratch_.resize(n_);
   }
 
+  const SegmentEvalStats& stats() const { return stats_; }
+
+  // The members matching `node` among the current candidates (all members when unrestricted).
   Result<roaring::Roaring> Eval(const SegmentNode& node, const std::string* ref_path) {
     using K = SegmentNode::Kind;
     switch (node.kind) {
-      case K::kAnd: {
-        RG_ASSIGN_OR_RETURN(roaring::Roaring acc, Eval(node.children[0], ref_path));
-        for (size_t i = 1; i < node.children.size(); ++i) {
-          if (acc.isEmpty()) break;
-          RG_ASSIGN_OR_RETURN(roaring::Roaring next, Eval(node.children[i], ref_path));
-          acc &= next;
-        }
-        return acc;
-      }
+      case K::kAnd:
+        return And(node, ref_path);
       case K::kOr: {
         roaring::Roaring acc;
         for (const auto& c : node.children) {
@@ -331,28 +327,100 @@ class Evaluator {
       }
       case K::kNot: {
         RG_ASSIGN_OR_RETURN(roaring::Roaring inner, Eval(node.children[0], ref_path));
-        return All() - inner;
+        return Universe() - inner;
       }
-      case K::kSegment:
-        return Reference(node, ref_path);
-      case K::kPredicate:
-        return Predicate(node.predicate);
+      case K::kSegment: {
+        RG_ASSIGN_OR_RETURN(roaring::Roaring r, Reference(node, ref_path));
+        if (scope_.set) r &= *scope_.set;
+        return r;
+      }
+      case K::kPredicate: {
+        ++stats_.predicates;
+        RG_ASSIGN_OR_RETURN(roaring::Roaring r, Predicate(node.predicate));
+        // Bitmap lookups answer for all members; column scans already kept to the candidates.
+        if (scope_.set) r &= *scope_.set;
+        return r;
+      }
     }
     return roaring::Roaring();
   }
 
  private:
+  // The members predicates look at: all (set == nullptr), or `set`, also listed in `ids`.
+  struct Scope {
+    const roaring::Roaring* set = nullptr;
+    const uint32_t* ids = nullptr;
+    size_t count = 0;
+  };
+  // Restores the candidates on every way out of a node, errors included.
+  struct ScopeGuard {
+    Evaluator* e;
+    Scope saved;
+    ~ScopeGuard() { e->scope_ = saved; }
+  };
+
+  // How much work a node costs per candidate: 0 bitmap lookups and saved segments (evaluated
+  // over all members once either way), 1 plain column scans, 2 walks of member order logs.
+  static int Cost(const SegmentNode& node) {
+    using K = SegmentNode::Kind;
+    if (node.kind == K::kSegment) return 0;
+    if (node.kind != K::kPredicate) {
+      int cost = 0;
+      for (const auto& c : node.children) cost = std::max(cost, Cost(c));
+      return cost;
+    }
+    const SegmentPredicate& p = node.predicate;
+    switch (p.feature) {
+      case F::kCategory:
+      case F::kSku:
+      case F::kBranch:
+        return p.window_days ? 2 : 0;
+      case F::kTag:
+        return 0;
+      case F::kOrders:
+      case F::kSpendMinor:
+      case F::kAovMinor:
+        return p.window_days ? 2 : 1;
+      case F::kWeekday:
+      case F::kDayOfMonth:
+        return 2;
+      default:
+        return 1;
+    }
+  }
+
+  // Children cheapest first (document order among equals), each evaluated only over the
+  // members matching all before it.
+  Result<roaring::Roaring> And(const SegmentNode& node, const std::string* ref_path) {
+    std::vector<const SegmentNode*> order;
+    for (const auto& c : node.children) order.push_back(&c);
+    std::stable_sort(order.begin(), order.end(), [](const SegmentNode* a, const SegmentNode* b) {
+      return Cost(*a) < Cost(*b);
+    });
+    ScopeGuard guard{this, scope_};
+    roaring::Roaring acc;
+    std::vector<uint32_t> ids;
+    for (size_t k = 0; k < order.size(); ++k) {
+      // Nothing left to match; with no members at all, go on so every reference is checked.
+      if (k > 0 && acc.isEmpty() && n_ != 0) break;
+      RG_ASSIGN_OR_RETURN(roaring::Roaring next, Eval(*order[k], ref_path));
+      acc = std::move(next);  // a subset of the candidates, so already the intersection
+      if (k + 1 < order.size()) {
+        ids.resize(acc.cardinality());
+        if (!ids.empty()) acc.toUint32Array(ids.data());
+        scope_ = Scope{&acc, ids.data(), ids.size()};
+      }
+    }
+    return acc;
+  }
+
+  // The complement's universe: the candidates.
+  roaring::Roaring Universe() const { return scope_.set ? *scope_.set : All(); }
+
   roaring::Roaring All() const {
     roaring::Roaring all;
     if (n_) all.addRange(0, n_);
     return all;
-  }
-
-  roaring::Roaring TakeScratch() {
-    roaring::Roaring r;
-    if (!scratch_.empty()) r.addMany(scratch_.size(), scratch_.data());
-    scratch_.clear();
-    return r;
   }
 
   Result<roaring::Roaring> Reference(const SegmentNode& node, const std::string* ref_path) {
@@ -375,6 +443,9 @@ class Evaluator {
       return std::unexpected(def.error());
     }
     std::shared_ptr<const SegmentNode> held = *def;
+    // Over all members, so the memo answers every later reference whatever its candidates.
+    ScopeGuard guard{this, scope_};
+    scope_ = Scope{};
     stack_.push_back(id);
     auto r = Eval(*held, ref_path ? ref_path : &node.path);
     stack_.pop_back();
@@ -383,12 +454,30 @@ class Evaluator {
     return r;
   }
 
-  // Collects indexes i < n_ with keep(i) into a bitmap; no allocation per member.
+  // Collects the candidates i with keep(i) into a bitmap; no allocation per member, and no
+  // branch on keep's answer (every index is written, the cursor advances by the answer).
   template <class Keep>
   roaring::Roaring Filter(Keep keep) {
-    for (uint32_t i = 0; i < n_; ++i)
-      if (keep(i)) scratch_.push_back(i);
-    return TakeScratch();
+    uint32_t* out = scratch_.data();
+    size_t k = 0;
+    if (scope_.set) {
+      const uint32_t* ids = scope_.ids;
+      for (size_t j = 0, n = scope_.count; j < n; ++j) {
+        uint32_t i = ids[j];
+        out[k] = i;
+        k += keep(i) ? 1 : 0;
+      }
+      stats_.members_tested += scope_.count;
+    } else {
+      for (uint32_t i = 0; i < n_; ++i) {
+        out[k] = i;
+        k += keep(i) ? 1 : 0;
+      }
+      stats_.members_tested += n_;
+    }
+    roaring::Roaring r;
+    if (k) r.addMany(k, out);
+    return r;
   }
 
   // A numeric comparison of value(i) for members with has(i), the operator dispatched once.
@@ -431,7 +520,9 @@ class Evaluator {
   }
 
   // The first index of member i's order log inside the window (the log is oldest first).
-  size_t WindowStart(uint32_t i, const std::optional<int>& window_days) const {
+  // Every walk of a member's order log starts here (counted in stats_.order_logs_read).
+  size_t WindowStart(uint32_t i, const std::optional<int>& window_days) {
+    ++stats_.order_logs_read;
     const auto& log = f_.order_log[i];
     if (!window_days) return 0;
     int64_t cutoff = now_s_ - int64_t{*window_days} * 86'400;
@@ -513,7 +604,7 @@ class Evaluator {
           return f_.tier_id[i] != 0 &&
                  std::find(ids.begin(), ids.end(), f_.tier_id[i]) != ids.end();
         });
-        return p.op == Op::kNotIn ? All() - in : in;
+        return p.op == Op::kNotIn ? Universe() - in : in;
       }
       case F::kRfmGroup: {
         bool wanted[256] = {};
@@ -522,7 +613,7 @@ class Evaluator {
         roaring::Roaring in;
         if (f_.rfm_group.size() == n_)
           in = Filter([&](uint32_t i) { return wanted[f_.rfm_group[i]]; });
-        return p.op == Op::kNotIn ? All() - in : in;
+        return p.op == Op::kNotIn ? Universe() - in : in;
       }
       case F::kConsentSms:
       case F::kConsentEmail:
@@ -609,33 +700,34 @@ class Evaluator {
       for (uint32_t& c : codes) c |= tag;
       bool branch = p.feature == F::kBranch;
       std::vector<uint8_t> seen(codes.size());
-      for (uint32_t i = 0; i < n_ && !codes.empty(); ++i) {
-        const auto& log = f_.order_log[i];
-        size_t start = WindowStart(i, p.window_days);
-        if (start == log.size()) continue;
-        size_t found = 0;
-        std::fill(seen.begin(), seen.end(), 0);
-        auto see = [&](uint32_t code) {
-          for (size_t k = 0; k < codes.size(); ++k)
-            if (codes[k] == code && !seen[k]) {
-              seen[k] = 1;
-              ++found;
+      if (!codes.empty())
+        result = Filter([&](uint32_t i) {
+          const auto& log = f_.order_log[i];
+          size_t start = WindowStart(i, p.window_days);
+          if (start == log.size()) return false;
+          size_t found = 0;
+          std::fill(seen.begin(), seen.end(), 0);
+          auto see = [&](uint32_t code) {
+            for (size_t k = 0; k < codes.size(); ++k)
+              if (codes[k] == code && !seen[k]) {
+                seen[k] = 1;
+                ++found;
+              }
+          };
+          for (size_t o = start; o < log.size(); ++o) {
+            const OrderFact& fact = log[o];
+            if (branch) {
+              see(fact.branch);
+            } else {
+              for (uint32_t x = 0; x < fact.item_count; ++x)
+                see(f_.item_codes[fact.first_item + x]);
             }
-        };
-        for (size_t o = start; o < log.size(); ++o) {
-          const OrderFact& fact = log[o];
-          if (branch) {
-            see(fact.branch);
-          } else {
-            for (uint32_t x = 0; x < fact.item_count; ++x) see(f_.item_codes[fact.first_item + x]);
+            if (p.op != Op::kAll ? found > 0 : found == codes.size()) break;
           }
-          if (p.op != Op::kAll ? found > 0 : found == codes.size()) break;
-        }
-        if (p.op == Op::kAll ? found == codes.size() : found > 0) scratch_.push_back(i);
-      }
-      result = TakeScratch();
+          return p.op == Op::kAll ? found == codes.size() : found > 0;
+        });
     }
-    if (p.op == Op::kNone) return All() - result;
+    if (p.op == Op::kNone) return Universe() - result;
     return result;
   }
 
@@ -657,7 +749,7 @@ class Evaluator {
       return r;
     }
     for (uint32_t c : codes) r |= f_.tag_members[c];
-    return p.op == Op::kNone ? All() - r : r;
+    return p.op == Op::kNone ? Universe() - r : r;
   }
 
   roaring::Roaring StringColumn(const SegmentPredicate& p, const Dictionary& dict,
@@ -675,7 +767,7 @@ class Evaluator {
       in = Filter(
           [&](uint32_t i) { return std::find(codes.begin(), codes.end(), col[i]) != codes.end(); });
     }
-    return p.op == Op::kNotIn ? All() - in : in;
+    return p.op == Op::kNotIn ? Universe() - in : in;
   }
 
   Result<roaring::Roaring> Birthday(const SegmentPredicate& p) {
@@ -722,7 +814,9 @@ class Evaluator {
   int64_t now_s_;
   uint32_t n_;
   const SegmentResolver& resolve_;
-  std::vector<uint32_t> scratch_;
+  std::vector<uint32_t> scratch_;  // n_ slots: Filter's output
+  Scope scope_;
+  SegmentEvalStats stats_;
   std::vector<Id> stack_;
   std::map<Id, roaring::Roaring> memo_;
   std::optional<ZoneOffsets> zone_;
@@ -828,9 +922,12 @@ bool DependsOnTime(const SegmentNode& node) {
 }
 
 Result<roaring::Roaring> EvaluateSegment(const SegmentNode& node, const MerchantFeatures& features,
-                                         Micros now, const SegmentResolver& resolve) {
+                                         Micros now, const SegmentResolver& resolve,
+                                         SegmentEvalStats* stats) {
   Evaluator e(features, now, resolve);
-  return e.Eval(node, nullptr);
+  auto r = e.Eval(node, nullptr);
+  if (stats) *stats = e.stats();
+  return r;
 }
 
 Result<ZoneOffsets> ZoneOffsets::For(std::string_view timezone, int64_t from_s, int64_t to_s) {

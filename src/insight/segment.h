@@ -143,11 +143,26 @@ bool DependsOnTime(const SegmentNode& node);
 // Looks up a saved segment's parsed definition; not_found when there is no such segment.
 using SegmentResolver = std::function<Result<std::shared_ptr<const SegmentNode>>(Id segment_id)>;
 
+// What one evaluation did, for tests and benchmarks (counts, never timings).
+struct SegmentEvalStats {
+  uint64_t predicates = 0;       // predicate nodes evaluated
+  uint64_t members_tested = 0;   // per-member tests by column scans and order-log predicates
+  uint64_t order_logs_read = 0;  // member order logs opened by windowed / calendar predicates
+};
+
 // The members of `features` matching `node` at `now`, as a bitmap of member indexes.
 // `resolve` may be empty when the tree has no segment references. Errors: invalid_argument
 // naming the reference path for an unknown segment or a reference cycle.
+//
+// An AND evaluates its children cheapest first (saved-segment references and bitmap lookups,
+// then plain column scans, then order-log walks), each only over the members still matching
+// the children before it, and stops at an empty result (except on no members at all, where
+// every reference is still checked). OR and NOT see the same candidates; NOT complements
+// against them. The result is the same as evaluating every node over all members. `stats`,
+// when given, receives the counts of this evaluation.
 Result<roaring::Roaring> EvaluateSegment(const SegmentNode& node, const MerchantFeatures& features,
-                                         Micros now, const SegmentResolver& resolve = {});
+                                         Micros now, const SegmentResolver& resolve = {},
+                                         SegmentEvalStats* stats = nullptr);
 
 // The merchant's UTC offset as a step function of time, for calendar predicates over many
 // orders without a time-zone lookup each (built once from the tz database for a span of years).

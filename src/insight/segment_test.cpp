@@ -454,6 +454,97 @@ TEST_F(SegmentEval, LogicAndReferences) {
   EXPECT_EQ(e.message, "definition.and[1].not.segment: segment 3 refers to itself (3 -> 4 -> 3)");
 }
 
+// An AND evaluates its children cheapest first, each over the members the ones before it left:
+// order logs are opened only for those candidates, and none at all after an empty child.
+TEST_F(SegmentEval, AndNarrowsTheCandidatesCheapestFirst) {
+  auto eval = [&](const std::string& def, SegmentEvalStats* stats) {
+    auto node = ParseSegmentDefinition(json::parse(def));
+    EXPECT_TRUE(node.has_value()) << def;
+    auto r = EvaluateSegment(*node, f_, kNow, resolver_, stats);
+    EXPECT_TRUE(r.has_value()) << def;
+    Ids out;
+    if (r)
+      for (uint32_t i : *r) out.push_back(f_.member_ids[i]);
+    return out;
+  };
+  SegmentEvalStats s;
+  // Alone, the 365-day spend walks every member's order log.
+  EXPECT_EQ(eval(R"({"feature": "spend_minor", "op": ">", "value": 0, "window_days": 365})", &s),
+            (Ids{100, 102, 103}));
+  EXPECT_EQ(s.order_logs_read, 5u);
+  EXPECT_EQ(s.members_tested, 5u);
+  EXPECT_EQ(s.predicates, 1u);
+
+  // The empty first child: the order-log predicate is never evaluated.
+  s = {};
+  EXPECT_EQ(eval(R"({"and": [{"feature": "points", "op": ">", "value": 1000},
+                             {"feature": "spend_minor", "op": ">", "value": 0, "window_days": 365}]})",
+                 &s),
+            Ids{});
+  EXPECT_EQ(s.order_logs_read, 0u);
+  EXPECT_EQ(s.members_tested, 5u);  // the points column scan only
+  EXPECT_EQ(s.predicates, 1u);
+
+  // The same with the empty (unknown tag) lookup written last: it still goes first.
+  s = {};
+  EXPECT_EQ(eval(R"({"and": [{"feature": "spend_minor", "op": ">", "value": 0, "window_days": 365},
+                             {"feature": "tag", "op": "in", "values": ["nobody"]}]})",
+                 &s),
+            Ids{});
+  EXPECT_EQ(s.order_logs_read, 0u);
+  EXPECT_EQ(s.members_tested, 0u);
+  EXPECT_EQ(s.predicates, 1u);
+
+  // vip = members 0 and 2: only their two logs are read.
+  s = {};
+  EXPECT_EQ(eval(R"({"and": [{"feature": "spend_minor", "op": ">", "value": 0, "window_days": 365},
+                             {"feature": "tag", "op": "in", "values": ["vip"]}]})",
+                 &s),
+            (Ids{100, 102}));
+  EXPECT_EQ(s.order_logs_read, 2u);
+  EXPECT_EQ(s.members_tested, 2u);
+  EXPECT_EQ(s.predicates, 2u);
+
+  // NOT under the AND complements against the candidates (member 2 spent 300 in the window).
+  s = {};
+  EXPECT_EQ(eval(R"({"and": [{"feature": "tag", "op": "in", "values": ["vip"]},
+                             {"not": {"feature": "spend_minor", "op": ">", "value": 1000, "window_days": 365}}]})",
+                 &s),
+            (Ids{102}));
+  EXPECT_EQ(s.order_logs_read, 2u);
+  EXPECT_EQ(s.members_tested, 2u);
+
+  // OR under the AND sees the same candidates (TW-TPE = members 0 and 3); consent_line (member 4
+  // only) and the not_in complement stay within them.
+  s = {};
+  EXPECT_EQ(
+      eval(R"({"and": [{"or": [{"feature": "orders", "op": ">=", "value": 1, "window_days": 30},
+                                     {"feature": "consent_line", "op": "=", "value": true}]},
+                             {"feature": "region", "op": "in", "values": ["TW-TPE"]}]})",
+           &s),
+      (Ids{100, 103}));
+  EXPECT_EQ(s.order_logs_read, 2u);
+  EXPECT_EQ(s.members_tested, 5u + 2u + 2u);
+  EXPECT_EQ(eval(R"({"and": [{"feature": "region", "op": "in", "values": ["TW-TPE"]},
+                             {"feature": "gender", "op": "not_in", "values": ["female"]}]})",
+                 nullptr),
+            (Ids{103}));
+
+  // On no members (the check of a definition before saving it) an empty child does not stop
+  // the AND: a reference behind it is still resolved.
+  MerchantFeatures none;
+  none.timezone = "UTC";
+  auto node = ParseSegmentDefinition(json::parse(
+      R"({"and": [{"feature": "region", "op": "in", "values": ["nowhere"]},
+                  {"or": [{"feature": "spend_minor", "op": ">", "value": 0, "window_days": 30},
+                          {"segment": "9"}]}]})"));
+  ASSERT_TRUE(node.has_value());
+  auto r = EvaluateSegment(*node, none, kNow, {});
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().field, "definition.and[1].or[1].segment");
+  EXPECT_EQ(r.error().message, "definition.and[1].or[1].segment: no segment 9");
+}
+
 TEST(SegmentZone, OffsetsFollowDaylightSaving) {
   // New York: EST (-5 h) until 2026-03-08 07:00Z, then EDT (-4 h) until 2026-11-01 06:00Z.
   auto z = ZoneOffsets::For("America/New_York", 1'767'225'600, 1'798'761'600);
