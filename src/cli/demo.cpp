@@ -152,18 +152,30 @@ Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merc
     return {};
   }));
 
-  // Each member's visits: a few regulars come weekly, most now and then, some once.
+  // Each member's visits, shaped like the histories the churn models describe: members join
+  // through the year, come back at their own pace (a few weekly, most now and then), buy
+  // baskets of their own size, and after any visit may stop coming for good, so the insight
+  // pages have regulars, newcomers and people slipping away.
   struct Visit {
     Micros at;
     Id member;
+    int basket;  // the most lines this member buys at once
   };
   std::vector<Visit> visits;
-  std::exponential_distribution<double> habit(1.0 / 6.0);
+  std::exponential_distribution<double> habit(1.0 / 10.0);  // visits a year while a customer
+  std::uniform_int_distribution<Micros> joined(0, 340 * kMicrosPerDay);
+  std::uniform_real_distribution<double> dropout(0.02, 0.3);  // chance to stop after a visit
   for (Id m : member_ids) {
-    int n = std::min(60, static_cast<int>(habit(rng)));
-    for (int i = 0; i < n; ++i)
-      visits.push_back(
-          {year_ago + std::uniform_int_distribution<Micros>(0, 364 * kMicrosPerDay)(rng), m});
+    double per_day = std::max(1.0, habit(rng)) / 365.0;
+    std::exponential_distribution<double> gap_days(per_day);
+    std::bernoulli_distribution stops(dropout(rng));
+    int basket = std::uniform_int_distribution<int>(1, 4)(rng);
+    Micros at = year_ago + joined(rng);
+    for (int i = 0; i < 60 && at < now; ++i) {
+      visits.push_back({at, m, basket});
+      if (stops(rng)) break;
+      at += kMicrosPerDay / 4 + static_cast<Micros>(gap_days(rng) * kMicrosPerDay);
+    }
   }
   std::sort(visits.begin(), visits.end(),
             [](const Visit& a, const Visit& b) { return a.at < b.at; });
@@ -180,7 +192,7 @@ Status SeedLoyalty(store::Database& db, const Clock& clock, const accounts::Merc
         o.branch_id =
             branch_ids[std::uniform_int_distribution<size_t>(0, branch_ids.size() - 1)(rng)];
         o.occurred_at = v.at;
-        int lines = std::uniform_int_distribution<int>(1, 3)(rng);
+        int lines = std::uniform_int_distribution<int>(1, v.basket)(rng);
         o.total_minor = 0;
         for (int l = 0; l < lines; ++l) {
           const MenuItem& item =
