@@ -200,6 +200,14 @@ Status RunRegulars(const Common& c, int64_t apply_n, bool apply_models) {
       count = bits.cardinality();
       fmt::print(stderr, "regulars: run {}: {:.3f} ms, {} members\n", r + 1, ms.back(), count);
     }
+    {
+      // What the evaluation visited (counts, not timed).
+      insight::SegmentEvalStats stats;
+      RG_TRY(insight::EvaluateSegment(segment, f, c.now, {}, &stats));
+      fmt::print(stderr,
+                 "regulars: segment visited: {} predicates, {} member tests, {} order logs\n",
+                 stats.predicates, stats.members_tested, stats.order_logs_read);
+    }
     for (const auto& child : segment.children) {
       auto t = SteadyClock::now();
       RG_ASSIGN_OR_RETURN(auto bits, insight::EvaluateSegment(child, f, c.now));
