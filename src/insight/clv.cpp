@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/math/special_functions/digamma.hpp>
 #include <cmath>
 #include <functional>
@@ -233,7 +234,14 @@ RfmGroups GroupRfm(std::span<const RfmSummary> customers) {
 
 // ---- Hypergeometric series ----
 
+namespace {
+std::atomic<int64_t> hyp2f1_series_calls{0};
+}  // namespace
+
+int64_t Hyp2F1SeriesCalls() { return hyp2f1_series_calls.load(std::memory_order_relaxed); }
+
 double Hyp2F1Series(double a, double b, double c, double z) {
+  hyp2f1_series_calls.fetch_add(1, std::memory_order_relaxed);
   double term = 1, sum = 1;
   for (int n = 0; n < 2'000'000; ++n) {
     double ratio = (a + n) * (b + n) / ((c + n) * (n + 1.0)) * z;

@@ -4,7 +4,8 @@
 // still active, how many purchases next) and the Gamma-Gamma spend model (how much per purchase).
 //
 // Contract:
-// - Pure functions over values: no I/O, no clock, no globals. Thread-safe.
+// - Pure functions over values: no I/O, no clock, no globals (but the diagnostic call counter
+//   Hyp2F1SeriesCalls). Thread-safe.
 // - Time is in one unit chosen by the caller when summarising (CDNOW uses weeks); every time
 //   argument and every fitted alpha / beta is in that unit.
 // - The likelihoods follow the papers exactly (same constants included), so the values are
@@ -206,5 +207,8 @@ CustomerForecast Forecast(const ClvModels& models, const RfmSummary& c, double h
 // non-positive integer; stops when the terms are past their peak and below 1e-16 of the sum.
 // Callers transform their arguments so the series is short (see the .cpp).
 double Hyp2F1Series(double a, double b, double c, double z);
+// How many times Hyp2F1Series has been called in this process (a relaxed atomic counter, the
+// one piece of global state here): lets tests check that a code path evaluates no series.
+int64_t Hyp2F1SeriesCalls();
 
 }  // namespace regulars::insight

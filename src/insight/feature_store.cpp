@@ -297,11 +297,21 @@ Result<MerchantMeta> LoadMeta(Tx& tx, Id merchant_id) {
   return m;
 }
 
-// Live (not erased, not merged) members of a merchant: all of them, or those of `ids`.
+// One page of a keyset walk over a merchant's members: the first `limit` live members with
+// id > `after`, in id order.
+struct MemberPage {
+  Id after = 0;
+  size_t limit = 0;
+};
+
+// Live (not erased, not merged) members of a merchant: those of `ids`, else those of `page`.
+// For a page, the per-member tables are read for the id range the page's members span, so
+// each query returns about one page's rows however large the merchant is.
 Result<std::vector<MemberData>> LoadMembers(Tx& tx, Id merchant_id, const std::vector<Id>* ids,
-                                            Micros now) {
+                                            Micros now, MemberPage page = {}) {
   std::vector<MemberData> out;
   std::unordered_map<Id, size_t> at;
+  Id range_lo = 0, range_hi = 0;  // page mode: the page's first and last member id
   auto scoped = [&](std::string_view sql, std::string_view member_col,
                     const std::vector<Id>& chunk) {
     std::string q(sql);
@@ -309,6 +319,10 @@ Result<std::vector<MemberData>> LoadMembers(Tx& tx, Id merchant_id, const std::v
     if (ids) {
       q += fmt::format(" AND {} IN ({})", member_col, Placeholders(chunk.size()));
       for (Id id : chunk) params.emplace_back(id);
+    } else if (range_hi != 0) {
+      q += fmt::format(" AND {0} >= ? AND {0} <= ?", member_col);
+      params.emplace_back(range_lo);
+      params.emplace_back(range_hi);
     }
     return std::make_pair(q, params);
   };
@@ -327,7 +341,14 @@ Result<std::vector<MemberData>> LoadMembers(Tx& tx, Id merchant_id, const std::v
         "SELECT id, created_at, birth_month, birth_day, gender, region, city, language, tags "
         "FROM members WHERE merchant_id = ? AND erased_at IS NULL AND merged_into IS NULL",
         "id", chunk);
-    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(q + " ORDER BY id", p));
+    if (!ids && page.limit > 0) {
+      q += " AND id > ? ORDER BY id LIMIT ?";
+      p.emplace_back(page.after);
+      p.emplace_back(static_cast<int64_t>(page.limit));
+    } else {
+      q += " ORDER BY id";
+    }
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(q, p));
     for (const Row& r : rows) {
       MemberData m;
       m.id = r.Int(0);
@@ -347,6 +368,10 @@ Result<std::vector<MemberData>> LoadMembers(Tx& tx, Id merchant_id, const std::v
     }
   }
   if (out.empty()) return out;
+  if (!ids && page.limit > 0) {
+    range_lo = out.front().id;
+    range_hi = out.back().id;
+  }
   auto find = [&](Id id) -> MemberData* {
     auto it = at.find(id);
     return it == at.end() ? nullptr : &out[it->second];
@@ -523,17 +548,31 @@ void RestoreScores(MerchantFeatures& f, uint32_t i, const KeptScores& k) {
 
 }  // namespace
 
-Result<MerchantFeatures> BuildMerchantFeatures(Tx& tx, Id merchant_id, Micros now) {
+Result<MerchantFeatures> BuildMerchantFeatures(Tx& tx, Id merchant_id, Micros now,
+                                               const BuildOptions& options) {
+  if (options.members_per_chunk == 0)
+    return InvalidField("members_per_chunk", "must be at least 1");
   RG_ASSIGN_OR_RETURN(MerchantMeta meta, LoadMeta(tx, merchant_id));
-  RG_ASSIGN_OR_RETURN(auto members, LoadMembers(tx, merchant_id, nullptr, now));
   MerchantFeatures f;
   f.merchant_id = merchant_id;
   f.timezone = meta.timezone;
   f.currency = meta.currency;
   f.last_seq = meta.last_seq;
-  f.index_of.reserve(members.size());
-  ForEachColumn(f, [&](auto& v) { v.reserve(members.size()); });
-  for (auto& m : members) AddMember(f, meta, std::move(m));
+  // Keyset pagination by member id, all in `tx` (one snapshot): only one chunk of rows and
+  // member records is held besides the growing columns.
+  RG_ASSIGN_OR_RETURN(Rows count, tx.Query("SELECT COUNT(*) FROM members WHERE merchant_id = ? "
+                                           "AND erased_at IS NULL AND merged_into IS NULL",
+                                           {merchant_id}));
+  auto expected = static_cast<size_t>(count.empty() ? 0 : count[0].Int(0));
+  f.index_of.reserve(expected);
+  ForEachColumn(f, [&](auto& v) { v.reserve(expected); });
+  MemberPage page{0, options.members_per_chunk};
+  for (;;) {
+    RG_ASSIGN_OR_RETURN(auto members, LoadMembers(tx, merchant_id, nullptr, now, page));
+    for (auto& m : members) AddMember(f, meta, std::move(m));
+    if (members.size() < page.limit) break;
+    page.after = f.member_ids.back();
+  }
   return f;
 }
 

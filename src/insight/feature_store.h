@@ -233,8 +233,17 @@ class FeatureStore {
   bool stop_ = false;
 };
 
+struct BuildOptions {
+  // Members read per chunk (keyset pagination by member id); bounds the rows held at once.
+  size_t members_per_chunk = 20'000;
+};
+
 // Builds one merchant's features from the database inside `tx` (used by tests and Build()).
-// last_seq is the merchant's last event seq read in the same snapshot.
-Result<MerchantFeatures> BuildMerchantFeatures(store::Tx& tx, Id merchant_id, Micros now);
+// last_seq is the merchant's last event seq read in the same snapshot. Members are read in
+// chunks of options.members_per_chunk (all in `tx`), so the memory besides the result is about
+// one chunk's rows; the result does not depend on the chunk size. Error: members_per_chunk 0
+// (invalid_argument, field "members_per_chunk").
+Result<MerchantFeatures> BuildMerchantFeatures(store::Tx& tx, Id merchant_id, Micros now,
+                                               const BuildOptions& options = {});
 
 }  // namespace regulars::insight

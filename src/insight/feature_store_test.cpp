@@ -354,6 +354,62 @@ TEST_P(FeatureStoreTest, CatchUpEqualsAFreshBuild) {
   EXPECT_EQ(Who(fresh, fresh.tags, fresh.tag_members, "regular"), std::set<Id>{b});
 }
 
+TEST_P(FeatureStoreTest, BuildInTinyChunksEqualsTheNormalBuild) {
+  Micros now = clock_.Now();
+  members::MemberInput tagged;
+  tagged.tags = std::vector<std::string>{"vip"};
+  tagged.gender = std::optional<std::string>("female");
+  tagged.consent[members::Channel::kEmail] = true;
+  std::vector<Id> ids;
+  for (int k = 0; k < 7; ++k)
+    ids.push_back(
+        Member("09120001" + std::to_string(10 + k), k % 2 ? tagged : members::MemberInput{}));
+  // Orders for most members (several per member, shared skus and categories, a refund); one
+  // anonymous order; an erased member and a merged one inside the id range, so chunk boundaries
+  // fall next to members that are not live.
+  for (int k = 0; k < 7; ++k) {
+    if (k == 3) continue;
+    for (int o = 0; o <= k % 3; ++o)
+      Order("O-" + std::to_string(k) + "-" + std::to_string(o), ids[k], 3000 * (k + 1) + o,
+            now - (10 + o * 3 + k) * kDay,
+            {Item(k % 2 ? "T1" : "C" + std::to_string(k), k % 2 ? "tea" : "cake", 1, 3000)},
+            o % 2 ? std::optional<Id>(branch_) : std::nullopt);
+  }
+  Id refunded = Order("R-1", ids[4], 9000, now - 2 * kDay, {Item("M1", "milk", 3, 3000)});
+  Refund(refunded, 4000);
+  Order("ANON-1", std::nullopt, 7000, now - 1 * kDay, {Item("Z1", "anon", 1, 7000)});
+  ASSERT_TRUE(
+      db().WriteValue([&](store::Tx& tx) { return members::EraseMember(tx, A(), ids[2]); }));
+  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+    RG_TRY(members::MergeMembers(tx, A(), ids[6], ids[5]));
+    return loyalty::MergeBalances(tx, A(), ids[6], ids[5]);
+  }));
+
+  MerchantFeatures normal = Fresh();
+  ASSERT_EQ(normal.size(), 5u);  // 7 members, one erased, one merged away
+  for (size_t chunk : {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{6}}) {
+    SCOPED_TRACE("members_per_chunk " + std::to_string(chunk));
+    auto f = db().ReadValue([&](store::Tx& tx) {
+      return BuildMerchantFeatures(tx, merchant_, now, BuildOptions{chunk});
+    });
+    ASSERT_TRUE(f.has_value()) << f.error().ToString();
+    ExpectSameFeatures(*f, normal);
+    // Same dense order and the same dictionary codes, not only the same values.
+    EXPECT_EQ(f->member_ids, normal.member_ids);
+    EXPECT_EQ(f->item_codes, normal.item_codes);
+    EXPECT_EQ(f->skus.size(), normal.skus.size());
+    EXPECT_EQ(f->categories.size(), normal.categories.size());
+    EXPECT_EQ(f->tags.size(), normal.tags.size());
+    EXPECT_EQ(f->points, normal.points);
+    EXPECT_EQ(f->gender, normal.gender);
+  }
+  auto zero = db().ReadValue(
+      [&](store::Tx& tx) { return BuildMerchantFeatures(tx, merchant_, now, BuildOptions{0}); });
+  ASSERT_FALSE(zero.has_value());
+  EXPECT_EQ(zero.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(zero.error().field, "members_per_chunk");
+}
+
 TEST_P(FeatureStoreTest, TailerSeesANewMerchantAndKeepsScoresAcrossAReload) {
   Id a = Member("0912000001");
   Order("A-1", a, 30000, clock_.Now() - kDay);
@@ -433,7 +489,9 @@ TEST_P(FeatureStoreTest, NightlyFitIsSavedOnceADayAndAppliedByAnotherStore) {
                          f.rfm_group[i]);
       }
       EXPECT_TRUE(std::isnan(f.p_alive[f.index_of.at(never)]));
-      EXPECT_EQ(f.model_kind, "bgnbd_gg");
+      // Eight steady buyers give BG/NBD no dropout to fit: applied in the closed-form limit
+      // (scores.h), by the second store too, from the saved params_json.
+      EXPECT_EQ(f.model_kind, "bgnbd_gg_limit");
       EXPECT_EQ(f.model_fitted_at, now);
       return out;
     });

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "insight/clv.h"
@@ -177,21 +178,35 @@ TEST(ScoresTest, ApplyModelsUsesBothModelsAndLeavesNonBuyersUnscored) {
   EXPECT_EQ(fit->customers, buyers);
   EXPECT_EQ(fit->repeat_buyers, repeaters);
   ASSERT_TRUE(fit->gamma_gamma.has_value());
+  // Every member stops after a fixed number of purchases, at the same rate: no heterogeneity in
+  // dropout for a and b to describe, so the fit runs them off to infinity (a ~ 6.6e7,
+  // b ~ 1.6e8, not converged) and the models are applied in the closed-form limit.
+  EXPECT_FALSE(fit->converged);
+  EXPECT_GT(fit->bgnbd.a, kMaxDropoutShape);
+  EXPECT_TRUE(UsesLimit(*fit));
+  int64_t series_before = Hyp2F1SeriesCalls();
   ApplyModels(f, *fit, now);
+  EXPECT_EQ(Hyp2F1SeriesCalls(), series_before);
   for (uint32_t i = 0; i < 200; ++i) {
     auto s = MemberSummary(f, i, now);
     ASSERT_TRUE(s.has_value());
     EXPECT_EQ(f.p_alive[i], static_cast<float>(BgNbdProbabilityAlive(fit->bgnbd, *s)));
-    // E[Y(t)]: the paper's eq. 10 where it is finite, else its limit for a fixed dropout
-    // probability pd = a / (a + b).
+    // E[Y(t)]: the limit for a fixed dropout probability pd = a / (a + b), spelled out.
     auto expected = [&](double t) {
-      double e = BgNbdConditionalExpectedPurchases(fit->bgnbd, *s, t);
-      if (std::isfinite(e)) return e;
       const auto& p = fit->bgnbd;
       double pd = p.a / (p.a + p.b);
       return BgNbdProbabilityAlive(p, *s) *
-             (1 - std::pow((p.alpha + s->T) / (p.alpha + s->T + pd * t), p.r + s->x)) / pd;
+             -std::expm1(-(p.r + s->x) * std::log1p(pd * t / (p.alpha + s->T))) / pd;
     };
+    // It is where the paper's eq. 10 tends as a and b grow at that pd (eq. 10 itself overflows
+    // at the fitted a and b; checked on a few members at a + b = 4000).
+    if (i < 5) {
+      const auto& p = fit->bgnbd;
+      double pd = p.a / (p.a + p.b);
+      double e10 =
+          BgNbdConditionalExpectedPurchases({p.r, p.alpha, pd * 4000, (1 - pd) * 4000}, *s, 90);
+      EXPECT_NEAR(expected(90), e10, 1e-2 * e10);
+    }
     EXPECT_EQ(f.expected_purchases_90d[i], static_cast<float>(expected(90)));
     EXPECT_EQ(f.expected_value_minor[i],
               static_cast<float>(expected(365) * GammaGammaExpectedSpend(*fit->gamma_gamma, *s)));
@@ -205,7 +220,7 @@ TEST(ScoresTest, ApplyModelsUsesBothModelsAndLeavesNonBuyersUnscored) {
   EXPECT_TRUE(std::isnan(f.expected_value_minor[200]));
   EXPECT_EQ(f.rfm_group[200], 0);
   EXPECT_NE(f.rfm_group[0], 0);
-  EXPECT_EQ(f.model_kind, "bgnbd_gg");
+  EXPECT_EQ(f.model_kind, "bgnbd_gg_limit");
   EXPECT_EQ(f.model_fitted_at, now);
 
   // The saved parameters read back the same.
@@ -222,6 +237,71 @@ TEST(ScoresTest, ApplyModelsUsesBothModelsAndLeavesNonBuyersUnscored) {
   EXPECT_EQ(bad.error().code, Code::kInvalidArgument);
   EXPECT_EQ(bad.error().field, "params_json.bgnbd");
   EXPECT_EQ(bad.error().message, "params_json.bgnbd: needs r, alpha, a and b");
+}
+
+TEST(ScoresTest, LargeParametersAreAppliedInTheClosedFormLimitWithoutASeries) {
+  // Member 0: purchase days 100, 110, 130 (x = 2, t_x = 30, T = 40 at day 140, monetary 500);
+  // member 1 never bought; member 2 bought once on day 120 (x = 0, T = 20).
+  MerchantFeatures f = Store({{{100, 1000}, {110, 300}, {130, 700}}, {}, {{120, 400}}});
+  Micros now = 140 * kMicrosPerDay;
+  ModelFit fit;
+  fit.gamma_gamma = GammaGammaParams{1, 3, 1000};  // spend (1000 + x * m) / (x + 2) = 500
+  fit.converged = true;
+  fit.fitted_at = now;
+
+  // a = b = 1e5: the dropout probability is pd = 1/2 after every purchase.
+  fit.bgnbd = {1, 25, 1e5, 1e5};
+  EXPECT_TRUE(UsesLimit(fit));
+  int64_t before = Hyp2F1SeriesCalls();
+  ApplyModels(f, fit, now);
+  EXPECT_EQ(Hyp2F1SeriesCalls(), before);
+  EXPECT_EQ(f.model_kind, "bgnbd_gg_limit");
+  EXPECT_EQ(f.model_fitted_at, now);
+  // Member 2: p_alive 1, E[Y(90)] = (1 - 45 / (45 + 90 / 2)) / (1/2) = 1.
+  EXPECT_EQ(f.p_alive[2], 1.0f);
+  EXPECT_EQ(f.expected_purchases_90d[2], 1.0f);
+  EXPECT_EQ(f.expected_value_minor[2], static_cast<float>((1 - 45.0 / 227.5) / 0.5 * 500));
+  // Member 0: p_alive = 1 / (1 + a / (b + 1) (65 / 55)^3).
+  const double alive0 = 1 / (1 + 1e5 / (1e5 + 1) * std::pow(65.0 / 55, 3));
+  EXPECT_EQ(f.p_alive[0], static_cast<float>(alive0));
+  EXPECT_EQ(f.expected_purchases_90d[0],
+            static_cast<float>(alive0 * (1 - std::pow(65.0 / 110, 3)) / 0.5));
+  EXPECT_TRUE(std::isnan(f.p_alive[1]));
+  EXPECT_TRUE(std::isnan(f.expected_value_minor[1]));
+  EXPECT_EQ(nlohmann::json::parse(ModelParamsJson(fit))["purchase_model"], "bgnbd_limit");
+
+  // b far beyond a: pd ~ 0, the no-dropout NBD, (r + x) / (alpha + T) t = 4 / 64 t for member 0.
+  fit.bgnbd = {2, 24, 2, 1e300};
+  ApplyModels(f, fit, now);
+  EXPECT_EQ(Hyp2F1SeriesCalls(), before);
+  EXPECT_EQ(f.p_alive[0], 1.0f);
+  EXPECT_EQ(f.expected_purchases_90d[0], 5.625f);
+  EXPECT_EQ(f.expected_value_minor[0], 22.8125f * 500);
+  EXPECT_EQ(f.p_alive[2], 1.0f);
+  EXPECT_EQ(f.expected_purchases_90d[2], static_cast<float>(2.0 / 44 * 90));
+
+  // A fit that did not converge is applied in the limit whatever its a and b.
+  fit.bgnbd = {2, 24, 0.8, 2.4};
+  fit.converged = false;
+  EXPECT_TRUE(UsesLimit(fit));
+  ApplyModels(f, fit, now);
+  EXPECT_EQ(Hyp2F1SeriesCalls(), before);
+  EXPECT_EQ(f.model_kind, "bgnbd_gg_limit");
+  auto back = ParseModelParams(ModelParamsJson(fit));
+  ASSERT_TRUE(back.has_value()) << back.error().ToString();
+  EXPECT_TRUE(UsesLimit(*back));
+
+  // Converged with moderate a and b: eq. 10, one series per horizon per buyer.
+  fit.converged = true;
+  EXPECT_FALSE(UsesLimit(fit));
+  ApplyModels(f, fit, now);
+  EXPECT_EQ(Hyp2F1SeriesCalls(), before + 4);
+  EXPECT_EQ(f.model_kind, "bgnbd_gg");
+  auto s0 = MemberSummary(f, 0, now);
+  ASSERT_TRUE(s0.has_value());
+  EXPECT_EQ(f.expected_purchases_90d[0],
+            static_cast<float>(BgNbdConditionalExpectedPurchases(fit.bgnbd, *s0, 90)));
+  EXPECT_EQ(nlohmann::json::parse(ModelParamsJson(fit))["purchase_model"], "bgnbd");
 }
 
 }  // namespace

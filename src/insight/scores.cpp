@@ -41,16 +41,26 @@ double OwnMeanSpend(const MerchantFeatures& f, uint32_t i) {
 
 }  // namespace
 
+double LimitExpectedPurchases(const BgNbdParams& p, const RfmSummary& s, double t) {
+  if (!(t > 0)) return 0.0;
+  const double pd = p.a / (p.a + p.b);
+  const double k = p.r + s.x;
+  if (!(pd > 0)) return k / (p.alpha + s.T) * t;  // the NBD
+  // (1 - ((alpha + T) / (alpha + T + pd t))^k) / pd, accurate for small pd.
+  const double grow = -std::expm1(-k * std::log1p(pd * t / (p.alpha + s.T)));
+  return BgNbdProbabilityAlive(p, s) * grow / pd;
+}
+
 double ExpectedPurchases(const BgNbdParams& p, const RfmSummary& s, double t) {
   double e = BgNbdConditionalExpectedPurchases(p, s, t);
   if (std::isfinite(e)) return e;
-  // a and b so large that the series overflows: the limit of eq. 10 with the dropout
-  // probability fixed at its mean pd = a / (a + b): P(alive) (1 - ((alpha + T) /
-  // (alpha + T + pd t))^(r + x)) / pd.
-  double pd = p.a / (p.a + p.b);
-  if (!(pd > 0)) return e;
-  double alive = BgNbdProbabilityAlive(p, s);
-  return alive * (1 - std::pow((p.alpha + s.T) / (p.alpha + s.T + pd * t), p.r + s.x)) / pd;
+  return LimitExpectedPurchases(p, s, t);
+}
+
+bool UsesLimit(const ModelFit& fit) {
+  const double a = fit.bgnbd.a, b = fit.bgnbd.b;
+  return !fit.converged || !std::isfinite(a) || !std::isfinite(b) || a > kMaxDropoutShape ||
+         b > kMaxDropoutShape;
 }
 
 std::optional<RfmSummary> MemberSummary(const MerchantFeatures& f, uint32_t i, Micros now) {
@@ -118,18 +128,22 @@ void ApplyModels(MerchantFeatures& f, const ModelFit& fit, Micros now) {
   f.p_alive.assign(n, nan);
   f.expected_purchases_90d.assign(n, nan);
   f.expected_value_minor.assign(n, nan);
+  const bool limit = UsesLimit(fit);
   for (uint32_t i = 0; i < n; ++i) {
     auto s = MemberSummary(f, i, now);
     if (!s) continue;
-    double e365 = ExpectedPurchases(fit.bgnbd, *s, 365);
     double spend =
         fit.gamma_gamma ? GammaGammaExpectedSpend(*fit.gamma_gamma, *s) : OwnMeanSpend(f, i);
+    double e90 =
+        limit ? LimitExpectedPurchases(fit.bgnbd, *s, 90) : ExpectedPurchases(fit.bgnbd, *s, 90);
+    double e365 =
+        limit ? LimitExpectedPurchases(fit.bgnbd, *s, 365) : ExpectedPurchases(fit.bgnbd, *s, 365);
     f.p_alive[i] = static_cast<float>(BgNbdProbabilityAlive(fit.bgnbd, *s));
-    f.expected_purchases_90d[i] = static_cast<float>(ExpectedPurchases(fit.bgnbd, *s, 90));
+    f.expected_purchases_90d[i] = static_cast<float>(e90);
     f.expected_value_minor[i] = static_cast<float>(e365 * spend);
   }
   ApplyRfm(f, now);
-  f.model_kind = fit.kind;
+  f.model_kind = limit ? std::string(kLimitModelKind) : fit.kind;
   f.model_fitted_at = fit.fitted_at;
 }
 
@@ -141,6 +155,7 @@ std::string ModelParamsJson(const ModelFit& fit) {
       {"repeat_buyers", fit.repeat_buyers},
       {"log_likelihood", fit.log_likelihood},
       {"converged", fit.converged},
+      {"purchase_model", UsesLimit(fit) ? "bgnbd_limit" : "bgnbd"},
       {"unit_days", 1}};
   if (fit.gamma_gamma)
     j["gg"] = {

@@ -33,6 +33,22 @@ namespace regulars::insight {
 
 inline constexpr std::string_view kModelKind = "bgnbd_gg";
 
+// The large-parameter limit. A BG/NBD fit on histories without a clear dropout signal diverges
+// (a and b grow without bound, the fit does not converge: the benchmark's 1M members left
+// a = 1.7e5, b = 5.5e6), and eq. 10's hypergeometric series then needs on the order of
+// a * t / (alpha + T) terms per member (about 2 hours of ApplyModels at 1M members). Such a fit
+// is applied in the model's limit for a, b -> infinity at a fixed dropout probability
+// pd = a / (a + b) after each purchase, in closed form (no series):
+//   p_alive = P(alive | x, t_x, T) of eq. 13 (closed form already);
+//   E[Y(t) | x, t_x, T] = p_alive * (1 - ((alpha + T) / (alpha + T + pd t))^(r + x)) / pd,
+// which for pd -> 0 is the no-dropout NBD: p_alive -> 1, E -> (r + x) / (alpha + T) * t.
+// MerchantFeatures::model_kind (the features route's model.kind) then says "bgnbd_gg_limit";
+// the saved row keeps kind "bgnbd_gg" (one row per merchant) and its params_json carries
+// "purchase_model": "bgnbd_limit" (else "bgnbd").
+inline constexpr std::string_view kLimitModelKind = "bgnbd_gg_limit";
+// a or b above this (or a fit that did not converge) selects the limit.
+inline constexpr double kMaxDropoutShape = 1e3;
+
 struct ModelFit {
   std::string kind = std::string(kModelKind);
   BgNbdParams bgnbd;
@@ -45,6 +61,10 @@ struct ModelFit {
   Micros fitted_at = 0;
 };
 
+// True when `fit` is applied in the large-parameter limit (see kLimitModelKind): the BG/NBD
+// fit did not converge, or its a or b exceeds kMaxDropoutShape or is not finite.
+bool UsesLimit(const ModelFit& fit);
+
 // One buyer's calibration summary from its order log (days), as of `now`. nullopt for a member
 // with no purchase day.
 std::optional<RfmSummary> MemberSummary(const MerchantFeatures& f, uint32_t i, Micros now);
@@ -52,16 +72,19 @@ std::optional<RfmSummary> MemberSummary(const MerchantFeatures& f, uint32_t i, M
 // Every buyer's summary as of `now` (members without a purchase day left out).
 std::vector<RfmSummary> BuyerSummaries(const MerchantFeatures& f, Micros now);
 // E[Y(t) | x, t_x, T] of BG/NBD (clv.h); when a and b are so large that its hypergeometric
-// series overflows (a fit without a dropout signal drives them up), the limit with the dropout
-// probability fixed at a / (a + b).
+// series overflows, LimitExpectedPurchases.
 double ExpectedPurchases(const BgNbdParams& p, const RfmSummary& s, double t);
+// The closed-form limit above (see kLimitModelKind); no series. The NBD (r + x) / (alpha + T) t
+// when pd underflows to 0.
+double LimitExpectedPurchases(const BgNbdParams& p, const RfmSummary& s, double t);
 
 // Fits both models on the summaries. failed_precondition when BG/NBD cannot be identified (no
 // buyers, no repeat buyers).
 Result<ModelFit> FitModels(const std::vector<RfmSummary>& buyers, Micros now);
 
 // Applies a fit to every member (model outputs; NaN for members who never bought) and scores
-// RFM as of `now`. Pure: touches only `f`.
+// RFM as of `now`. Pure: touches only `f`. In the limit (UsesLimit) no hypergeometric series is
+// evaluated: O(1) per member.
 void ApplyModels(MerchantFeatures& f, const ModelFit& fit, Micros now);
 
 // The fit's parameters as insight_models.params_json, and back.
