@@ -1,7 +1,7 @@
 // bench_feature_build: peak memory and time of one merchant's feature-store build
 // (insight::BuildMerchantFeatures) from a bench_gen_insight database, at a chosen chunk size.
 //
-//   build/bench/bench_feature_build --database sqlite:/tmp/insight.db --members-per-chunk 20000
+//   build/bench/bench_feature_build --database sqlite:/tmp/insight.db --members-per-chunk 5000
 //
 // --members-per-chunk 0 reads the whole merchant in one chunk (how the build read before it
 // was chunked). Prints one JSON line: members, store bytes, seconds, and the process's VmHWM
@@ -76,7 +76,7 @@ Status Run(const std::string& url, size_t per_chunk, const std::string& now_text
 int main(int argc, char** argv) {
   CLI::App app{"Peak memory of one merchant's feature-store build"};
   std::string url, now = "2026-12-01T00:00:00Z";
-  size_t per_chunk = 20'000;
+  size_t per_chunk = 5'000;
   app.add_option("--database", url, "sqlite:PATH or postgresql://...")->required();
   app.add_option("--members-per-chunk", per_chunk, "members per chunk; 0 = all in one chunk");
   app.add_option("--now", now, "the build's now (RFC 3339)");
