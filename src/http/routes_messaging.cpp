@@ -14,6 +14,7 @@
 #include "http/errors.h"
 #include "http/router.h"
 #include "members/member_service.h"
+#include "messaging/messaging_repo.h"
 #include "messaging/outbox.h"
 #include "messaging/receipts.h"
 #include "messaging/secrets.h"
@@ -23,18 +24,18 @@ namespace regulars::http {
 namespace {
 
 using messaging::ChannelRecord;
+using messaging::GetSettingsJson;
 using messaging::Medium;
 using messaging::MessageStatus;
+using messaging::PutMessagingSettings;
 using messaging::RepoCreateChannel;
 using messaging::RepoCreateTemplate;
 using messaging::RepoFirstChannel;
 using messaging::RepoGetChannel;
 using messaging::RepoGetChannelAnyMerchant;
-using messaging::RepoGetSettings;
 using messaging::RepoGetTemplate;
 using messaging::RepoListChannels;
 using messaging::RepoListTemplates;
-using messaging::RepoSaveSettings;
 using messaging::RepoUpdateChannel;
 using messaging::RepoUpdateTemplate;
 using messaging::TemplateRecord;
@@ -828,7 +829,7 @@ void RegisterMessagingRoutes(Router& router) {
                   if (!ctx) ctx = SampleContext(r.merchant, r.merchant.language);
                   ctx->merge_patch(*vars);
                 }
-                RG_ASSIGN_OR_RETURN(json settings, RepoGetSettings(tx, r.actor.merchant_id));
+                RG_ASSIGN_OR_RETURN(json settings, GetSettingsJson(tx, r.actor.merchant_id));
                 return Reply{200, PreviewJson(tx, r, t, ctx, member_lang, SmsPrice(settings))};
               });
 
@@ -870,7 +871,7 @@ void RegisterMessagingRoutes(Router& router) {
                         "channel_id");
           channel = *c;
         }
-        RG_ASSIGN_OR_RETURN(json settings, RepoGetSettings(tx, r.actor.merchant_id));
+        RG_ASSIGN_OR_RETURN(json settings, GetSettingsJson(tx, r.actor.merchant_id));
         RG_ASSIGN_OR_RETURN(const messaging::SecretBox* box, Box(*app));
         messaging::ComposeRequest cr;
         cr.member_id = *member_id;
@@ -940,16 +941,16 @@ void RegisterMessagingRoutes(Router& router) {
   router.Read("GET", "/api/v1/messaging/settings",
               "Quiet hours, frequency caps, the SMS price and automatic transactional messages",
               [](Request& r, store::Tx& tx) -> Result<Reply> {
-                RG_ASSIGN_OR_RETURN(json s, RepoGetSettings(tx, r.actor.merchant_id));
+                RG_ASSIGN_OR_RETURN(json s, GetSettingsJson(tx, r.actor.merchant_id));
                 return Reply{200, SettingsJson(s, r.merchant)};
               });
   router.Write("PATCH", "/api/v1/messaging/settings",
                "Change quiet hours, caps, the SMS price or automatic transactional messages",
                [](Request& r, store::Tx& tx) -> Result<Reply> {
                  RG_TRY(RequireManager(r));
-                 RG_ASSIGN_OR_RETURN(json s, RepoGetSettings(tx, r.actor.merchant_id));
+                 RG_ASSIGN_OR_RETURN(json s, GetSettingsJson(tx, r.actor.merchant_id));
                  RG_ASSIGN_OR_RETURN(json next, PatchSettings(tx, r, s, r.body));
-                 RG_TRY(RepoSaveSettings(tx, r.actor, next));
+                 RG_TRY(PutMessagingSettings(tx, r.actor.merchant_id, next, r.actor.now));
                  return Reply{200, SettingsJson(next, r.merchant)};
                });
 

@@ -143,20 +143,23 @@ Result<std::optional<Template>> GetTemplateByName(store::Tx& tx, Id merchant_id,
   return OneTemplate(tx, "merchant_id = ? AND name = ?", {merchant_id, std::string(name)});
 }
 
+Result<nlohmann::json> GetSettingsJson(store::Tx& tx, Id merchant_id) {
+  RG_ASSIGN_OR_RETURN(
+      store::Rows rows,
+      tx.Query("SELECT settings FROM messaging_settings WHERE merchant_id = ?", {merchant_id}));
+  if (rows.empty()) return nlohmann::json::object();
+  nlohmann::json j = nlohmann::json::parse(rows[0].Str(0), nullptr, false);
+  return j.is_object() ? j : nlohmann::json::object();
+}
+
 Result<MessagingSettings> GetMessagingSettings(store::Tx& tx, Id merchant_id) {
   RG_ASSIGN_OR_RETURN(
       store::Rows m,
       tx.Query("SELECT timezone, language FROM merchants WHERE merchant_id = ?", {merchant_id}));
   if (m.empty()) return Fail(Code::kNotFound, "merchant not found", "merchant_id");
-  RG_ASSIGN_OR_RETURN(
-      store::Rows rows,
-      tx.Query("SELECT settings FROM messaging_settings WHERE merchant_id = ?", {merchant_id}));
   MessagingSettings s;
   s.language = m[0].Str(1);
-  if (!rows.empty()) {
-    s.raw = nlohmann::json::parse(rows[0].Str(0), nullptr, false);
-    if (!s.raw.is_object()) s.raw = nlohmann::json::object();
-  }
+  RG_ASSIGN_OR_RETURN(s.raw, GetSettingsJson(tx, merchant_id));
   RG_ASSIGN_OR_RETURN(
       s.policy, ParsePolicySettings(s.raw.value("policy", nlohmann::json::object()), m[0].Str(0)));
   if (auto it = s.raw.find("sms_price_minor"); it != s.raw.end() && it->is_number_integer())

@@ -56,6 +56,8 @@ struct MessagingSettings {
   nlohmann::json raw = nlohmann::json::object();
 };
 Result<MessagingSettings> GetMessagingSettings(store::Tx& tx, Id merchant_id);
+// The stored settings object as saved ({} when none or unreadable), without validating it.
+Result<nlohmann::json> GetSettingsJson(store::Tx& tx, Id merchant_id);
 Status PutMessagingSettings(store::Tx& tx, Id merchant_id, const nlohmann::json& settings,
                             Micros now);
 

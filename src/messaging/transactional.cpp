@@ -5,6 +5,7 @@
 #include "accounts/account_service.h"
 #include "base/money.h"
 #include "members/member_service.h"
+#include "messaging/messaging_repo.h"
 
 namespace regulars::messaging {
 
@@ -309,23 +310,6 @@ Result<TemplateRecord> RepoUpdateTemplate(store::Tx& tx, const accounts::Actor& 
   return RepoGetTemplate(tx, a.merchant_id, t.id);
 }
 
-Result<json> RepoGetSettings(store::Tx& tx, Id merchant_id) {
-  RG_ASSIGN_OR_RETURN(
-      auto rows,
-      tx.Query("SELECT settings FROM messaging_settings WHERE merchant_id = ?", {merchant_id}));
-  if (rows.empty()) return json::object();
-  json j = json::parse(rows[0].Str(0), nullptr, false);
-  return j.is_object() ? j : json::object();
-}
-
-Status RepoSaveSettings(store::Tx& tx, const accounts::Actor& a, const json& s) {
-  RG_TRY(tx.Exec("DELETE FROM messaging_settings WHERE merchant_id = ?", {a.merchant_id}));
-  RG_TRY(
-      tx.Exec("INSERT INTO messaging_settings (merchant_id, settings, updated_at) VALUES (?, ?, ?)",
-              {a.merchant_id, s.dump(), a.now}));
-  return {};
-}
-
 // ---- Unsubscribe links ----------------------------------------------------------------------
 
 std::string UnsubscribeToken(const SecretBox& box, const UnsubscribeClaim& c) {
@@ -557,7 +541,7 @@ std::optional<Id> VariableId(const json& v, const char* object) {
 Result<bool> EnqueueTransactional(store::Tx& tx, Id merchant_id, Micros now,
                                   const TransactionalRequest& req, const SecretBox* box,
                                   const std::string& base_url) {
-  RG_ASSIGN_OR_RETURN(json settings, RepoGetSettings(tx, merchant_id));
+  RG_ASSIGN_OR_RETURN(json settings, GetSettingsJson(tx, merchant_id));
   std::string kind(TransactionalKindName(req.kind));
   const json* on = nullptr;
   if (auto t = settings.find("transactional"); t != settings.end() && t->is_object())

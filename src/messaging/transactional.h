@@ -105,9 +105,7 @@ Result<TemplateRecord> RepoGetTemplate(store::Tx& tx, Id merchant_id, Id id);
 Result<TemplateRecord> RepoCreateTemplate(store::Tx& tx, const accounts::Actor& a, Template t);
 Result<TemplateRecord> RepoUpdateTemplate(store::Tx& tx, const accounts::Actor& a,
                                           const Template& t);
-// The merchant's settings object ({} when none was saved).
-Result<nlohmann::json> RepoGetSettings(store::Tx& tx, Id merchant_id);
-Status RepoSaveSettings(store::Tx& tx, const accounts::Actor& a, const nlohmann::json& s);
+// The merchant's settings object: messaging_repo.h GetSettingsJson / PutMessagingSettings.
 
 // ---- Unsubscribe links ----------------------------------------------------------------------
 
