@@ -21,3 +21,48 @@ function(regulars_test name)
     set_tests_properties(${name} PROPERTIES LABELS "${ARG_LABELS}")
   endif()
 endfunction()
+
+# Every target defined under `dir` (recursively) into `out`.
+function(regulars_collect_targets dir out)
+  get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
+  get_property(subdirs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
+  foreach(sub IN LISTS subdirs)
+    regulars_collect_targets(${sub} sub_targets)
+    list(APPEND targets ${sub_targets})
+  endforeach()
+  set(${out} ${targets} PARENT_SCOPE)
+endfunction()
+
+# regulars_enable_pch(): after all targets exist, makes every C++ library and executable reuse
+# one of two precompiled headers: tests (linked with GTest) cmake/pch_test.h, the rest
+# cmake/pch.h. The definitions that fmt and spdlog add to their users are made global so that
+# every target compiles with the same macros as the PCH (GCC rejects a PCH otherwise).
+function(regulars_enable_pch)
+  set(defs FMT_SHARED SPDLOG_COMPILED_LIB SPDLOG_FMT_EXTERNAL SPDLOG_SHARED_LIB)
+  regulars_collect_targets(${PROJECT_SOURCE_DIR} all_targets)
+  add_library(regulars_pch STATIC ${PROJECT_SOURCE_DIR}/cmake/pch.cpp)
+  target_link_libraries(regulars_pch PRIVATE fmt::fmt spdlog::spdlog nlohmann_json::nlohmann_json)
+  target_precompile_headers(regulars_pch PRIVATE ${PROJECT_SOURCE_DIR}/cmake/pch.h)
+  add_library(regulars_pch_test STATIC ${PROJECT_SOURCE_DIR}/cmake/pch.cpp)
+  target_link_libraries(regulars_pch_test PRIVATE fmt::fmt spdlog::spdlog
+    nlohmann_json::nlohmann_json GTest::gtest GTest::gmock)
+  target_precompile_headers(regulars_pch_test PRIVATE ${PROJECT_SOURCE_DIR}/cmake/pch_test.h)
+  foreach(t IN LISTS all_targets)
+    get_target_property(type ${t} TYPE)
+    if(NOT type STREQUAL "STATIC_LIBRARY" AND NOT type STREQUAL "EXECUTABLE")
+      continue()
+    endif()
+    if(t STREQUAL "embed")  # the build tool that embeds the console: plain C++, no deps
+      continue()
+    endif()
+    target_compile_definitions(${t} PRIVATE ${defs})
+    get_target_property(libs ${t} LINK_LIBRARIES)
+    if(libs AND "GTest::gtest" IN_LIST libs)
+      target_precompile_headers(${t} REUSE_FROM regulars_pch_test)
+    else()
+      target_precompile_headers(${t} REUSE_FROM regulars_pch)
+    endif()
+  endforeach()
+  target_compile_definitions(regulars_pch PRIVATE ${defs})
+  target_compile_definitions(regulars_pch_test PRIVATE ${defs})
+endfunction()
