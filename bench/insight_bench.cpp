@@ -129,12 +129,13 @@ Result<insight::SegmentNode> LoadSegment(const std::string& path) {
 
 // Purchase days of one member's counted orders (net > 0), as bench/clv_fit_bench.cpp and
 // insight::Summarise count them: UTC days, same-day orders are one.
-insight::RfmSummary Summary(const std::vector<insight::OrderFact>& log, int64_t end_day) {
+insight::RfmSummary Summary(const insight::MerchantFeatures& f, uint32_t i, int64_t now_s,
+                            int64_t end_day) {
   insight::RfmSummary s;
   int64_t first = -1, last = -1;
-  for (const auto& o : log) {
-    if (o.net_minor <= 0) continue;
-    const int64_t day = o.at_s / 86'400;
+  for (const auto& o : f.Orders(i)) {
+    if (int64_t{o.at_s} >= now_s || f.NetMinor(o) <= 0) continue;
+    const int64_t day = int64_t{o.at_s} / 86'400;
     if (first < 0) {
       first = last = day;
     } else if (day != last) {
@@ -168,22 +169,29 @@ Status RunRegulars(const Common& c, int64_t apply_n, bool apply_models) {
   const int64_t rss_trimmed = ProcStatusKb("VmRSS");
   const size_t bytes = store.MemoryBytes();
 
-  int64_t members = 0, log_orders = 0, item_codes = 0;
+  int64_t members = 0, log_orders = 0, item_codes = 0, shapes = 0;
   RG_TRY(store.Read(mid, [&](const insight::MerchantFeatures& f) {
     members = static_cast<int64_t>(f.size());
-    for (const auto& log : f.order_log) log_orders += static_cast<int64_t>(log.size());
-    item_codes = static_cast<int64_t>(f.item_codes.size());
+    for (uint32_t i = 0; i < f.size(); ++i) {
+      log_orders += static_cast<int64_t>(f.Orders(i).size());
+      for (const auto& o : f.Orders(i)) item_codes += static_cast<int64_t>(f.Items(o).size());
+    }
+    shapes = static_cast<int64_t>(f.shapes.size());
+    // Where the bytes go.
+    for (const auto& [part, part_bytes] : f.MemoryBreakdown())
+      fmt::print(stderr, "regulars: memory {:<30} {:>10.1f} MB\n", part, part_bytes / 1e6);
   }));
   fmt::print(stderr,
              "regulars: built the feature store in {:.2f} s: {} members, {} member orders, {} "
-             "item codes; MemoryBytes {:.1f} MB; VmRSS {:.1f} -> {:.1f} MB (peak {:.1f} MB), "
-             "{:.1f} MB after malloc_trim\n",
-             build_s, members, log_orders, item_codes, bytes / 1e6, rss_before / 1e3,
+             "item codes in {} order shapes; MemoryBytes {:.1f} MB; VmRSS {:.1f} -> {:.1f} MB "
+             "(peak {:.1f} MB), {:.1f} MB after malloc_trim\n",
+             build_s, members, log_orders, item_codes, shapes, bytes / 1e6, rss_before / 1e3,
              rss_after / 1e3, hwm / 1e3, rss_trimmed / 1e3);
   fmt::print(
       "RESULT engine=regulars step=build build_s={:.3f} members={} orders={} item_codes={} "
-      "memory_bytes={} rss_before_kb={} rss_kb={} hwm_kb={} rss_trimmed_kb={}\n",
-      build_s, members, log_orders, item_codes, bytes, rss_before, rss_after, hwm, rss_trimmed);
+      "shapes={} memory_bytes={} rss_before_kb={} rss_kb={} hwm_kb={} rss_trimmed_kb={}\n",
+      build_s, members, log_orders, item_codes, shapes, bytes, rss_before, rss_after, hwm,
+      rss_trimmed);
 
   // The segment, --runs times, then each child of the root alone.
   std::vector<double> ms;
@@ -251,17 +259,30 @@ Status RunRegulars(const Common& c, int64_t apply_n, bool apply_models) {
       inputs.push_back(std::move(o));
     }
   }));
-  double apply_s = 0;
+  // Timed as a whole (the figure) and one by one (the slowest order: one that moves its log or
+  // compacts the order log).
+  double apply_s = 0, slowest_us = 0;
+  size_t garbage_after = 0;
   RG_TRY(store.Update(mid, [&](insight::MerchantFeatures& f) {
     auto t = SteadyClock::now();
-    for (const auto& o : inputs) insight::ApplyOrder(f, o);
+    for (const auto& o : inputs) {
+      auto t1 = SteadyClock::now();
+      insight::ApplyOrder(f, o);
+      slowest_us = std::max(slowest_us, Since(t1) * 1e6);
+    }
     apply_s = Since(t);
+    garbage_after = f.garbage_facts;
   }));
   const double us_per_order = apply_n > 0 ? apply_s * 1e6 / static_cast<double>(apply_n) : 0;
-  fmt::print(stderr, "regulars: ApplyOrder x {}: {:.3f} s, {:.3f} us/order\n", apply_n, apply_s,
-             us_per_order);
-  fmt::print("RESULT engine=regulars step=apply orders={} seconds={:.4f} us_per_order={:.3f}\n",
-             apply_n, apply_s, us_per_order);
+  const size_t bytes_after = store.MemoryBytes();
+  fmt::print(stderr,
+             "regulars: ApplyOrder x {}: {:.3f} s, {:.3f} us/order (slowest {:.0f} us); "
+             "MemoryBytes after {:.1f} MB ({} garbage facts)\n",
+             apply_n, apply_s, us_per_order, slowest_us, bytes_after / 1e6, garbage_after);
+  fmt::print(
+      "RESULT engine=regulars step=apply orders={} seconds={:.4f} us_per_order={:.3f} "
+      "slowest_us={:.0f} memory_bytes_after={} garbage_facts={}\n",
+      apply_n, apply_s, us_per_order, slowest_us, bytes_after, garbage_after);
 
   // BG/NBD on the store's buyers (the orders applied above are after `now` and left out).
   std::vector<insight::RfmSummary> customers;
@@ -270,12 +291,8 @@ Status RunRegulars(const Common& c, int64_t apply_n, bool apply_models) {
   RG_TRY(store.Read(mid, [&](const insight::MerchantFeatures& f) {
     customers.reserve(f.size());
     const int64_t now_s = c.now / kMicrosPerSecond;
-    std::vector<insight::OrderFact> before;
-    for (const auto& log : f.order_log) {
-      before.clear();
-      for (const auto& o : log)
-        if (o.at_s < now_s) before.push_back(o);
-      auto s = Summary(before, end_day);
+    for (uint32_t i = 0; i < f.size(); ++i) {
+      auto s = Summary(f, i, now_s, end_day);
       if (s.x >= 0) customers.push_back(s);
     }
   }));

@@ -29,6 +29,11 @@
 #   PG_TIMEOUT [120]: PostgreSQL's statement_timeout per query, in seconds; a query cancelled
 #     by it is shown as "> N s" and not run again (PostgreSQL sessions also get work_mem 256MB)
 #   RESULTS [unset]: also append the table to this file
+#   DATA [unset]: a folder holding insight.db, csv/ and sqlite.gen.json of an earlier run with
+#     the same MEMBERS / ORDERS (e.g. one kept with KEEP=1, or bench_gen_insight --database
+#     sqlite:$DATA/insight.db --csv-dir $DATA/csv > $DATA/sqlite.gen.json): step 1 is skipped
+#     and those files are used (and kept). The SQLite peer's indexes are created in that file
+#     the first time (later runs find them and report index_s for the IF NOT EXISTS no-op).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -80,17 +85,31 @@ echo "== code: $(git -C "$ROOT" rev-parse --short HEAD) $(git -C "$ROOT" status 
 
 # ---- 1. generate into SQLite (+ CSV) ----
 db="$work/insight.db"
+csv_dir="$work/csv"
 gen_sqlite_s= db_size= merchant=
-if has regulars || has sqlite || has duckdb; then
+if [ -n "${DATA:-}" ] && (has regulars || has sqlite || has duckdb); then
+  for f in "$DATA/insight.db" "$DATA/sqlite.gen.json" "$DATA/csv"; do
+    [ -e "$f" ] || die "DATA=$DATA has no $f"
+  done
+  db="$DATA/insight.db"
+  csv_dir="$DATA/csv"
+  cp "$DATA/sqlite.gen.json" "$work/sqlite.gen.json"
+  grep -q "\"members\":$MEMBERS," "$work/sqlite.gen.json" ||
+    die "DATA=$DATA was not generated with MEMBERS=$MEMBERS ($(cat "$work/sqlite.gen.json"))"
+  merchant=$(grep -o '"merchant_id":"[^"]*"' "$work/sqlite.gen.json" | cut -d'"' -f4)
+  db_size=$(du -sh "$db" | cut -f1)
+  gen_sqlite_s="(reused $DATA)"
+  echo "== reusing $DATA: SQLite file $db_size, merchant $merchant" >&2
+elif has regulars || has sqlite || has duckdb; then
 echo "== generating $MEMBERS members, $ORDERS orders into SQLite (+ CSV for DuckDB)" >&2
 t0=$(date +%s.%N)
-"$GEN" --database "sqlite:$db" --members "$MEMBERS" --orders "$ORDERS" --csv-dir "$work/csv" \
+"$GEN" --database "sqlite:$db" --members "$MEMBERS" --orders "$ORDERS" --csv-dir "$csv_dir" \
   --now "$NOW" >"$work/sqlite.gen.json"
 gen_sqlite_s=$(echo "$(date +%s.%N) - $t0" | bc | xargs printf "%.1f")
 cat "$work/sqlite.gen.json" >&2
 merchant=$(grep -o '"merchant_id":"[^"]*"' "$work/sqlite.gen.json" | cut -d'"' -f4)
 db_size=$(du -sh "$db" | cut -f1)
-csv_size=$(du -sh "$work/csv" | cut -f1)
+csv_size=$(du -sh "$csv_dir" | cut -f1)
 echo "== SQLite file $db_size, CSV $csv_size, generated in ${gen_sqlite_s} s" >&2
 fi
 
@@ -104,7 +123,12 @@ fi
 # ---- 3. SQLite ----
 if has sqlite; then
   echo "== sqlite: indexes, then the queries x $RUNS" >&2
-  "$BENCH" sql --database "sqlite:$db" --sql "${QUERIES[@]}" --setup "$INDEXES" \
+  sqlite_indexes=$INDEXES
+  if [ -n "${DATA:-}" ]; then  # the reused file may have them from an earlier run
+    sqlite_indexes="$work/indexes.sql"
+    sed 's/CREATE INDEX /CREATE INDEX IF NOT EXISTS /' "$INDEXES" >"$sqlite_indexes"
+  fi
+  "$BENCH" sql --database "sqlite:$db" --sql "${QUERIES[@]}" --setup "$sqlite_indexes" \
     --segment "$SEGMENT" --compiled-out "$work/compiled.sqlite.sql" --runs "$RUNS" --now "$NOW" |
     tee "$work/sqlite.out"
 fi
@@ -115,12 +139,13 @@ if has duckdb; then
   (cd "$ROOT/bench/duckdb" && npm install --no-audit --no-fund --loglevel=error >&2)
   compiled=()
   if [ -s "$work/compiled.sqlite.sql" ]; then compiled=(--compiled "$work/compiled.sqlite.sql"); fi
-  node "$ROOT/bench/insight_duckdb.mjs" --csv-dir "$work/csv" --db "$work/insight.duckdb" \
+  node "$ROOT/bench/insight_duckdb.mjs" --csv-dir "$csv_dir" --db "$work/insight.duckdb" \
     --merchant-id "$merchant" --now-micros "$NOW_MICROS" --runs "$RUNS" \
     --sql "$(IFS=,; echo "${QUERIES[*]}")" "${compiled[@]}" | tee "$work/duckdb.out"
   duckdb_size=$(du -sh "$work/insight.duckdb" | cut -f1)
 fi
-# The DuckDB and SQLite peers are done with the files: free the disk for PostgreSQL.
+# The DuckDB and SQLite peers are done with the files: free the disk for PostgreSQL (files
+# reused from DATA are kept).
 rm -rf "$work/csv"
 
 # ---- 5. PostgreSQL ----

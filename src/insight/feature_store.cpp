@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <stdexcept>
 #include <unordered_set>
 
 #include "events/event_repo.h"
@@ -59,6 +60,107 @@ size_t Dictionary::MemoryBytes() const {
 }
 
 // ---------------------------------------------------------------------------------------------
+// MemberIndex
+
+MemberIndex::MemberIndex(std::initializer_list<std::pair<Id, uint32_t>> entries) {
+  for (const auto& [id, i] : entries) (*this)[id] = i;
+}
+
+MemberIndex::const_iterator MemberIndex::find(Id id) const {
+  auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
+  if (it == ids_.end() || *it != id) return end();
+  return {this, static_cast<size_t>(it - ids_.begin())};
+}
+
+uint32_t MemberIndex::at(Id id) const {
+  auto it = find(id);
+  if (it == end()) throw std::out_of_range("member " + IdToString(id) + " not in the index");
+  return it->second;
+}
+
+uint32_t& MemberIndex::operator[](Id id) {
+  // New ids are the largest almost always (they sort by creation time): append.
+  if (ids_.empty() || ids_.back() < id) {
+    ids_.push_back(id);
+    index_.push_back(0);
+    return index_.back();
+  }
+  auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
+  auto k = static_cast<size_t>(it - ids_.begin());
+  if (*it != id) {
+    ids_.insert(it, id);
+    index_.insert(index_.begin() + static_cast<ptrdiff_t>(k), 0);
+  }
+  return index_[k];
+}
+
+size_t MemberIndex::erase(Id id) {
+  auto it = std::lower_bound(ids_.begin(), ids_.end(), id);
+  if (it == ids_.end() || *it != id) return 0;
+  auto k = it - ids_.begin();
+  ids_.erase(it);
+  index_.erase(index_.begin() + k);
+  return 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// OrderShapes
+
+OrderShapes::OrderShapes() {
+  start_ = {0, 1};
+  words_ = {0};  // shape 0: branch 0, no codes
+  Rehash(64);
+}
+
+uint64_t OrderShapes::Hash(uint32_t branch, std::span<const uint32_t> codes) {
+  // FNV-1a over the words, then a final mix (the low bits pick the slot).
+  uint64_t h = 0xcbf2'9ce4'8422'2325ull;
+  auto mix = [&](uint32_t w) {
+    h ^= w;
+    h *= 0x0000'0100'0000'01b3ull;
+  };
+  mix(branch);
+  for (uint32_t c : codes) mix(c);
+  h ^= h >> 33;
+  h *= 0xff51'afd7'ed55'8ccdull;
+  h ^= h >> 33;
+  return h;
+}
+
+void OrderShapes::Rehash(size_t slots) {
+  slots_.assign(slots, kEmpty);
+  const size_t mask = slots - 1;
+  for (uint32_t s = 0; s < size(); ++s) {
+    size_t k = Hash(Branch(s), Codes(s)) & mask;
+    while (slots_[k] != kEmpty) k = (k + 1) & mask;
+    slots_[k] = s;
+  }
+}
+
+uint32_t OrderShapes::Intern(uint32_t branch, std::span<const uint32_t> codes) {
+  const size_t mask = slots_.size() - 1;
+  size_t k = Hash(branch, codes) & mask;
+  for (; slots_[k] != kEmpty; k = (k + 1) & mask) {
+    uint32_t s = slots_[k];
+    if (Branch(s) != branch) continue;
+    auto have = Codes(s);
+    if (have.size() == codes.size() && std::equal(have.begin(), have.end(), codes.begin()))
+      return s;
+  }
+  auto id = static_cast<uint32_t>(size());
+  words_.push_back(branch);
+  words_.insert(words_.end(), codes.begin(), codes.end());
+  start_.push_back(static_cast<uint32_t>(words_.size()));
+  slots_[k] = id;
+  if (size() * 2 > slots_.size()) Rehash(slots_.size() * 2);  // load at most 1/2
+  return id;
+}
+
+size_t OrderShapes::MemoryBytes() const {
+  return (start_.capacity() + words_.capacity() + slots_.capacity()) * sizeof(uint32_t);
+}
+
+// ---------------------------------------------------------------------------------------------
 // MerchantFeatures
 
 namespace {
@@ -94,7 +196,7 @@ void ForEachColumn(MerchantFeatures& f, F&& fn) {
   fn(f.points);
   fn(f.wallet_minor);
   fn(f.consent);
-  fn(f.order_log);
+  fn(f.logs);
   fn(f.p_alive);
   fn(f.expected_purchases_90d);
   fn(f.expected_value_minor);
@@ -108,16 +210,15 @@ void Grow(std::vector<roaring::Roaring>& v, uint32_t code) {
   if (v.size() <= code) v.resize(code + 1);
 }
 
-// The distinct bitmap codes an order log touches.
+// The distinct bitmap codes member i's order log touches.
 struct LogCodes {
   std::set<uint32_t> categories, skus, branches;
 };
-LogCodes CodesOf(const MerchantFeatures& f, const std::vector<OrderFact>& log) {
+LogCodes CodesOf(const MerchantFeatures& f, uint32_t i) {
   LogCodes c;
-  for (const OrderFact& o : log) {
-    if (o.branch) c.branches.insert(o.branch);
-    for (uint32_t k = o.first_item; k < o.first_item + o.item_count; ++k) {
-      uint32_t code = f.item_codes[k];
+  for (const OrderFact& o : f.Orders(i)) {
+    if (uint32_t b = f.Branch(o)) c.branches.insert(b);
+    for (uint32_t code : f.Items(o)) {
       if (code & MerchantFeatures::kSkuCodeBit)
         c.skus.insert(code & ~MerchantFeatures::kSkuCodeBit);
       else
@@ -127,38 +228,125 @@ LogCodes CodesOf(const MerchantFeatures& f, const std::vector<OrderFact>& log) {
   return c;
 }
 
+// Unix seconds as an OrderFact keeps them (clamped to uint32).
+uint32_t FactSeconds(int64_t at_s) {
+  return static_cast<uint32_t>(
+      std::clamp<int64_t>(at_s, 0, int64_t{std::numeric_limits<uint32_t>::max()}));
+}
+
+// Makes room in `v` for `n` elements: grows by an eighth (at least 4,096) rather than doubling,
+// so a live order after the build does not double the array the store counts.
+void Reserve(std::vector<OrderFact>& v, size_t n) {
+  if (n <= v.capacity()) return;
+  v.reserve(std::max(n, v.capacity() + std::max<size_t>(v.capacity() / 8, 4096)));
+}
+
 }  // namespace
 
-size_t MerchantFeatures::MemoryBytes() const {
-  size_t n = sizeof(MerchantFeatures);
-  n += VecBytes(member_ids) + VecBytes(joined_at) + VecBytes(first_order_at) +
-       VecBytes(last_order_at) + VecBytes(orders) + VecBytes(spend_minor) + VecBytes(birth_month) +
-       VecBytes(birth_day) + VecBytes(region) + VecBytes(city) + VecBytes(gender) +
-       VecBytes(language) + VecBytes(tier_rank) + VecBytes(tier_id) + VecBytes(points) +
-       VecBytes(wallet_minor) + VecBytes(consent) + VecBytes(order_log) + VecBytes(item_codes) +
-       VecBytes(p_alive) + VecBytes(expected_purchases_90d) + VecBytes(expected_value_minor) +
-       VecBytes(rfm_r) + VecBytes(rfm_f) + VecBytes(rfm_m) + VecBytes(rfm_group);
-  for (const auto& log : order_log) n += VecBytes(log);
-  // index_of: one node (key, value, next) per member plus the bucket array.
-  n += index_of.size() * (sizeof(Id) + sizeof(uint32_t) + 2 * sizeof(void*)) +
-       index_of.bucket_count() * sizeof(void*);
+std::vector<std::pair<std::string, size_t>> MerchantFeatures::MemoryBreakdown() const {
+  std::vector<std::pair<std::string, size_t>> out;
+  out.emplace_back("struct", sizeof(MerchantFeatures));
+  out.emplace_back("order_facts", VecBytes(order_facts));
+  out.emplace_back("logs", VecBytes(logs));
+  out.emplace_back("big_nets", VecBytes(big_nets));
+  out.emplace_back("shapes", shapes.MemoryBytes());
+  out.emplace_back("index_of", index_of.MemoryBytes());
+  out.emplace_back("member_ids", VecBytes(member_ids));
+  out.emplace_back("joined_at", VecBytes(joined_at));
+  out.emplace_back("first_order_at", VecBytes(first_order_at));
+  out.emplace_back("last_order_at", VecBytes(last_order_at));
+  out.emplace_back("orders", VecBytes(orders));
+  out.emplace_back("spend_minor", VecBytes(spend_minor));
+  out.emplace_back("birth_month+day", VecBytes(birth_month) + VecBytes(birth_day));
+  out.emplace_back("region+city+gender+language",
+                   VecBytes(region) + VecBytes(city) + VecBytes(gender) + VecBytes(language));
+  out.emplace_back("tier_rank+tier_id", VecBytes(tier_rank) + VecBytes(tier_id));
+  out.emplace_back("points+wallet_minor", VecBytes(points) + VecBytes(wallet_minor));
+  out.emplace_back("consent", VecBytes(consent));
+  out.emplace_back(
+      "scores (p_alive, expected_*)",
+      VecBytes(p_alive) + VecBytes(expected_purchases_90d) + VecBytes(expected_value_minor));
+  out.emplace_back("rfm",
+                   VecBytes(rfm_r) + VecBytes(rfm_f) + VecBytes(rfm_m) + VecBytes(rfm_group));
+  size_t dicts = 0;
   for (const Dictionary* d :
        {&regions, &cities, &genders, &languages, &branches, &categories, &skus, &tags})
-    n += d->MemoryBytes();
-  n += BitmapsBytes(tag_members) + BitmapsBytes(category_members) + BitmapsBytes(sku_members) +
-       BitmapsBytes(branch_members);
+    dicts += d->MemoryBytes();
+  out.emplace_back("dictionaries", dicts);
+  out.emplace_back("bitmaps", BitmapsBytes(tag_members) + BitmapsBytes(category_members) +
+                                  BitmapsBytes(sku_members) + BitmapsBytes(branch_members));
+  return out;
+}
+
+size_t MerchantFeatures::MemoryBytes() const {
+  size_t n = 0;
+  for (const auto& [name, bytes] : MemoryBreakdown()) n += bytes;
   return n;
+}
+
+void MerchantFeatures::InsertOrder(uint32_t i, int64_t at_s, int64_t net_minor, uint32_t branch,
+                                   std::span<const uint32_t> codes) {
+  OrderFact fact;
+  fact.at_s = FactSeconds(at_s);
+  fact.shape = shapes.Intern(branch, codes);
+  OrderLogRef& r = logs[i];
+  if (r.start + r.count != order_facts.size()) {
+    // Not the last slice: move the log to the end (the old copy is garbage).
+    Reserve(order_facts, order_facts.size() + r.count + 1);
+    const auto start = static_cast<uint32_t>(order_facts.size());
+    for (uint32_t k = 0; k < r.count; ++k) order_facts.push_back(order_facts[r.start + k]);
+    garbage_facts += r.count;
+    r.start = start;
+  } else {
+    Reserve(order_facts, order_facts.size() + 1);
+  }
+  // After the facts at the same second (the log is oldest first).
+  auto begin = order_facts.begin() + r.start;
+  auto pos = std::upper_bound(begin, order_facts.end(), fact.at_s,
+                              [](uint32_t at, const OrderFact& o) { return at < o.at_s; });
+  auto k = static_cast<size_t>(pos - order_facts.begin());
+  order_facts.insert(pos, fact);
+  ++r.count;
+  SetNet(k, net_minor);
+  if (garbage_facts > 4096 && garbage_facts * 8 > order_facts.size()) CompactOrderLogs();
+}
+
+void MerchantFeatures::SetNet(size_t k, int64_t net_minor) {
+  OrderFact& o = order_facts[k];
+  net_minor = std::max<int64_t>(0, net_minor);
+  if (net_minor <= std::numeric_limits<int32_t>::max()) {
+    o.net = static_cast<int32_t>(net_minor);
+  } else if (o.net < 0) {
+    big_nets[static_cast<size_t>(-(int64_t{o.net} + 1))] = net_minor;
+  } else {
+    big_nets.push_back(net_minor);
+    o.net = static_cast<int32_t>(-static_cast<int64_t>(big_nets.size()));
+  }
+}
+
+void MerchantFeatures::CompactOrderLogs() {
+  std::vector<OrderFact> out;
+  const size_t live = order_facts.size() - garbage_facts;
+  out.reserve(live + live / 16);
+  for (OrderLogRef& r : logs) {
+    const auto start = static_cast<uint32_t>(out.size());
+    out.insert(out.end(), order_facts.begin() + r.start, order_facts.begin() + r.start + r.count);
+    r.start = start;
+  }
+  order_facts = std::move(out);
+  garbage_facts = 0;
 }
 
 void RecomputeOrderTotals(MerchantFeatures& f, uint32_t i) {
   int32_t orders = 0;
   int64_t spend = 0;
   Micros first = 0, last = 0;
-  for (const OrderFact& o : f.order_log[i]) {
-    if (o.net_minor <= 0) continue;
+  for (const OrderFact& o : f.Orders(i)) {
+    int64_t net = f.NetMinor(o);
+    if (net <= 0) continue;
     ++orders;
-    spend += o.net_minor;
-    Micros at = o.at_s * kMicrosPerSecond;
+    spend += net;
+    Micros at = int64_t{o.at_s} * kMicrosPerSecond;
     if (first == 0 || at < first) first = at;
     if (at > last) last = at;
   }
@@ -174,17 +362,13 @@ void ApplyOrder(MerchantFeatures& f, const OrderInput& order) {
   if (it == f.index_of.end()) return;
   uint32_t i = it->second;
 
-  OrderFact fact{};
-  fact.at_s = order.occurred_at / kMicrosPerSecond;
-  fact.net_minor = std::max<int64_t>(0, order.total_minor - order.refunded_minor);
-  fact.branch = order.branch_id ? f.branches.Code(IdToString(order.branch_id)) : 0;
-  fact.first_item = static_cast<uint32_t>(f.item_codes.size());
-  // Distinct codes of the order (small: a linear check beats a set).
+  const uint32_t branch = order.branch_id ? f.branches.Code(IdToString(order.branch_id)) : 0;
+  // The order's distinct codes, sorted (small: a linear check beats a set).
+  std::vector<uint32_t> codes;
+  codes.reserve(order.items.size() * 2);
   auto add_code = [&](uint32_t code) {
-    auto begin = f.item_codes.begin() + fact.first_item;
-    if (std::find(begin, f.item_codes.end(), code) != f.item_codes.end()) return false;
-    if (f.item_codes.size() - fact.first_item >= std::numeric_limits<uint16_t>::max()) return false;
-    f.item_codes.push_back(code);
+    if (std::find(codes.begin(), codes.end(), code) != codes.end()) return false;
+    codes.push_back(code);
     return true;
   };
   for (const auto& item : order.items) {
@@ -203,20 +387,18 @@ void ApplyOrder(MerchantFeatures& f, const OrderInput& order) {
       }
     }
   }
-  fact.item_count = static_cast<uint16_t>(f.item_codes.size() - fact.first_item);
-  if (fact.branch) {
-    Grow(f.branch_members, fact.branch);
-    f.branch_members[fact.branch].add(i);
+  std::sort(codes.begin(), codes.end());
+  if (branch) {
+    Grow(f.branch_members, branch);
+    f.branch_members[branch].add(i);
   }
-
-  auto& log = f.order_log[i];
-  auto pos = std::upper_bound(log.begin(), log.end(), fact.at_s,
-                              [](int64_t at, const OrderFact& o) { return at < o.at_s; });
-  log.insert(pos, fact);
-  if (fact.net_minor > 0) {
+  const int64_t net = std::max<int64_t>(0, order.total_minor - order.refunded_minor);
+  const int64_t at_s = FactSeconds(order.occurred_at / kMicrosPerSecond);
+  f.InsertOrder(i, at_s, net, branch, codes);
+  if (net > 0) {
     ++f.orders[i];
-    f.spend_minor[i] += fact.net_minor;
-    Micros at = fact.at_s * kMicrosPerSecond;
+    f.spend_minor[i] += net;
+    Micros at = at_s * kMicrosPerSecond;
     if (f.first_order_at[i] == 0 || at < f.first_order_at[i]) f.first_order_at[i] = at;
     if (at > f.last_order_at[i]) f.last_order_at[i] = at;
   }
@@ -227,16 +409,18 @@ bool ApplyRefund(MerchantFeatures& f, Id member_id, Micros occurred_at, int64_t 
   auto it = f.index_of.find(member_id);
   if (it == f.index_of.end()) return false;
   uint32_t i = it->second;
-  int64_t at_s = occurred_at / kMicrosPerSecond;
-  auto& log = f.order_log[i];
-  for (auto o = log.rbegin(); o != log.rend(); ++o) {
-    if (o->at_s != at_s || o->net_minor != std::max<int64_t>(0, net_before)) continue;
-    int64_t before = o->net_minor;
-    o->net_minor = std::max<int64_t>(0, before - amount_minor);
-    if (before > 0 && o->net_minor == 0) {
+  const uint32_t at_s = FactSeconds(occurred_at / kMicrosPerSecond);
+  const OrderLogRef r = f.logs[i];
+  for (size_t k = r.start + r.count; k-- > r.start;) {
+    const OrderFact& o = f.order_facts[k];
+    int64_t before = f.NetMinor(o);
+    if (o.at_s != at_s || before != std::max<int64_t>(0, net_before)) continue;
+    f.SetNet(k, before - amount_minor);
+    int64_t after = f.NetMinor(f.order_facts[k]);
+    if (before > 0 && after == 0) {
       RecomputeOrderTotals(f, i);
     } else {
-      f.spend_minor[i] -= before - o->net_minor;
+      f.spend_minor[i] -= before - after;
     }
     return true;
   }
@@ -462,12 +646,9 @@ void ResizeColumns(MerchantFeatures& f, size_t n) {
   ForEachColumn(f, [&](auto& v) { v.resize(n); });
 }
 
-// Appends a live member (index = size) with its orders.
-void AddMember(MerchantFeatures& f, const MerchantMeta& meta, MemberData&& m) {
-  auto i = static_cast<uint32_t>(f.member_ids.size());
-  ResizeColumns(f, i + 1);
+// Fills member index i (columns already sized, its log empty) from `m`; scores are left.
+void FillMember(MerchantFeatures& f, const MerchantMeta& meta, uint32_t i, MemberData&& m) {
   f.member_ids[i] = m.id;
-  f.index_of[m.id] = i;
   f.joined_at[i] = m.created_at;
   f.birth_month[i] = static_cast<int8_t>(m.birth_month);
   f.birth_day[i] = static_cast<int8_t>(m.birth_day);
@@ -475,6 +656,8 @@ void AddMember(MerchantFeatures& f, const MerchantMeta& meta, MemberData&& m) {
   f.city[i] = f.cities.Code(m.city);
   f.gender[i] = f.genders.Code(m.gender);
   f.language[i] = f.languages.Code(m.language);
+  f.tier_rank[i] = 0;
+  f.tier_id[i] = 0;
   if (auto t = meta.tiers.find(m.tier_level); m.tier_level > 0 && t != meta.tiers.end()) {
     f.tier_rank[i] = t->second.rank;
     f.tier_id[i] = t->second.id;
@@ -482,8 +665,9 @@ void AddMember(MerchantFeatures& f, const MerchantMeta& meta, MemberData&& m) {
   f.points[i] = m.points;
   f.wallet_minor[i] = m.wallet;
   f.consent[i] = m.consent;
-  f.p_alive[i] = f.expected_purchases_90d[i] = f.expected_value_minor[i] =
-      std::numeric_limits<float>::quiet_NaN();
+  f.orders[i] = 0;
+  f.spend_minor[i] = 0;
+  f.first_order_at[i] = f.last_order_at[i] = 0;
   for (const auto& tag : m.tags) {
     uint32_t c = f.tags.Code(tag);
     if (c == 0) continue;
@@ -493,57 +677,55 @@ void AddMember(MerchantFeatures& f, const MerchantMeta& meta, MemberData&& m) {
   for (const auto& o : m.orders) ApplyOrder(f, o);
 }
 
-// Scores kept across a member's reload.
-struct KeptScores {
-  float p_alive, expected_purchases_90d, expected_value_minor;
-  uint8_t r, fr, m, group;
-};
+// Appends a live member (index = size) with its orders.
+void AddMember(MerchantFeatures& f, const MerchantMeta& meta, MemberData&& m) {
+  auto i = static_cast<uint32_t>(f.member_ids.size());
+  ResizeColumns(f, i + 1);
+  f.index_of[m.id] = i;
+  f.logs[i] = {static_cast<uint32_t>(f.order_facts.size()), 0};
+  f.p_alive[i] = f.expected_purchases_90d[i] = f.expected_value_minor[i] =
+      std::numeric_limits<float>::quiet_NaN();
+  FillMember(f, meta, i, std::move(m));
+}
+
+// Takes member index `idx` out of every bitmap; with `to` set, puts `*to` in its place.
+void DropFromBitmaps(MerchantFeatures& f, uint32_t idx, std::optional<uint32_t> to) {
+  LogCodes codes = CodesOf(f, idx);
+  auto fix = [&](std::vector<roaring::Roaring>& v, uint32_t c) {
+    if (c >= v.size()) return;
+    v[c].remove(idx);
+    if (to) v[c].add(*to);
+  };
+  for (uint32_t c : codes.categories) fix(f.category_members, c);
+  for (uint32_t c : codes.skus) fix(f.sku_members, c);
+  for (uint32_t c : codes.branches) fix(f.branch_members, c);
+  for (auto& b : f.tag_members)
+    if (b.contains(idx)) {
+      b.remove(idx);
+      if (to) b.add(*to);
+    }
+}
+
+// Reloads member index i in place from `m` (same id): the index and the scores stay.
+void ReloadMember(MerchantFeatures& f, const MerchantMeta& meta, uint32_t i, MemberData&& m) {
+  DropFromBitmaps(f, i, std::nullopt);
+  f.garbage_facts += f.logs[i].count;
+  f.logs[i] = {static_cast<uint32_t>(f.order_facts.size()), 0};
+  FillMember(f, meta, i, std::move(m));
+}
 
 // Removes member index i (swap with the last index, keeping the columns dense).
-KeptScores RemoveMember(MerchantFeatures& f, uint32_t i) {
-  KeptScores k{f.p_alive[i],
-               f.expected_purchases_90d[i],
-               f.expected_value_minor[i],
-               f.rfm_r[i],
-               f.rfm_f[i],
-               f.rfm_m[i],
-               f.rfm_group[i]};
+void RemoveMember(MerchantFeatures& f, uint32_t i) {
   auto last = static_cast<uint32_t>(f.member_ids.size() - 1);
-  auto drop_from = [&](uint32_t idx, bool move_to_i) {
-    LogCodes codes = CodesOf(f, f.order_log[idx]);
-    auto fix = [&](std::vector<roaring::Roaring>& v, uint32_t c) {
-      if (c >= v.size()) return;
-      v[c].remove(idx);
-      if (move_to_i) v[c].add(i);
-    };
-    for (uint32_t c : codes.categories) fix(f.category_members, c);
-    for (uint32_t c : codes.skus) fix(f.sku_members, c);
-    for (uint32_t c : codes.branches) fix(f.branch_members, c);
-    for (auto& b : f.tag_members)
-      if (b.contains(idx)) {
-        b.remove(idx);
-        if (move_to_i) b.add(i);
-      }
-  };
-  drop_from(i, false);
+  DropFromBitmaps(f, i, std::nullopt);
+  f.garbage_facts += f.logs[i].count;
   if (i != last) {
-    drop_from(last, true);
+    DropFromBitmaps(f, last, i);
     ForEachColumn(f, [&](auto& v) { std::swap(v[i], v[last]); });
     f.index_of[f.member_ids[i]] = i;
   }
   f.index_of.erase(f.member_ids[last]);
   ForEachColumn(f, [&](auto& v) { v.pop_back(); });
-  return k;
-}
-
-void RestoreScores(MerchantFeatures& f, uint32_t i, const KeptScores& k) {
-  f.p_alive[i] = k.p_alive;
-  f.expected_purchases_90d[i] = k.expected_purchases_90d;
-  f.expected_value_minor[i] = k.expected_value_minor;
-  f.rfm_r[i] = k.r;
-  f.rfm_f[i] = k.fr;
-  f.rfm_m[i] = k.m;
-  f.rfm_group[i] = k.group;
 }
 
 }  // namespace
@@ -573,6 +755,7 @@ Result<MerchantFeatures> BuildMerchantFeatures(Tx& tx, Id merchant_id, Micros no
     if (members.size() < page.limit) break;
     page.after = f.member_ids.back();
   }
+  f.order_facts.shrink_to_fit();  // the growth's headroom (up to an eighth)
   return f;
 }
 
@@ -724,6 +907,9 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
         last = e.seq;
         ++count;
         if (!e.member_id) continue;
+        // Segment membership events change no feature (membership is evaluated from the
+        // features): the first fill of a big segment must not reload all its members.
+        if (e.type == "segment_entered" || e.type == "segment_exited") continue;
         Id member = *e.member_id;
         if (reload.contains(member)) continue;
         if (e.type == "order_created" || e.type == "order_refunded") {
@@ -833,16 +1019,20 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
   for (const auto& [member, value] : points)
     if (auto it = f.index_of.find(member); it != f.index_of.end() && !reload.contains(member))
       f.points[it->second] = value;
-  std::unordered_map<Id, KeptScores> kept;
-  for (Id member : reload) {
-    auto it = f.index_of.find(member);
-    if (it != f.index_of.end()) kept[member] = RemoveMember(f, it->second);
-  }
+  // Members reloaded whole: in place when still live (index and scores kept), removed when
+  // erased or merged away, appended when new.
+  std::set<Id> live;
+  for (const auto& m : reloaded) live.insert(m.id);
+  for (Id member : reload)
+    if (auto it = f.index_of.find(member); it != f.index_of.end() && !live.contains(member))
+      RemoveMember(f, it->second);
   for (auto& m : reloaded) {
-    Id id = m.id;
-    AddMember(f, meta, std::move(m));
-    if (auto k = kept.find(id); k != kept.end()) RestoreScores(f, f.index_of.at(id), k->second);
+    if (auto it = f.index_of.find(m.id); it != f.index_of.end())
+      ReloadMember(f, meta, it->second, std::move(m));
+    else
+      AddMember(f, meta, std::move(m));
   }
+  if (f.garbage_facts > 4096 && f.garbage_facts * 8 > f.order_facts.size()) f.CompactOrderLogs();
   f.last_seq = last;
   bytes_.store(ComputeBytesLocked(), std::memory_order_relaxed);
   return count;

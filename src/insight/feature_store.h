@@ -21,15 +21,18 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "base/error.h"
@@ -64,22 +67,115 @@ class Dictionary {
   std::unordered_map<std::string, uint32_t> codes_;
 };
 
-// Compact per-order facts kept for time-window predicates.
+// Member id -> dense member index. The ids are kept sorted in one array with their indexes
+// beside it (12 bytes a member, against ~40 for a hash node and its bucket); lookups are a
+// binary search. Ids sort by creation time (base/ids.h), so a new member appends at the end;
+// erasing a member shifts the entries after it (rare: erasure and merges). The interface is
+// the subset of std::unordered_map<Id, uint32_t> the readers use (find / end / it->second,
+// contains, at, operator[], erase, size).
+class MemberIndex {
+ public:
+  struct Entry {
+    Id first = 0;
+    uint32_t second = 0;
+  };
+  class const_iterator {
+   public:
+    const_iterator() = default;
+    const Entry& operator*() const { return cur_; }
+    const Entry* operator->() const { return &cur_; }
+    const_iterator& operator++() {
+      Load(pos_ + 1);
+      return *this;
+    }
+    bool operator==(const const_iterator& o) const { return pos_ == o.pos_; }
+
+   private:
+    friend class MemberIndex;
+    const_iterator(const MemberIndex* m, size_t pos) : m_(m) { Load(pos); }
+    void Load(size_t pos) {
+      pos_ = pos;
+      if (m_ && pos < m_->ids_.size()) cur_ = {m_->ids_[pos], m_->index_[pos]};
+    }
+    const MemberIndex* m_ = nullptr;
+    size_t pos_ = 0;
+    Entry cur_;
+  };
+
+  MemberIndex() = default;
+  MemberIndex(std::initializer_list<std::pair<Id, uint32_t>> entries);
+  const_iterator begin() const { return {this, 0}; }
+  const_iterator end() const { return {this, ids_.size()}; }
+  const_iterator find(Id id) const;
+  bool contains(Id id) const { return find(id) != end(); }
+  // The index of `id`; throws std::out_of_range when absent (as the map did).
+  uint32_t at(Id id) const;
+  // The index of `id`, inserted as 0 when absent.
+  uint32_t& operator[](Id id);
+  // Removes `id` (no-op when absent); returns how many entries were removed (0 or 1).
+  size_t erase(Id id);
+  size_t size() const { return ids_.size(); }
+  void reserve(size_t n) {
+    ids_.reserve(n);
+    index_.reserve(n);
+  }
+  size_t MemoryBytes() const { return ids_.capacity() * sizeof(Id) + index_.capacity() * 4; }
+
+ private:
+  std::vector<Id> ids_;          // ascending
+  std::vector<uint32_t> index_;  // index_[k] is the member index of ids_[k]
+};
+
+// The distinct (branch, item codes) combinations of a merchant's orders, interned: an order
+// fact names its combination by id, so a basket that recurs (most do: the same few items at the
+// same branch) is stored once. Shape 0 is "no branch, no items". Ids are stable while the
+// process runs (shapes are never removed or renumbered); a shape no fact uses any more stays.
+class OrderShapes {
+ public:
+  OrderShapes();
+  // The id of (branch, codes), adding it when new. `codes` must be sorted and distinct.
+  uint32_t Intern(uint32_t branch, std::span<const uint32_t> codes);
+  uint32_t Branch(uint32_t shape) const { return words_[start_[shape]]; }
+  std::span<const uint32_t> Codes(uint32_t shape) const {
+    return {words_.data() + start_[shape] + 1, words_.data() + start_[shape + 1]};
+  }
+  size_t size() const { return start_.size() - 1; }  // number of shapes, including shape 0
+  size_t MemoryBytes() const;
+
+ private:
+  static constexpr uint32_t kEmpty = 0xFFFF'FFFFu;
+  static uint64_t Hash(uint32_t branch, std::span<const uint32_t> codes);
+  void Rehash(size_t slots);
+  std::vector<uint32_t> start_;  // shape -> its first word in words_; one more entry at the end
+  std::vector<uint32_t> words_;  // per shape: the branch code, then the item codes
+  std::vector<uint32_t> slots_;  // open addressing (linear probing) of shape ids, power of two
+};
+
+// One order in a member's log: 12 bytes (read the net with MerchantFeatures::NetMinor and the
+// branch and items with Branch / Items).
 struct OrderFact {
-  int64_t at_s;         // occurred_at, Unix seconds UTC
-  int64_t net_minor;    // total minus refunded
-  uint32_t branch;      // dictionary code of branch id (0 = none)
-  uint32_t first_item;  // index into MerchantFeatures::item_codes (items of this order are
-  uint16_t item_count;  //   item_codes[first_item .. first_item+item_count))
+  uint32_t at_s = 0;   // occurred_at in Unix seconds UTC; clamped to 1970-01-01 .. 2106-02-07
+  int32_t net = 0;     // net minor units (total - refunded, never negative) when >= 0; a net
+                       //   above INT32_MAX is MerchantFeatures::big_nets[-(net + 1)]
+  uint32_t shape = 0;  // MerchantFeatures::shapes id: the order's branch and item codes
+  bool operator==(const OrderFact&) const = default;
+};
+static_assert(sizeof(OrderFact) == 12);
+
+// A member's slice of MerchantFeatures::order_facts.
+struct OrderLogRef {
+  uint32_t start = 0;
+  uint32_t count = 0;
+  bool operator==(const OrderLogRef&) const = default;
 };
 
 // One merchant's features: column arrays indexed by a dense member index 0..n-1.
 struct MerchantFeatures {
   Id merchant_id = 0;
-  std::string timezone;                       // merchant's IANA zone
-  std::string currency;                       // merchant's currency (ISO 4217)
-  std::vector<Id> member_ids;                 // index -> member id (erased/merged members absent)
-  std::unordered_map<Id, uint32_t> index_of;  // member id -> index
+  std::string timezone;        // merchant's IANA zone
+  std::string currency;        // merchant's currency (ISO 4217)
+  std::vector<Id> member_ids;  // index -> member id (erased/merged members absent)
+  MemberIndex index_of;        // member id -> index
   // Per member (same length as member_ids):
   std::vector<Micros> joined_at;
   std::vector<Micros> first_order_at, last_order_at;     // 0 = never bought
@@ -92,11 +188,20 @@ struct MerchantFeatures {
   std::vector<int64_t> points;                           // sum over point types (not stamps)
   std::vector<int64_t> wallet_minor;                     // prepaid balance (paid + bonus)
   std::vector<uint8_t> consent;                          // bit 0 sms, 1 email, 2 line
-  std::vector<std::vector<OrderFact>> order_log;         // per member, oldest first
-  // Category and sku codes of all order items. An order's slice holds its distinct category
-  // codes (dictionary `categories`, as is) and its distinct sku codes (dictionary `skus`) with
-  // kSkuCodeBit set, so each entry names its kind: test `c == cat` or `c == (kSkuCodeBit|sku)`.
-  std::vector<uint32_t> item_codes;
+  std::vector<OrderLogRef> logs;  // per member: its order log in order_facts, oldest first
+  // The order log: every member's facts in one array, one contiguous slice per member (CSR).
+  // A fresh build lays the slices out in member order with nothing between them. An order
+  // applied live to a member whose slice is not the last one moves that slice to the end
+  // (the old copy becomes garbage_facts); CompactOrderLogs() rewrites the array without
+  // garbage once it exceeds an eighth of it (and 4,096 facts), so live orders cost amortised
+  // O(log length) and the array stays within ~12.5% of the facts held.
+  std::vector<OrderFact> order_facts;
+  size_t garbage_facts = 0;       // facts in order_facts that no member's slice covers
+  std::vector<int64_t> big_nets;  // nets above INT32_MAX (OrderFact::net < 0 points here)
+  OrderShapes shapes;             // the orders' (branch, item codes)
+  // Item codes of a shape: its distinct category codes (dictionary `categories`, as is) and its
+  // distinct sku codes (dictionary `skus`) with kSkuCodeBit set, sorted, so each entry names
+  // its kind: test `c == cat` or `c == (kSkuCodeBit|sku)`.
   static constexpr uint32_t kSkuCodeBit = 0x8000'0000u;
   // Dictionaries (code -> string; code 0 is "" / unknown). Codes are stable while the process
   // runs. `branches` interns branch ids written in decimal.
@@ -117,6 +222,30 @@ struct MerchantFeatures {
 
   size_t size() const { return member_ids.size(); }
   size_t MemoryBytes() const;
+  // MemoryBytes() by part ("order_facts", "shapes", "index_of", each column, ...), for the
+  // benchmark's breakdown; the parts sum to MemoryBytes().
+  std::vector<std::pair<std::string, size_t>> MemoryBreakdown() const;
+
+  // Member i's order log, oldest first (valid until the next change to the store).
+  std::span<const OrderFact> Orders(uint32_t i) const {
+    const OrderLogRef r = logs[i];
+    return {order_facts.data() + r.start, r.count};
+  }
+  int64_t NetMinor(const OrderFact& o) const {
+    return o.net >= 0 ? int64_t{o.net} : big_nets[static_cast<size_t>(-(int64_t{o.net} + 1))];
+  }
+  uint32_t Branch(const OrderFact& o) const { return shapes.Branch(o.shape); }  // 0 = none
+  std::span<const uint32_t> Items(const OrderFact& o) const { return shapes.Codes(o.shape); }
+
+  // Adds one fact to member i's log, keeping it sorted by time (after the facts at the same
+  // second); touches neither the totals nor the bitmaps (ApplyOrder does those). `codes` as
+  // OrderShapes::Intern wants them. For ApplyOrder and for tests that lay out a store by hand.
+  void InsertOrder(uint32_t i, int64_t at_s, int64_t net_minor, uint32_t branch,
+                   std::span<const uint32_t> codes);
+  // Sets the net of the fact at order_facts[k].
+  void SetNet(size_t k, int64_t net_minor);
+  // Rewrites order_facts in member order without garbage (garbage_facts becomes 0).
+  void CompactOrderLogs();
 };
 
 // One order as the store applies it (from the database or an order_created event).

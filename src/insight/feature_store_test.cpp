@@ -122,16 +122,16 @@ std::set<Id> Who(const MerchantFeatures& f, const Dictionary& d,
 using FactView = std::tuple<int64_t, int64_t, std::string, std::vector<std::string>>;
 std::vector<FactView> Facts(const MerchantFeatures& f, uint32_t i) {
   std::vector<FactView> out;
-  for (const OrderFact& o : f.order_log.at(i)) {
+  EXPECT_LT(i, f.logs.size());
+  for (const OrderFact& o : f.Orders(i)) {
     std::vector<std::string> codes;
-    for (uint32_t k = o.first_item; k < o.first_item + o.item_count; ++k) {
-      uint32_t c = f.item_codes.at(k);
+    for (uint32_t c : f.Items(o)) {
       codes.push_back(c & MerchantFeatures::kSkuCodeBit
                           ? "sku:" + f.skus.Name(c & ~MerchantFeatures::kSkuCodeBit)
                           : "category:" + f.categories.Name(c));
     }
     std::sort(codes.begin(), codes.end());
-    out.emplace_back(o.at_s, o.net_minor, f.branches.Name(o.branch), std::move(codes));
+    out.emplace_back(o.at_s, f.NetMinor(o), f.branches.Name(f.Branch(o)), std::move(codes));
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -161,7 +161,7 @@ void ExpectSameFeatures(const MerchantFeatures& got, const MerchantFeatures& wan
   size_t n = got.member_ids.size();
   auto& g = const_cast<MerchantFeatures&>(got);
   EXPECT_EQ(g.joined_at.size(), n);
-  EXPECT_EQ(g.order_log.size(), n);
+  EXPECT_EQ(g.logs.size(), n);
   EXPECT_EQ(g.consent.size(), n);
   EXPECT_EQ(g.rfm_group.size(), n);
   EXPECT_EQ(got.last_seq, want.last_seq);
@@ -249,8 +249,8 @@ TEST_P(FeatureStoreTest, BuildMatchesHandComputedFeatures) {
   EXPECT_EQ(f.points[ib], 0);
   EXPECT_EQ(f.consent[ib], 0);
   EXPECT_EQ(f.gender[ib], 0u);
-  ASSERT_EQ(f.order_log[ib].size(), 1u);
-  EXPECT_EQ(f.order_log[ib][0].net_minor, 0);
+  ASSERT_EQ(f.Orders(ib).size(), 1u);
+  EXPECT_EQ(f.NetMinor(f.Orders(ib)[0]), 0);
   // A's log, oldest first, with its items' codes.
   std::vector<FactView> want_a = {
       {(now - 10 * kDay) / kMicrosPerSecond,
@@ -263,7 +263,10 @@ TEST_P(FeatureStoreTest, BuildMatchesHandComputedFeatures) {
        {"category:cake", "category:tea", "sku:C1", "sku:T1"}},
   };
   EXPECT_EQ(Facts(f, ia), want_a);
-  EXPECT_LT(f.order_log[ia][0].at_s, f.order_log[ia][1].at_s);
+  EXPECT_LT(f.Orders(ia)[0].at_s, f.Orders(ia)[1].at_s);
+  // A fresh build lays the logs out in member order with nothing between them.
+  EXPECT_EQ(f.garbage_facts, 0u);
+  EXPECT_EQ(f.order_facts.size(), 3u);
   // Sets: the erased member's and the anonymous order's items are nowhere.
   std::map<std::string, std::set<Id>> want_sets = {
       {"tag:vip", {a}},      {"tag:tea", {a}},
@@ -396,7 +399,9 @@ TEST_P(FeatureStoreTest, BuildInTinyChunksEqualsTheNormalBuild) {
     ExpectSameFeatures(*f, normal);
     // Same dense order and the same dictionary codes, not only the same values.
     EXPECT_EQ(f->member_ids, normal.member_ids);
-    EXPECT_EQ(f->item_codes, normal.item_codes);
+    EXPECT_EQ(f->order_facts, normal.order_facts);
+    EXPECT_EQ(f->logs, normal.logs);
+    EXPECT_EQ(f->shapes.size(), normal.shapes.size());
     EXPECT_EQ(f->skus.size(), normal.skus.size());
     EXPECT_EQ(f->categories.size(), normal.categories.size());
     EXPECT_EQ(f->tags.size(), normal.tags.size());
@@ -514,22 +519,22 @@ TEST(ApplyOrderTest, KeepsTheLogSortedAndCountsOnlyOrdersWithANetAmount) {
   f.last_order_at = {0};
   f.orders = {0};
   f.spend_minor = {0};
-  f.order_log.resize(1);
+  f.logs.resize(1);
   OrderInput late{1, 7, 0, 200 * kMicrosPerSecond, 5000, 0, {{"S1", "tea"}, {"S1", "tea"}}};
   OrderInput early{2, 7, 3, 100 * kMicrosPerSecond, 4000, 4000, {{"S2", ""}}};
   OrderInput anon{3, 0, 0, 300 * kMicrosPerSecond, 9000, 0, {{"S3", "x"}}};
   ApplyOrder(f, late);
   ApplyOrder(f, early);
   ApplyOrder(f, anon);
-  ASSERT_EQ(f.order_log[0].size(), 2u);
-  EXPECT_EQ(f.order_log[0][0].at_s, 100);
-  EXPECT_EQ(f.order_log[0][0].net_minor, 0);
-  EXPECT_EQ(f.order_log[0][0].item_count, 1);  // sku S2 only: no category
-  EXPECT_EQ(f.order_log[0][1].item_count, 2);  // tea and S1 once each
+  ASSERT_EQ(f.Orders(0).size(), 2u);
+  EXPECT_EQ(f.Orders(0)[0].at_s, 100u);
+  EXPECT_EQ(f.NetMinor(f.Orders(0)[0]), 0);
+  EXPECT_EQ(f.Items(f.Orders(0)[0]).size(), 1u);  // sku S2 only: no category
+  EXPECT_EQ(f.Items(f.Orders(0)[1]).size(), 2u);  // tea and S1 once each
   EXPECT_EQ(f.orders[0], 1);
   EXPECT_EQ(f.spend_minor[0], 5000);
   EXPECT_EQ(f.first_order_at[0], 200 * kMicrosPerSecond);
-  EXPECT_EQ(f.branches.Name(f.order_log[0][0].branch), "3");
+  EXPECT_EQ(f.branches.Name(f.Branch(f.Orders(0)[0])), "3");
   EXPECT_FALSE(f.skus.Find("S3").has_value());
   // Refund the rest of the later order: nothing counts any more.
   EXPECT_TRUE(ApplyRefund(f, 7, 200 * kMicrosPerSecond, 5000, 5000));
@@ -537,6 +542,162 @@ TEST(ApplyOrderTest, KeepsTheLogSortedAndCountsOnlyOrdersWithANetAmount) {
   EXPECT_EQ(f.spend_minor[0], 0);
   EXPECT_EQ(f.last_order_at[0], 0);
   EXPECT_FALSE(ApplyRefund(f, 7, 200 * kMicrosPerSecond, 5000, 1));
+}
+
+// A store of `n` members (ids 100..) with empty logs, as AddMember leaves them.
+MerchantFeatures EmptyStore(uint32_t n) {
+  MerchantFeatures f;
+  for (uint32_t i = 0; i < n; ++i) {
+    f.member_ids.push_back(100 + i);
+    f.index_of[100 + i] = i;
+  }
+  f.joined_at.assign(n, 0);
+  f.first_order_at.assign(n, 0);
+  f.last_order_at.assign(n, 0);
+  f.orders.assign(n, 0);
+  f.spend_minor.assign(n, 0);
+  f.logs.assign(n, {});
+  return f;
+}
+
+OrderInput At(Id member, int64_t at_s, int64_t total, std::string sku = "S1") {
+  return OrderInput{at_s, member, 0, at_s * kMicrosPerSecond, total, 0, {{std::move(sku), "tea"}}};
+}
+
+TEST(ApplyOrderTest, ALiveOrderMovesTheLogToTheEndAndCompactionDropsTheOldCopies) {
+  MerchantFeatures f = EmptyStore(3);
+  // Built in member order: 0's log, then 1's, then 2's, nothing between them.
+  for (uint32_t i = 0; i < 3; ++i)
+    for (int64_t k = 0; k < 3; ++k) ApplyOrder(f, At(100 + i, 1000 * (i + 1) + k, 100));
+  EXPECT_EQ(f.order_facts.size(), 9u);
+  EXPECT_EQ(f.garbage_facts, 0u);
+  EXPECT_EQ(f.logs[0], (OrderLogRef{0, 3}));
+  EXPECT_EQ(f.logs[2], (OrderLogRef{6, 3}));
+  // Member 2's log is the last: an order is inserted in place (here before its newest one).
+  ApplyOrder(f, At(102, 3001, 7));
+  EXPECT_EQ(f.logs[2], (OrderLogRef{6, 4}));
+  EXPECT_EQ(f.garbage_facts, 0u);
+  EXPECT_EQ(f.Orders(2)[2].at_s, 3001u);
+  EXPECT_EQ(f.NetMinor(f.Orders(2)[2]), 7);
+  // Member 0's is not: it moves to the end, its old three facts become garbage.
+  ApplyOrder(f, At(100, 999, 5));
+  EXPECT_EQ(f.logs[0], (OrderLogRef{10, 4}));
+  EXPECT_EQ(f.garbage_facts, 3u);
+  ASSERT_EQ(f.Orders(0).size(), 4u);
+  EXPECT_EQ(f.Orders(0)[0].at_s, 999u);
+  EXPECT_EQ(f.Orders(0)[3].at_s, 1002u);
+  EXPECT_EQ(f.orders[0], 4);
+  EXPECT_EQ(f.spend_minor[0], 305);
+  EXPECT_EQ(f.first_order_at[0], 999 * kMicrosPerSecond);
+  // Compaction: member order again, the same logs, no garbage.
+  std::vector<std::vector<OrderFact>> before;
+  for (uint32_t i = 0; i < 3; ++i) before.emplace_back(f.Orders(i).begin(), f.Orders(i).end());
+  f.CompactOrderLogs();
+  EXPECT_EQ(f.garbage_facts, 0u);
+  EXPECT_EQ(f.order_facts.size(), 11u);
+  EXPECT_EQ(f.logs[0], (OrderLogRef{0, 4}));
+  EXPECT_EQ(f.logs[1], (OrderLogRef{4, 3}));
+  EXPECT_EQ(f.logs[2], (OrderLogRef{7, 4}));
+  for (uint32_t i = 0; i < 3; ++i)
+    EXPECT_EQ(std::vector<OrderFact>(f.Orders(i).begin(), f.Orders(i).end()), before[i]);
+}
+
+TEST(ApplyOrderTest, CompactsOnItsOwnWhenTheGarbageExceedsAnEighth) {
+  MerchantFeatures f = EmptyStore(2);
+  // Alternating members: each order moves its member's log past the other's, so the garbage
+  // grows by the log's length every time, until it passes 4,096 facts and an eighth.
+  int64_t compactions = 0;
+  size_t last_garbage = 0;
+  for (int64_t k = 0; k < 400; ++k) {
+    ApplyOrder(f, At(100 + k % 2, 10'000 + k, 10 + k, "S" + std::to_string(k % 5)));
+    if (f.garbage_facts < last_garbage) ++compactions;
+    last_garbage = f.garbage_facts;
+    ASSERT_LE(f.garbage_facts * 8, f.order_facts.size() + 8 * 4096);
+  }
+  EXPECT_GE(compactions, 1);
+  // Whatever the compactions did, each log is its member's orders, oldest first.
+  for (uint32_t i = 0; i < 2; ++i) {
+    auto log = f.Orders(i);
+    ASSERT_EQ(log.size(), 200u);
+    int64_t spend = 0;
+    for (size_t k = 0; k < log.size(); ++k) {
+      const int64_t n = 2 * static_cast<int64_t>(k) + i;
+      EXPECT_EQ(log[k].at_s, static_cast<uint32_t>(10'000 + n));
+      EXPECT_EQ(f.NetMinor(log[k]), 10 + n);
+      ASSERT_EQ(f.Items(log[k]).size(), 2u);
+      EXPECT_EQ(f.skus.Name(f.Items(log[k])[1] & ~MerchantFeatures::kSkuCodeBit),
+                "S" + std::to_string(n % 5));
+      spend += 10 + n;
+    }
+    EXPECT_EQ(f.spend_minor[i], spend);
+    EXPECT_EQ(f.orders[i], 200);
+  }
+  // 2 members x 5 skus, one branch (none): 5 shapes besides shape 0 (the same sku, the same
+  // shape, whoever bought it).
+  EXPECT_EQ(f.shapes.size(), 6u);
+}
+
+TEST(ApplyOrderTest, NetsAboveInt32AndTimesOutsideUint32) {
+  MerchantFeatures f = EmptyStore(1);
+  const int64_t big = int64_t{5'000'000'000};
+  ApplyOrder(f, OrderInput{1, 100, 0, 50 * kMicrosPerSecond, big, 0, {}});
+  ApplyOrder(f, OrderInput{2, 100, 0, -7 * kMicrosPerSecond, 10, 0, {}});
+  ApplyOrder(f, OrderInput{3, 100, 0, int64_t{5'000'000'000} * kMicrosPerSecond, 20, 0, {}});
+  ASSERT_EQ(f.Orders(0).size(), 3u);
+  EXPECT_EQ(f.Orders(0)[0].at_s, 0u);  // before 1970: stored as 1970-01-01T00:00:00Z
+  EXPECT_EQ(f.Orders(0)[1].at_s, 50u);
+  EXPECT_EQ(f.NetMinor(f.Orders(0)[1]), big);
+  EXPECT_EQ(f.big_nets, std::vector<int64_t>{big});
+  EXPECT_EQ(f.Orders(0)[2].at_s, 4'294'967'295u);  // after 2106-02-07: the last second kept
+  EXPECT_EQ(f.spend_minor[0], big + 30);
+  // A refund of a big net: the side table is updated in place, then a small one is inline.
+  EXPECT_TRUE(ApplyRefund(f, 100, 50 * kMicrosPerSecond, big, 1));
+  EXPECT_EQ(f.NetMinor(f.Orders(0)[1]), big - 1);
+  EXPECT_EQ(f.big_nets.size(), 1u);
+  EXPECT_TRUE(ApplyRefund(f, 100, 50 * kMicrosPerSecond, big - 1, big - 101));
+  EXPECT_EQ(f.NetMinor(f.Orders(0)[1]), 100);
+  EXPECT_EQ(f.Orders(0)[1].net, 100);
+  EXPECT_EQ(f.spend_minor[0], 130);
+}
+
+TEST(MemberIndexTest, SortedIdsWithTheirIndexes) {
+  MemberIndex m{{30, 2}, {10, 0}};
+  m[20] = 1;  // inserted in the middle
+  m[40] = 3;  // appended
+  EXPECT_EQ(m.size(), 4u);
+  EXPECT_EQ(m.at(20), 1u);
+  EXPECT_EQ(m.find(40)->second, 3u);
+  EXPECT_TRUE(m.find(25) == m.end());
+  EXPECT_FALSE(m.contains(25));
+  EXPECT_THROW(m.at(25), std::out_of_range);
+  std::vector<std::pair<Id, uint32_t>> all;
+  for (const auto& e : m) all.emplace_back(e.first, e.second);
+  EXPECT_EQ(all, (std::vector<std::pair<Id, uint32_t>>{{10, 0}, {20, 1}, {30, 2}, {40, 3}}));
+  EXPECT_EQ(m.erase(20), 1u);
+  EXPECT_EQ(m.erase(20), 0u);
+  EXPECT_EQ(m.size(), 3u);
+  EXPECT_EQ(m.at(30), 2u);
+}
+
+TEST(OrderShapesTest, InternsEachBranchAndCodesOnce) {
+  OrderShapes s;
+  EXPECT_EQ(s.size(), 1u);
+  EXPECT_EQ(s.Branch(0), 0u);
+  EXPECT_TRUE(s.Codes(0).empty());
+  std::vector<uint32_t> a{1, 5}, b{1, 6};
+  uint32_t x = s.Intern(3, a);
+  EXPECT_EQ(x, 1u);
+  EXPECT_EQ(s.Intern(3, a), x);
+  EXPECT_EQ(s.Intern(4, a), 2u);  // another branch
+  EXPECT_EQ(s.Intern(3, b), 3u);
+  EXPECT_EQ(s.Intern(0, {}), 0u);
+  EXPECT_EQ(s.Branch(2), 4u);
+  EXPECT_EQ(std::vector<uint32_t>(s.Codes(3).begin(), s.Codes(3).end()), b);
+  // Past the first rehash (64 slots at load 1/2): every id still found.
+  for (uint32_t k = 0; k < 200; ++k) s.Intern(k + 10, a);
+  EXPECT_EQ(s.size(), 204u);
+  for (uint32_t k = 0; k < 200; ++k) EXPECT_EQ(s.Intern(k + 10, a), 4u + k);
+  EXPECT_EQ(s.Intern(3, a), x);
 }
 
 }  // namespace

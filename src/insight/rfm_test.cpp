@@ -96,9 +96,10 @@ MerchantFeatures Store(const std::vector<std::vector<std::pair<int64_t, int64_t>
   f.last_order_at.assign(n, 0);
   f.orders.assign(n, 0);
   f.spend_minor.assign(n, 0);
-  f.order_log.resize(n);
+  f.logs.resize(n);
   for (size_t i = 0; i < n; ++i) {
-    for (auto [day, net] : logs[i]) f.order_log[i].push_back({day * 86400 + 3600, net, 0, 0, 0});
+    for (auto [day, net] : logs[i])
+      f.InsertOrder(static_cast<uint32_t>(i), day * 86400 + 3600, net, 0, {});
     RecomputeOrderTotals(f, static_cast<uint32_t>(i));
   }
   return f;

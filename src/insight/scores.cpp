@@ -30,8 +30,8 @@ int64_t DayOf(int64_t seconds) {
 // The member's own mean net spend per purchase day.
 double OwnMeanSpend(const MerchantFeatures& f, uint32_t i) {
   int64_t days = 0, last_day = std::numeric_limits<int64_t>::min();
-  for (const OrderFact& o : f.order_log[i]) {
-    if (o.net_minor <= 0) continue;
+  for (const OrderFact& o : f.Orders(i)) {
+    if (f.NetMinor(o) <= 0) continue;
     int64_t d = DayOf(o.at_s);
     if (d != last_day) ++days;
     last_day = d;
@@ -67,8 +67,9 @@ std::optional<RfmSummary> MemberSummary(const MerchantFeatures& f, uint32_t i, M
   // The log is sorted by time, so purchase days come in order.
   int64_t first_day = 0, last_day = 0, days = 0;
   double first_spend = 0, total = 0;
-  for (const OrderFact& o : f.order_log[i]) {
-    if (o.net_minor <= 0) continue;
+  for (const OrderFact& o : f.Orders(i)) {
+    const int64_t net = f.NetMinor(o);
+    if (net <= 0) continue;
     int64_t d = DayOf(o.at_s);
     if (days == 0) {
       first_day = last_day = d;
@@ -77,8 +78,8 @@ std::optional<RfmSummary> MemberSummary(const MerchantFeatures& f, uint32_t i, M
       last_day = d;
       ++days;
     }
-    if (d == first_day) first_spend += static_cast<double>(o.net_minor);
-    total += static_cast<double>(o.net_minor);
+    if (d == first_day) first_spend += static_cast<double>(net);
+    total += static_cast<double>(net);
   }
   if (days == 0) return std::nullopt;
   int64_t today = DayOf(now / kMicrosPerSecond);

@@ -523,11 +523,11 @@ class Evaluator {
   // Every walk of a member's order log starts here (counted in stats_.order_logs_read).
   size_t WindowStart(uint32_t i, const std::optional<int>& window_days) {
     ++stats_.order_logs_read;
-    const auto& log = f_.order_log[i];
+    const auto log = f_.Orders(i);
     if (!window_days) return 0;
     int64_t cutoff = now_s_ - int64_t{*window_days} * 86'400;
     auto it = std::lower_bound(log.begin(), log.end(), cutoff,
-                               [](const OrderFact& o, int64_t t) { return o.at_s < t; });
+                               [](const OrderFact& o, int64_t t) { return int64_t{o.at_s} < t; });
     return static_cast<size_t>(it - log.begin());
   }
 
@@ -539,9 +539,9 @@ class Evaluator {
           return CompareInt(p, always, [&](uint32_t i) { return int64_t{f_.orders[i]}; });
         return CompareInt(p, always, [&](uint32_t i) {
           int64_t count = 0;
-          const auto& log = f_.order_log[i];
+          const auto log = f_.Orders(i);
           for (size_t k = WindowStart(i, p.window_days); k < log.size(); ++k)
-            count += log[k].net_minor > 0;
+            count += f_.NetMinor(log[k]) > 0;
           return count;
         });
       case F::kSpendMinor:
@@ -549,9 +549,9 @@ class Evaluator {
           return CompareInt(p, always, [&](uint32_t i) { return f_.spend_minor[i]; });
         return CompareInt(p, always, [&](uint32_t i) {
           int64_t sum = 0;
-          const auto& log = f_.order_log[i];
+          const auto log = f_.Orders(i);
           for (size_t k = WindowStart(i, p.window_days); k < log.size(); ++k)
-            sum += log[k].net_minor;
+            sum += f_.NetMinor(log[k]);
           return sum;
         });
       case F::kAovMinor:
@@ -634,10 +634,11 @@ class Evaluator {
   roaring::Roaring WindowedAov(const SegmentPredicate& p) {
     // Per member: (orders, spend) in the window, then the comparison on spend / orders.
     auto totals = [&](uint32_t i, int64_t* orders, int64_t* spend) {
-      const auto& log = f_.order_log[i];
+      const auto log = f_.Orders(i);
       for (size_t k = WindowStart(i, p.window_days); k < log.size(); ++k) {
-        *orders += log[k].net_minor > 0;
-        *spend += log[k].net_minor;
+        const int64_t net = f_.NetMinor(log[k]);
+        *orders += net > 0;
+        *spend += net;
       }
     };
     int64_t last_orders = 0, last_spend = 0;
@@ -702,7 +703,7 @@ class Evaluator {
       std::vector<uint8_t> seen(codes.size());
       if (!codes.empty())
         result = Filter([&](uint32_t i) {
-          const auto& log = f_.order_log[i];
+          const auto log = f_.Orders(i);
           size_t start = WindowStart(i, p.window_days);
           if (start == log.size()) return false;
           size_t found = 0;
@@ -717,10 +718,9 @@ class Evaluator {
           for (size_t o = start; o < log.size(); ++o) {
             const OrderFact& fact = log[o];
             if (branch) {
-              see(fact.branch);
+              see(f_.Branch(fact));
             } else {
-              for (uint32_t x = 0; x < fact.item_count; ++x)
-                see(f_.item_codes[fact.first_item + x]);
+              for (uint32_t code : f_.Items(fact)) see(code);
             }
             if (p.op != Op::kAll ? found > 0 : found == codes.size()) break;
           }
@@ -798,9 +798,10 @@ class Evaluator {
     const ZoneOffsets& zone = *zone_;
     size_t hint = zone.starts().size() - 1;  // most orders are recent
     return Filter([&](uint32_t i) {
-      const auto& log = f_.order_log[i];
+      const auto log = f_.Orders(i);
       for (size_t k = WindowStart(i, p.window_days); k < log.size(); ++k) {
-        int64_t local = log[k].at_s + zone.OffsetAt(log[k].at_s, &hint);
+        const int64_t at_s = log[k].at_s;
+        int64_t local = at_s + zone.OffsetAt(at_s, &hint);
         int64_t day = FloorDiv(local, 86'400);
         int v = weekday ? static_cast<int>(((day % 7 + 7 + 3) % 7) + 1) : CivilFromDays(day).day;
         if (wanted[v]) return true;

@@ -190,7 +190,7 @@ class SegmentEval : public ::testing::Test {
     size(f_.points, int64_t{0});
     size(f_.wallet_minor, int64_t{0});
     size(f_.consent, uint8_t{0});
-    f_.order_log.assign(n, {});
+    f_.logs.assign(n, {});
     size(f_.p_alive, NAN);
     size(f_.expected_purchases_90d, NAN);
     size(f_.expected_value_minor, NAN);
@@ -238,11 +238,10 @@ class SegmentEval : public ::testing::Test {
   }
 
   void Order(uint32_t i, int64_t at_s, int64_t net, uint32_t branch, std::vector<uint32_t> items) {
-    OrderFact o{at_s, net, branch, static_cast<uint32_t>(f_.item_codes.size()),
-                static_cast<uint16_t>(items.size())};
+    std::vector<uint32_t> codes;
     for (size_t k = 0; k < items.size(); ++k) {
       uint32_t code = k % 2 == 0 ? items[k] : (items[k] | MerchantFeatures::kSkuCodeBit);
-      f_.item_codes.push_back(code);
+      codes.push_back(code);
       if (k % 2 == 0) {
         if (f_.category_members.size() <= items[k]) f_.category_members.resize(items[k] + 1);
         f_.category_members[items[k]].add(i);
@@ -253,17 +252,15 @@ class SegmentEval : public ::testing::Test {
     }
     if (f_.branch_members.size() <= branch) f_.branch_members.resize(branch + 1);
     f_.branch_members[branch].add(i);
-    auto& log = f_.order_log[i];
-    log.push_back(o);
-    std::sort(log.begin(), log.end(),
-              [](const OrderFact& a, const OrderFact& b) { return a.at_s < b.at_s; });
+    std::sort(codes.begin(), codes.end());
+    f_.InsertOrder(i, at_s, net, branch, codes);
   }
   void Totals(uint32_t i) {
-    for (const auto& o : f_.order_log[i]) {
-      f_.spend_minor[i] += o.net_minor;
-      if (o.net_minor <= 0) continue;
+    for (const auto& o : f_.Orders(i)) {
+      f_.spend_minor[i] += f_.NetMinor(o);
+      if (f_.NetMinor(o) <= 0) continue;
       ++f_.orders[i];
-      Micros at = o.at_s * kMicrosPerSecond;
+      Micros at = int64_t{o.at_s} * kMicrosPerSecond;
       if (!f_.first_order_at[i] || at < f_.first_order_at[i]) f_.first_order_at[i] = at;
       if (at > f_.last_order_at[i]) f_.last_order_at[i] = at;
     }
