@@ -1,7 +1,9 @@
-// Members: create, find, change, merge, erase, export, timeline.
+// Members: create, find (search, or a saved segment's members), change, merge, erase, export,
+// timeline.
 
 #include "http/render.h"
 #include "http/router.h"
+#include "insight/segment_service.h"
 #include "loyalty/coupon_service.h"
 #include "loyalty/ledger_repo.h"
 #include "loyalty/loyalty_service.h"
@@ -69,9 +71,24 @@ void DefaultSource(const Request& r, MemberInput& in) {
 }  // namespace
 
 void RegisterMemberRoutes(Router& router) {
-  router.Read("GET", "/api/v1/members", "Search members (q: phone, last digits, name, e-mail)",
-              [](Request& r, store::Tx& tx) -> Result<Reply> {
+  insight::FeatureStore* features = router.app().features;
+  router.Read("GET", "/api/v1/members",
+              "Search members (q: phone, last digits, name, e-mail), or list a saved segment's "
+              "current members (segment_id)",
+              [features](Request& r, store::Tx& tx) -> Result<Reply> {
                 RG_ASSIGN_OR_RETURN(int limit, r.Limit());
+                if (auto segment = r.Query("segment_id")) {
+                  if (r.Query("q") || r.Query("phone"))
+                    return InvalidField("segment_id", "cannot be combined with q or phone");
+                  auto id = ParseId(*segment);
+                  if (!id) return InvalidField("segment_id", "is not a segment id");
+                  RG_ASSIGN_OR_RETURN(
+                      auto page,
+                      insight::SegmentMembersPage(tx, features, r.actor, *id, r.Cursor(), limit));
+                  json data = json::array();
+                  for (const auto& m : page.items) data.push_back(ToJson(m));
+                  return Reply{200, PageJson(data, page.next_cursor)};
+                }
                 std::string q = r.Query("q").value_or("");
                 if (auto phone = r.Query("phone")) q = *phone;
                 RG_ASSIGN_OR_RETURN(

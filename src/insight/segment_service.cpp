@@ -7,6 +7,7 @@
 
 #include "events/event_repo.h"
 #include "insight/feature_store.h"
+#include "members/member_repo.h"
 
 namespace regulars::insight {
 namespace {
@@ -84,7 +85,110 @@ Status AppendSegmentEvent(store::Tx& tx, const accounts::Actor& actor, std::stri
   return {};
 }
 
+// "(?, ?, ...), (...)" for `rows` rows of `cols` values.
+std::string ValueRows(size_t rows, size_t cols) {
+  std::string row = "(";
+  for (size_t c = 0; c < cols; ++c) row += c ? ", ?" : "?";
+  row += ")";
+  std::string out;
+  for (size_t r = 0; r < rows; ++r) out += (r ? ", " : "") + row;
+  return out;
+}
+
+// Rows per statement. PostgreSQL: multi-row statements (one round trip per 100 rows, three
+// shapes for the driver's statement cache). SQLite: one row each (a cached statement costs it no
+// more per row, and a multi-row statement into a table with a unique index needs a statement
+// journal inside the command's savepoint; see importer/order_import.cpp's Inserter).
+size_t RowsPerStatement(const store::Tx& tx, size_t left) {
+  if (tx.dialect() == store::Dialect::kSqlite) return 1;
+  return left >= 100 ? 100 : left >= 10 ? 10 : 1;
+}
+
 }  // namespace
+
+Result<int64_t> WriteMembershipChange(store::Tx& tx, Id merchant_id, Micros now,
+                                      const MembershipChange& change) {
+  // Takes the segment's row lock (several servers may share a PostgreSQL) and skips a segment
+  // deleted since it was read.
+  RG_ASSIGN_OR_RETURN(int64_t live, tx.Exec("UPDATE segments SET updated_at = updated_at WHERE "
+                                            "merchant_id = ? AND id = ? AND deleted_at IS NULL",
+                                            {merchant_id, change.segment_id}));
+  if (live == 0) return 0;
+  // Only rows this transaction really inserts or deletes are announced: a row another server
+  // wrote meanwhile conflicts (or is gone) and yields no event.
+  std::vector<Id> entered, exited;
+  for (size_t done = 0; done < change.entered.size();) {
+    size_t n = RowsPerStatement(tx, change.entered.size() - done);
+    std::vector<store::Value> params;
+    params.reserve(n * 4);
+    for (size_t k = 0; k < n; ++k) {
+      params.emplace_back(merchant_id);
+      params.emplace_back(change.segment_id);
+      params.emplace_back(change.entered[done + k]);
+      params.emplace_back(now);
+    }
+    RG_ASSIGN_OR_RETURN(
+        store::Rows rows,
+        tx.Query("INSERT INTO segment_members (merchant_id, segment_id, member_id, entered_at) "
+                 "VALUES " +
+                     ValueRows(n, 4) +
+                     " ON CONFLICT (merchant_id, segment_id, member_id) DO NOTHING RETURNING "
+                     "member_id",
+                 params));
+    for (const auto& r : rows) entered.push_back(r.Int(0));
+    done += n;
+  }
+  for (size_t done = 0; done < change.exited.size();) {
+    size_t n = RowsPerStatement(tx, change.exited.size() - done);
+    std::vector<store::Value> params{merchant_id, change.segment_id};
+    std::string in;
+    for (size_t k = 0; k < n; ++k) {
+      in += k ? ", ?" : "?";
+      params.emplace_back(change.exited[done + k]);
+    }
+    RG_ASSIGN_OR_RETURN(store::Rows rows,
+                        tx.Query("DELETE FROM segment_members WHERE merchant_id = ? AND "
+                                 "segment_id = ? AND member_id IN (" +
+                                     in + ") RETURNING member_id",
+                                 params));
+    for (const auto& r : rows) exited.push_back(r.Int(0));
+    done += n;
+  }
+  // One member event each, numbered in one step (events::ReserveEventSeqs), as AppendEvent
+  // would number them one by one.
+  int64_t total = static_cast<int64_t>(entered.size() + exited.size());
+  if (total == 0) return 0;
+  RG_ASSIGN_OR_RETURN(int64_t seq, events::ReserveEventSeqs(tx, merchant_id, total));
+  std::string data =
+      json{{"segment_id", IdToString(change.segment_id)}, {"name", change.name}}.dump();
+  std::vector<std::pair<Id, const char*>> announce;
+  announce.reserve(static_cast<size_t>(total));
+  for (Id m : entered) announce.emplace_back(m, "segment_entered");
+  for (Id m : exited) announce.emplace_back(m, "segment_exited");
+  for (size_t done = 0; done < announce.size();) {
+    size_t n = RowsPerStatement(tx, announce.size() - done);
+    std::vector<store::Value> params;
+    params.reserve(n * 8);
+    for (size_t k = 0; k < n; ++k) {
+      const auto& [member, type] = announce[done + k];
+      params.emplace_back(merchant_id);
+      params.emplace_back(seq++);
+      params.emplace_back(NewId());
+      params.emplace_back(std::string(type));
+      params.emplace_back(member);
+      params.emplace_back(now);
+      params.emplace_back(std::string("system"));
+      params.emplace_back(data);
+    }
+    RG_TRY(
+        tx.Exec("INSERT INTO events (merchant_id, seq, id, type, member_id, occurred_at, "
+                "actor, data) VALUES " +
+                    ValueRows(n, 8),
+                params));
+    done += n;
+  }
+  return total;
+}
 
 Result<SegmentDefinitions> LoadSegmentDefinitions(store::Tx& tx, Id merchant_id) {
   RG_ASSIGN_OR_RETURN(store::Rows rows,
@@ -265,6 +369,37 @@ Result<Page<Id>> PageOfIds(const std::vector<Id>& ids, const std::optional<std::
   return page;
 }
 
+Result<Page<members::Member>> SegmentMembersPage(store::Tx& tx, FeatureStore* features,
+                                                 const accounts::Actor& actor, Id segment_id,
+                                                 const std::optional<std::string>& cursor,
+                                                 int limit) {
+  std::optional<Id> before;
+  if (cursor && !cursor->empty()) {
+    before = ParseId(*cursor);
+    if (!before) return InvalidField("cursor", "is not a cursor this list gave out");
+  }
+  RG_ASSIGN_OR_RETURN(auto saved, FindSegment(tx, actor.merchant_id, segment_id));
+  if (!saved) return Fail(Code::kNotFound, "segment_id: no such segment", "segment_id");
+  RG_ASSIGN_OR_RETURN(SegmentNode node, ParseSaved(*saved));
+  RG_ASSIGN_OR_RETURN(SegmentDefinitions defs, LoadSegmentDefinitions(tx, actor.merchant_id));
+  RG_ASSIGN_OR_RETURN(std::vector<Id> ids,
+                      SegmentMemberIds(features, actor.merchant_id, node, defs, actor.now));
+  // Ascending ids; the page is the `limit` largest below the cursor.
+  auto end = before ? std::lower_bound(ids.begin(), ids.end(), *before) : ids.end();
+  std::vector<Id> page_ids;
+  for (auto it = end; it != ids.begin() && page_ids.size() < static_cast<size_t>(limit);)
+    page_ids.push_back(*--it);
+  bool more = static_cast<size_t>(end - ids.begin()) > page_ids.size();
+  RG_ASSIGN_OR_RETURN(std::vector<members::Member> found,
+                      members::LoadMembers(tx, actor.merchant_id, page_ids));
+  std::sort(found.begin(), found.end(),
+            [](const members::Member& a, const members::Member& b) { return a.id > b.id; });
+  Page<members::Member> page;
+  page.items = std::move(found);
+  if (more && !page.items.empty()) page.next_cursor = IdToString(page_ids.back());
+  return page;
+}
+
 Result<std::vector<SegmentMemberSummary>> SummariseMembers(store::Tx& tx, FeatureStore* features,
                                                            Id merchant_id,
                                                            const std::vector<Id>& ids) {
@@ -436,61 +571,61 @@ Result<int64_t> SegmentMembership::RefreshMerchant(Id merchant_id) {
     if (DependsOnTime(*s.node)) time_dependent = true;
   }
 
-  // Most rounds change nothing: only then take the writer.
-  bool changed = false;
-  for (size_t k = 0; k < saved.size() && !changed; ++k) {
+  // What changed since the table was read: per segment, who entered and who left.
+  std::vector<MembershipChange> changes;
+  for (size_t k = 0; k < saved.size(); ++k) {
     if (!ok[k]) continue;
-    auto it = current.find(saved[k].id);
     static const std::vector<Id> kNone;
-    changed = members[k] != (it == current.end() ? kNone : it->second);
+    auto it = current.find(saved[k].id);
+    const std::vector<Id>& before = it == current.end() ? kNone : it->second;
+    const std::vector<Id>& after = members[k];
+    if (after == before) continue;  // most rounds change nothing: the writer is not taken
+    MembershipChange c{saved[k].id, saved[k].name, {}, {}};
+    std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
+                        std::back_inserter(c.entered));
+    std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                        std::back_inserter(c.exited));
+    changes.push_back(std::move(c));
   }
+  // Written in chunks of at most changes_per_transaction_ rows (with their events), one
+  // transaction each, so the first fill of a segment of 100k members never holds the writer
+  // (SQLite's single writer; the segment's row lock on PostgreSQL) for long. A crash between
+  // chunks leaves a table that is still exactly what was announced; the next round writes the
+  // rest.
   int64_t written = 0;
-  if (changed) {
+  size_t ci = 0, ei = 0, xi = 0;  // the next change, and how far into its entered / exited
+  while (ci < changes.size()) {
+    std::vector<MembershipChange> chunk;
+    size_t budget = changes_per_transaction_;
+    while (ci < changes.size() && budget > 0) {
+      const MembershipChange& c = changes[ci];
+      MembershipChange piece{c.segment_id, c.name, {}, {}};
+      size_t take = std::min(budget, c.entered.size() - ei);
+      piece.entered.assign(c.entered.begin() + static_cast<ptrdiff_t>(ei),
+                           c.entered.begin() + static_cast<ptrdiff_t>(ei + take));
+      ei += take;
+      budget -= take;
+      take = std::min(budget, c.exited.size() - xi);
+      piece.exited.assign(c.exited.begin() + static_cast<ptrdiff_t>(xi),
+                          c.exited.begin() + static_cast<ptrdiff_t>(xi + take));
+      xi += take;
+      budget -= take;
+      chunk.push_back(std::move(piece));
+      if (ei == c.entered.size() && xi == c.exited.size()) {
+        ++ci;
+        ei = xi = 0;
+      }
+    }
+    int64_t n = 0;
     RG_TRY(db_.Write([&](store::Tx& tx) -> Status {
-      written = 0;
-      for (size_t k = 0; k < saved.size(); ++k) {
-        if (!ok[k]) continue;
-        // Takes the segment's row lock (several servers may share a PostgreSQL) and skips a
-        // segment deleted since it was read.
-        RG_ASSIGN_OR_RETURN(int64_t live,
-                            tx.Exec("UPDATE segments SET updated_at = updated_at WHERE "
-                                    "merchant_id = ? AND id = ? AND deleted_at IS NULL",
-                                    {merchant_id, saved[k].id}));
-        if (live == 0) continue;
-        RG_ASSIGN_OR_RETURN(store::Rows rows,
-                            tx.Query("SELECT member_id FROM segment_members WHERE merchant_id = "
-                                     "? AND segment_id = ? ORDER BY member_id",
-                                     {merchant_id, saved[k].id}));
-        std::vector<Id> before;
-        before.reserve(rows.size());
-        for (const auto& r : rows) before.push_back(r.Int(0));
-        std::sort(before.begin(), before.end());
-        const std::vector<Id>& after = members[k];
-        std::vector<Id> entered, exited;
-        std::set_difference(after.begin(), after.end(), before.begin(), before.end(),
-                            std::back_inserter(entered));
-        std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
-                            std::back_inserter(exited));
-        std::string data =
-            json{{"segment_id", IdToString(saved[k].id)}, {"name", saved[k].name}}.dump();
-        for (Id m : entered) {
-          RG_TRY(
-              tx.Exec("INSERT INTO segment_members (merchant_id, segment_id, member_id, "
-                      "entered_at) VALUES (?, ?, ?, ?)",
-                      {merchant_id, saved[k].id, m, now}));
-          RG_TRY(events::AppendEvent(tx, merchant_id, now, {"segment_entered", m, "system", data}));
-        }
-        for (Id m : exited) {
-          RG_TRY(
-              tx.Exec("DELETE FROM segment_members WHERE merchant_id = ? AND segment_id = ? "
-                      "AND member_id = ?",
-                      {merchant_id, saved[k].id, m}));
-          RG_TRY(events::AppendEvent(tx, merchant_id, now, {"segment_exited", m, "system", data}));
-        }
-        written += static_cast<int64_t>(entered.size() + exited.size());
+      n = 0;
+      for (const MembershipChange& piece : chunk) {
+        RG_ASSIGN_OR_RETURN(int64_t w, WriteMembershipChange(tx, merchant_id, now, piece));
+        n += w;
       }
       return {};
     }));
+    written += n;
   }
   State& s = state_[merchant_id];
   s.seen_seq = seq;

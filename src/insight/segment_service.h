@@ -10,8 +10,11 @@
 // members: after the feature store has applied new events (its last_seq moved) and once a
 // minute for segments with time-relative conditions (DependsOnTime), it re-evaluates the
 // merchant's segments, and writes the rows that changed together with one `segment_entered` or
-// `segment_exited` member event each, in one transaction per merchant. Nothing changed means
-// nothing written; the table is the memory of what was announced, so a restart re-emits nothing.
+// `segment_exited` member event each (the first fill of a new segment too: every member it
+// starts with enters it), in transactions of at most kChangesPerTransaction rows, so a fill of
+// 100k members never holds the writer for long; each row commits with its event. Nothing
+// changed means nothing written; the table is the memory of what was announced, so a restart
+// (or a crash between chunks) re-emits nothing.
 
 #include <nlohmann/json.hpp>
 
@@ -29,6 +32,7 @@
 #include "base/error.h"
 #include "base/page.h"
 #include "insight/segment.h"
+#include "members/member.h"
 #include "store/db.h"
 
 namespace regulars::insight {
@@ -98,6 +102,16 @@ Result<std::vector<SegmentMemberSummary>> SummariseMembers(store::Tx& tx, Featur
 Result<Page<Id>> PageOfIds(const std::vector<Id>& ids, const std::optional<std::string>& cursor,
                            int limit);
 
+// One page of a saved segment's current members (evaluated on the feature store now), newest
+// first and with the cursor convention of GET /api/v1/members (a member id this list gave out;
+// the next page holds older members), with the members' full records. Errors: not_found naming
+// "segment_id" when the merchant has no such segment (deleted, another merchant's);
+// invalid_argument naming "cursor"; unavailable without a feature store.
+Result<Page<members::Member>> SegmentMembersPage(store::Tx& tx, FeatureStore* features,
+                                                 const accounts::Actor& actor, Id segment_id,
+                                                 const std::optional<std::string>& cursor,
+                                                 int limit);
+
 // What the segment builder may offer: the known values of the dictionary features.
 struct SegmentCatalogue {
   struct Named {
@@ -110,6 +124,19 @@ struct SegmentCatalogue {
 // merchant, branches and tiers from their tables.
 Result<SegmentCatalogue> Catalogue(store::Tx& tx, FeatureStore* features,
                                    const accounts::Actor& actor);
+
+// One segment's membership change: rows to insert into and delete from segment_members.
+struct MembershipChange {
+  Id segment_id = 0;
+  std::string name;
+  std::vector<Id> entered, exited;
+};
+// Writes `change` in the caller's transaction after taking the segment's row lock: inserts the
+// entered rows and deletes the exited ones that are really new or really there, and appends
+// one `segment_entered` / `segment_exited` member event for each row written (seqs reserved in
+// one step). A segment deleted meanwhile writes nothing. Returns the events written.
+Result<int64_t> WriteMembershipChange(store::Tx& tx, Id merchant_id, Micros now,
+                                      const MembershipChange& change);
 
 class SegmentMembership {
  public:
@@ -129,6 +156,13 @@ class SegmentMembership {
   void Stop();
 
   static constexpr Micros kTimeRefresh = 60 * kMicrosPerSecond;
+  // Membership rows (each with its event) written per transaction. A round with more changes,
+  // such as the first fill of a big segment, commits in several transactions, so other writers
+  // wait at most one chunk (5,000 rows: about 0.1-0.2 s on SQLite; docs/benchmarks.md, insight
+  // "Segment first fill").
+  static constexpr size_t kChangesPerTransaction = 5'000;
+  // For tests: a smaller chunk (at least 1).
+  void SetChangesPerTransaction(size_t n) { changes_per_transaction_ = n ? n : 1; }
 
  private:
   struct State {
@@ -140,6 +174,7 @@ class SegmentMembership {
   store::Database& db_;
   FeatureStore& features_;
   const Clock& clock_;
+  size_t changes_per_transaction_ = kChangesPerTransaction;
   std::mutex refresh_mu_;  // one refresh at a time
   std::unordered_map<Id, State> state_;
 

@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
+#include <set>
+
 #include "base/text.h"
 #include "events/event_repo.h"
 #include "members/member_repo.h"
@@ -652,6 +655,53 @@ Result<Redemption> CancelRedemption(store::Tx& tx, const Actor& actor, Id id) {
   return row.r;
 }
 
+namespace {
+
+// Expires a merchant's due lots (ExpireDueLots) and appends one `points_expired` event per
+// (member, point type) whose balance it lowered, {point_type, points, balance_after}, in the
+// same transaction, so every reader of the event log (the insight feature store, the member
+// timeline) sees the lower balance. The pairs are read with ExpireDueLots' own query before it
+// runs; what each lost is read back from the entries it wrote (ids after `floor`, as ids increase
+// within a process, and stamped `now`), so a lot another transaction spent or expired meanwhile
+// announces nothing.
+Result<int64_t> ExpireDueMerchantLots(store::Tx& tx, Id merchant_id, Micros now) {
+  constexpr int kMaxLots = 10000;  // ExpireDueLots' default: one sweep's share
+  RG_ASSIGN_OR_RETURN(Rows due,
+                      tx.Query("SELECT member_id, point_type_id FROM point_lots WHERE "
+                               "merchant_id = ? AND expires_at <= ? AND remaining > 0 ORDER BY "
+                               "expires_at, id LIMIT ?",
+                               {merchant_id, now, int64_t{kMaxLots}}));
+  if (due.empty()) return 0;
+  std::set<std::pair<Id, Id>> pairs;
+  for (const auto& r : due) pairs.emplace(r.Int(0), r.Int(1));
+  Id floor = NewId();
+  RG_ASSIGN_OR_RETURN(int64_t expired, ExpireDueLots(tx, merchant_id, now, kMaxLots));
+  if (expired == 0) return 0;
+  RG_ASSIGN_OR_RETURN(Rows types, tx.Query("SELECT id, code FROM point_types WHERE merchant_id = ?",
+                                           {merchant_id}));
+  std::map<Id, std::string> codes;
+  for (const auto& t : types) codes[t.Int(0)] = t.Str(1);
+  for (const auto& [member_id, point_type_id] : pairs) {
+    RG_ASSIGN_OR_RETURN(Rows lost,
+                        tx.Query("SELECT COALESCE(SUM(amount), 0), COUNT(*) FROM ledger_entries "
+                                 "WHERE merchant_id = ? AND member_id = ? AND point_type_id = ? "
+                                 "AND id > ? AND kind = 'expire' AND created_at = ?",
+                                 {merchant_id, member_id, point_type_id, floor, now}));
+    if (lost[0].Int(1) == 0) continue;
+    RG_ASSIGN_OR_RETURN(Rows bal, tx.Query("SELECT balance FROM point_balances WHERE merchant_id "
+                                           "= ? AND member_id = ? AND point_type_id = ?",
+                                           {merchant_id, member_id, point_type_id}));
+    json data = {{"point_type", codes[point_type_id]},
+                 {"points", -lost[0].Int(0)},
+                 {"balance_after", bal.empty() ? 0 : bal[0].Int(0)}};
+    RG_TRY(events::AppendEvent(tx, merchant_id, now,
+                               {"points_expired", member_id, "system", data.dump()}));
+  }
+  return expired;
+}
+
+}  // namespace
+
 Result<Sweep> RunExpiry(store::Tx& tx, Micros now) {
   Sweep sweep;
   RG_ASSIGN_OR_RETURN(Rows merchants, tx.Query("SELECT merchant_id FROM merchants"));
@@ -664,10 +714,17 @@ Result<Sweep> RunExpiry(store::Tx& tx, Micros now) {
     for (const auto& l : lapsed) {
       RG_ASSIGN_OR_RETURN(RedemptionRow row, LoadRedemption(tx, merchant_id, l.Int(0)));
       if (row.r.status != "reserved") continue;
-      RG_TRY(Release(tx, merchant_id, row, "expired", now, std::nullopt));
+      RG_ASSIGN_OR_RETURN(int64_t after,
+                          Release(tx, merchant_id, row, "expired", now, std::nullopt));
+      json data = {{"redemption_id", IdToString(row.r.id)},
+                   {"points", row.r.points},
+                   {"balance_after", after},
+                   {"status", "expired"}};
+      RG_TRY(events::AppendEvent(tx, merchant_id, now,
+                                 {"points_released", row.r.member_id, "system", data.dump()}));
       ++sweep.reservations_released;
     }
-    RG_ASSIGN_OR_RETURN(int64_t expired, ExpireDueLots(tx, merchant_id, now));
+    RG_ASSIGN_OR_RETURN(int64_t expired, ExpireDueMerchantLots(tx, merchant_id, now));
     sweep.points_expired += expired;
   }
   return sweep;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include <map>
 #include <set>
 
 #include "base/text.h"
@@ -429,10 +430,12 @@ Status OnOrderRefundedForReferrals(store::Tx& tx, const Actor& actor, const Orde
   // becomes a negative balance or debt, as for a refunded order's points.
   RG_ASSIGN_OR_RETURN(auto entries, EntriesForSource(tx, actor.merchant_id, "referral", ref.id));
   json points = json::array();
+  std::map<Id, std::string> holders;  // whose points were taken back -> their side
   for (const auto& e : entries) {
     if (e.kind != "earn" || e.amount <= 0) continue;
     RG_ASSIGN_OR_RETURN(auto holder, Survivor(tx, actor.merchant_id, e.member_id));
     if (!holder) continue;
+    holders.emplace(*holder, e.member_id == ref.newcomer_id ? "newcomer" : "referrer");
     EntryInput in{*holder,
                   e.point_type_id,
                   "reverse",
@@ -463,7 +466,16 @@ Status OnOrderRefundedForReferrals(store::Tx& tx, const Actor& actor, const Orde
                {"points", points},
                {"coupons_voided", voided},
                {"coupons_kept_redeemed", kept}};
+  data["side"] = "newcomer";
   RG_TRY(Emit(tx, actor, "referral_reversed", ref.newcomer_id, data));
+  // Every other member whose balance changed (the referrer, or whoever a rewarded member was
+  // merged into) gets the event too, as for referral_rewarded: readers of the log such as the
+  // insight feature store must see each balance change on that member.
+  for (const auto& [holder, side] : holders) {
+    if (holder == ref.newcomer_id) continue;
+    data["side"] = side;
+    RG_TRY(Emit(tx, actor, "referral_reversed", holder, data));
+  }
   return {};
 }
 
