@@ -291,8 +291,14 @@ std::string LineKey(Id member, std::string_view sku) {
   return k;
 }
 
-// Multi-row INSERT statements of 100, 10 and 1 rows (three shapes per table for the drivers'
-// statement caches).
+// INSERTs of one table's rows, written at Flush. On PostgreSQL: multi-row statements of 100, 10
+// and 1 rows (three shapes per table for the driver's statement cache; one round trip per 100
+// rows). On SQLite: the one-row statement once per row. SQLite gives a multi-row INSERT into a
+// table with a UNIQUE index or a foreign key a statement journal, and ending each such statement
+// inside the batch's savepoint walks the whole in-memory sub-journal, which grows with every page
+// the batch has touched: the cost per batch grew with the batch squared and with the size of the
+// randomly-filled indexes (62% of the time on 1M generated lines). A one-row INSERT needs no
+// statement journal, and a cached prepared statement costs SQLite no more per row.
 class Inserter {
  public:
   Inserter(std::string head, size_t cols) : head_(std::move(head)), cols_(cols) {}
@@ -304,12 +310,13 @@ class Inserter {
   Status Flush(store::Tx& tx, bool write) {
     size_t rows = values_.size() / cols_;
     size_t done = 0;
+    const bool one_by_one = tx.dialect() == store::Dialect::kSqlite;
     while (write && done < rows) {
       size_t left = rows - done;
-      size_t n = left >= 100 ? 100 : left >= 10 ? 10 : 1;
-      std::vector<Value> params(std::make_move_iterator(values_.begin() + done * cols_),
-                                std::make_move_iterator(values_.begin() + (done + n) * cols_));
-      RG_TRY(tx.Exec(Sql(n), params));
+      size_t n = one_by_one ? 1 : left >= 100 ? 100 : left >= 10 ? 10 : 1;
+      params_.assign(std::make_move_iterator(values_.begin() + done * cols_),
+                     std::make_move_iterator(values_.begin() + (done + n) * cols_));
+      RG_TRY(tx.Exec(Sql(n), params_));
       done += n;
     }
     values_.clear();
@@ -331,8 +338,74 @@ class Inserter {
   std::string head_;
   size_t cols_;
   std::vector<Value> values_;
+  std::vector<Value> params_;  // one statement's, reused
   std::map<size_t, std::string> sql_;
 };
+
+// JSON string literal of valid UTF-8 `s`, escaped as nlohmann::json::dump() escapes it (", \,
+// \b \f \n \r \t, other control bytes as \u00xx; everything else as is).
+void AppendJsonString(std::string& out, std::string_view s) {
+  out.push_back('"');
+  for (char ch : s) {
+    auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (c < 0x20)
+          out += fmt::format("\\u{:04x}", c);
+        else
+          out.push_back(ch);
+    }
+  }
+  out.push_back('"');
+}
+
+// The order_created event's data, byte for byte what nlohmann::json::dump() makes of the same
+// object (keys in sorted order), without building the object: one such event per order.
+std::string OrderCreatedData(Id order_id, std::string_view external_id, Micros occurred_at,
+                             int64_t total_minor, std::string_view currency, size_t items,
+                             std::string_view source, std::optional<Id> branch_id) {
+  std::string out;
+  out.reserve(200);
+  out += '{';
+  if (branch_id) {
+    out += "\"branch_id\":";
+    AppendJsonString(out, IdToString(*branch_id));
+    out += ',';
+  }
+  out += "\"currency\":";
+  AppendJsonString(out, currency);
+  out += ",\"external_id\":";
+  AppendJsonString(out, external_id);
+  out += fmt::format(",\"items\":{},\"occurred_at\":", items);
+  AppendJsonString(out, FormatRfc3339(occurred_at));
+  out += ",\"order_id\":";
+  AppendJsonString(out, IdToString(order_id));
+  out += ",\"source\":";
+  AppendJsonString(out, source);
+  out += fmt::format(",\"total_minor\":{}}}", total_minor);
+  return out;
+}
 
 struct BatchCounts {
   int64_t lines_imported = 0, orders_created = 0, orders_existing = 0, anonymous_orders = 0,
@@ -352,6 +425,43 @@ struct BatchCounts {
     r.refunded_minor += refunded_minor;
     r.points_awarded += points_awarded;
   }
+};
+
+// SQLite: while a real import runs, the writer connection's page cache is kBulkCacheKib instead
+// of the driver's 64 MiB, and set back when the import ends (however it ends). An import inserts
+// at random places of orders_member and events_member (one entry per order, keyed by member),
+// which outgrow 64 MiB from about a million orders on; with the larger cache their pages stay in
+// memory instead of being read back from the file for every insert. Pages are allocated only as
+// they are used. Other commands that the writer runs meanwhile share the larger cache.
+class BulkCache {
+ public:
+  static constexpr int64_t kBulkCacheKib = 512 * 1024;
+  BulkCache(store::Database& db, bool enable) : db_(db) {
+    if (!enable || db.dialect() != store::Dialect::kSqlite) return;
+    auto s = db_.Write([&](store::Tx& tx) -> Status {
+      RG_ASSIGN_OR_RETURN(store::Rows rows, tx.Query("PRAGMA cache_size"));
+      if (rows.empty()) return {};
+      int64_t before = rows[0].Int(0);
+      // Negative: KiB; positive: pages. Only ever raised.
+      if (before < 0 && -before >= kBulkCacheKib) return {};
+      RG_TRY(tx.ExecScript(fmt::format("PRAGMA cache_size = {}", -kBulkCacheKib)));
+      restore_ = before;
+      return {};
+    });
+    (void)s;  // best effort: the import is correct with any cache size
+  }
+  ~BulkCache() {
+    if (!restore_) return;
+    (void)db_.Write([&](store::Tx& tx) {
+      return tx.ExecScript(fmt::format("PRAGMA cache_size = {}", *restore_));
+    });
+  }
+  BulkCache(const BulkCache&) = delete;
+  BulkCache& operator=(const BulkCache&) = delete;
+
+ private:
+  store::Database& db_;
+  std::optional<int64_t> restore_;
 };
 
 class Engine {
@@ -951,15 +1061,10 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
       if (!member) ++c.anonymous_orders;
       c.revenue_minor += total;
       c.lines_imported += static_cast<int64_t>(g.sales.size());
-      nlohmann::json data = {{"order_id", IdToString(oid)},
-                             {"external_id", g.external_id},
-                             {"occurred_at", FormatRfc3339(g.occurred_at)},
-                             {"total_minor", total},
-                             {"currency", settings_.currency},
-                             {"items", g.sales.size()},
-                             {"source", options_.source}};
-      if (g.branch_id) data["branch_id"] = IdToString(*g.branch_id);
-      events.push_back({"order_created", member, data.dump()});
+      events.push_back(
+          {"order_created", member,
+           OrderCreatedData(oid, g.external_id, g.occurred_at, total, settings_.currency,
+                            g.sales.size(), options_.source, g.branch_id)});
       if (member && options_.award_points) to_score.push_back({oid, *member, gi});
     }
 
@@ -1224,6 +1329,7 @@ Result<ImportReport> Engine::Run(CsvReader& reader, const ProgressFn& progress,
   report_.dry_run = options_.dry_run;
   RG_TRY(LoadState());
   report_.currency = settings_.currency;
+  BulkCache bulk_cache(db_, !validate_only && !options_.dry_run);
   std::vector<std::string_view> fields;
   auto first = reader.Next(fields);
   if (!first)

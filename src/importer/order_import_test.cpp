@@ -234,6 +234,55 @@ TEST_P(ImportTest, RunningTheSameFileAgainAddsNothing) {
   EXPECT_EQ(Footprint(), before);
 }
 
+// Each new order's order_created event carries exactly the JSON a JSON writer makes of it (keys
+// sorted, strings escaped), with and without a branch, whatever the order number holds.
+TEST_P(ImportTest, OrderCreatedEventDataIsCanonicalJson) {
+  auto branch = db().Write([&](store::Tx& tx) -> Status {
+    RG_TRY(tx.Exec(
+        "INSERT INTO branches (merchant_id, id, name, code, created_at, updated_at) VALUES (?, "
+        "77, 'Main', 'B1', 0, 0)",
+        {merchant_}));
+    return {};
+  });
+  ASSERT_TRUE(branch.has_value()) << branch.error().ToString();
+  std::string csv =
+      "order_id,occurred_at,sku,name,quantity,unit_price,customer_id,branch\n"
+      "\"Q\"\"1\\x\t/\",2026-01-05 10:00:00,TEA,Black tea,2,50,C1,B1\n"
+      "Q2,2026-01-05 11:00:00,TEA,Black tea,1,50,,\n";
+  auto r = Run(csv);
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  ASSERT_EQ(r->orders_created, 2);
+  auto rows = db().ReadValue([&](store::Tx& tx) -> Result<store::Rows> {
+    return tx.Query(
+        "SELECT e.data, o.id FROM events e JOIN orders o ON o.merchant_id = e.merchant_id AND "
+        "o.external_id = ? WHERE e.merchant_id = ? AND e.type = 'order_created' AND "
+        "e.data LIKE ? ORDER BY e.seq",
+        {std::string("Q\"1\\x\t/"), merchant_, std::string("%branch%")});
+  });
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].Str(0),
+            fmt::format("{{\"branch_id\":\"77\",\"currency\":\"TWD\",\"external_id\":"
+                        "\"Q\\\"1\\\\x\\t/\",\"items\":1,\"occurred_at\":"
+                        "\"2026-01-05T02:00:00.000Z\",\"order_id\":\"{}\",\"source\":\"import\","
+                        "\"total_minor\":10000}}",
+                        (*rows)[0].Str(1)));
+  auto plain = db().ReadValue([&](store::Tx& tx) -> Result<store::Rows> {
+    return tx.Query(
+        "SELECT e.data, o.id FROM events e JOIN orders o ON o.merchant_id = e.merchant_id AND "
+        "o.external_id = 'Q2' WHERE e.merchant_id = ? AND e.type = 'order_created' AND "
+        "e.data LIKE '%\"Q2\"%'",
+        {merchant_});
+  });
+  ASSERT_TRUE(plain.has_value()) << plain.error().ToString();
+  ASSERT_EQ(plain->size(), 1u);
+  EXPECT_EQ((*plain)[0].Str(0),
+            fmt::format("{{\"currency\":\"TWD\",\"external_id\":\"Q2\",\"items\":1,"
+                        "\"occurred_at\":\"2026-01-05T03:00:00.000Z\",\"order_id\":\"{}\","
+                        "\"source\":\"import\",\"total_minor\":5000}}",
+                        (*plain)[0].Str(1)));
+}
+
 TEST_P(ImportTest, CancelledImportRunAgainCompletesWithoutDuplicates) {
   AddMembers();
   std::string csv = std::string(kHeader) + kShop;
