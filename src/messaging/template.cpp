@@ -310,6 +310,185 @@ std::vector<std::string> MissingVariables(std::string_view src, const nlohmann::
 
 // --- Compiled templates --------------------------------------------------------------------
 
+namespace {
+
+// A part whose tags are all plain variables (and comments), split as kainjow's parser splits
+// it with the default delimiters: literal runs and variable slots. kainjow renders such a part
+// as the plain concatenation of its pieces (its standalone-line rule only applies to lines with
+// section tags), so rendering the pieces gives the same bytes.
+struct FlatPiece {
+  std::string text;  // a literal run when var < 0
+  int var = -1;      // index into CompiledVariant::vars
+  bool escape = false;
+};
+
+struct FlatPart {
+  bool flat = false;
+  std::vector<FlatPiece> pieces;
+  size_t literal_bytes = 0;
+};
+
+// kainjow's trim (std::isspace in the C locale).
+std::string_view KTrim(std::string_view s) {
+  size_t a = 0, b = s.size();
+  while (a < b && isspace(static_cast<unsigned char>(s[a]))) ++a;
+  while (b > a && isspace(static_cast<unsigned char>(s[b - 1]))) --b;
+  return s.substr(a, b - a);
+}
+
+// Names both kainjow and Lookup resolve the same way: dot-separated, no empty segment, and not
+// starting with a character a tag gives a meaning to.
+bool PlainName(std::string_view n) {
+  if (n.empty() || n.front() == '.' || n.back() == '.' || n.find("..") != n.npos) return false;
+  return std::string_view("#^/>!&={").find(n.front()) == std::string_view::npos;
+}
+
+std::vector<std::string> SplitPath(std::string_view dotted) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (true) {
+    size_t dot = dotted.find('.', pos);
+    out.emplace_back(dotted.substr(pos, dot == dotted.npos ? dotted.npos : dot - pos));
+    if (dot == dotted.npos) return out;
+    pos = dot + 1;
+  }
+}
+
+int VarIndex(std::vector<std::string>& vars, std::string_view name) {
+  for (size_t i = 0; i < vars.size(); ++i)
+    if (vars[i] == name) return static_cast<int>(i);
+  vars.emplace_back(name);
+  return static_cast<int>(vars.size() - 1);
+}
+
+// Not flat (flat = false) as soon as a tag is anything but a variable or a comment, or names
+// something PlainName refuses.
+FlatPart CompileFlat(std::string_view src, bool html, std::vector<std::string>& vars) {
+  FlatPart p;
+  std::string lit;
+  auto flush = [&] {
+    if (lit.empty()) return;
+    p.literal_bytes += lit.size();
+    p.pieces.push_back(FlatPiece{std::move(lit), -1, false});
+    lit.clear();
+  };
+  const size_t n = src.size();
+  for (size_t i = 0; i < n;) {
+    if (src.compare(i, 2, "{{") != 0) {
+      lit.push_back(src[i++]);
+      continue;
+    }
+    const bool triple = i + 2 < n && src[i + 2] == '{';
+    const size_t start = i + (triple ? 3 : 2);
+    const size_t end = src.find(triple ? "}}}" : "}}", start);
+    if (end == src.npos) return FlatPart{};
+    std::string_view contents = KTrim(src.substr(start, end - start));
+    i = end + (triple ? 3 : 2);
+    if (contents.empty()) return FlatPart{};
+    std::string_view name = contents;
+    bool escape = html;
+    if (triple) {
+      escape = false;
+    } else if (contents[0] == '!') {
+      continue;  // a comment renders nothing
+    } else if (contents[0] == '&') {
+      name = KTrim(contents.substr(1));
+      escape = false;
+    }
+    if (!PlainName(name)) return FlatPart{};
+    flush();
+    p.pieces.push_back(FlatPiece{{}, VarIndex(vars, name), escape});
+  }
+  flush();
+  p.flat = true;
+  return p;
+}
+
+// kainjow's html_escape, appended in runs.
+void AppendHtmlEscaped(std::string& out, std::string_view s) {
+  size_t run = 0;
+  for (size_t i = 0; i < s.size(); ++i) {
+    std::string_view rep;
+    switch (s[i]) {
+      case '&':
+        rep = "&amp;";
+        break;
+      case '<':
+        rep = "&lt;";
+        break;
+      case '>':
+        rep = "&gt;";
+        break;
+      case '"':
+        rep = "&quot;";
+        break;
+      case '\'':
+        rep = "&apos;";
+        break;
+      default:
+        continue;
+    }
+    out.append(s.substr(run, i - run));
+    out.append(rep);
+    run = i + 1;
+  }
+  out.append(s.substr(run));
+}
+
+void RenderFlat(const FlatPart& p, const std::vector<std::string_view>& vals, std::string& out) {
+  size_t size = p.literal_bytes;
+  for (const FlatPiece& piece : p.pieces)
+    if (piece.var >= 0) size += vals[piece.var].size();
+  out.reserve(size + size / 8);
+  for (const FlatPiece& piece : p.pieces) {
+    if (piece.var < 0)
+      out.append(piece.text);
+    else if (piece.escape)
+      AppendHtmlEscaped(out, vals[piece.var]);
+    else
+      out.append(vals[piece.var]);
+  }
+}
+
+// A dotted path walked as kainjow walks its data: through objects only.
+const nlohmann::json* Walk(const nlohmann::json& ctx, const std::vector<std::string>& path) {
+  const nlohmann::json* cur = &ctx;
+  for (const std::string& seg : path) {
+    if (!cur->is_object()) return nullptr;
+    auto it = cur->find(seg);
+    if (it == cur->end()) return nullptr;
+    cur = &*it;
+  }
+  return cur;
+}
+
+// What a variable renders as (kainjow data from ToData: strings as they are, numbers as
+// dump(), everything else nothing) and whether MissingVariables reports it (absent or null).
+// `scratch` holds the text of numbers; it must have room reserved so views stay valid.
+std::string_view Resolve(const nlohmann::json* node, std::vector<std::string>& scratch,
+                         bool& missing) {
+  missing = !node || node->is_null();
+  if (!node) return {};
+  if (node->is_string()) return node->get_ref<const std::string&>();
+  if (node->is_number()) {
+    scratch.push_back(node->dump());
+    return scratch.back();
+  }
+  return {};
+}
+
+// Sets `path` in `root` to `v`, turning whatever is in the way into objects.
+void SetPath(nlohmann::json& root, const std::vector<std::string>& path, nlohmann::json v) {
+  nlohmann::json* cur = &root;
+  for (const std::string& seg : path) {
+    if (!cur->is_object()) *cur = nlohmann::json::object();
+    cur = &(*cur)[seg];
+  }
+  *cur = std::move(v);
+}
+
+}  // namespace
+
 struct CompiledVariant {
   mu::mustache subject{""};
   mu::mustache text{""};
@@ -317,11 +496,67 @@ struct CompiledVariant {
   bool has_html = false;
   bool sms_has_exit = false;  // an SMS that already says how to stop
   Variant source;
+
+  // Flat rendering (all three parts flat): the variables in order of first use over subject,
+  // text and html (the order Rendered::missing follows), and their paths.
+  bool flat = false;
+  FlatPart flat_subject, flat_text, flat_html;
+  std::vector<std::string> vars;
+  std::vector<std::vector<std::string>> var_paths;
+  // Bind's resolution of each variable: a position in the bound values, or (slot < 0) a fixed
+  // value from the shared context.
+  std::vector<int> slot;
+  std::vector<std::string> fixed;
+  std::vector<char> fixed_missing;
 };
 
 struct CompiledTemplate::Impl {
   Template t;
   std::map<std::string, std::unique_ptr<CompiledVariant>> variants;
+
+  // Bind's state.
+  bool bound = false;
+  std::vector<std::string> bound_names;
+  std::vector<std::vector<std::string>> bound_paths;
+  nlohmann::json bound_shared;
+  int unsubscribe_slot = -1;                     // a bound name, or
+  std::optional<std::string> unsubscribe_fixed;  // a string in the shared context
+
+  // The variant LanguageChain picks, or a failed_precondition naming "variants".
+  Result<CompiledVariant*> Pick(std::string_view member_language,
+                                std::string_view merchant_language, std::string& language) {
+    for (const std::string& lang : LanguageChain(member_language, merchant_language)) {
+      auto it = variants.find(lang);
+      if (it != variants.end()) {
+        language = lang;
+        return it->second.get();
+      }
+    }
+    return Fail(Code::kFailedPrecondition,
+                fmt::format("variants: no variant for {} or a fallback language",
+                            member_language.empty() ? merchant_language : member_language),
+                "variants");
+  }
+
+  // Everything after the parts: List-Unsubscribe headers, the SMS STOP line, SMS length.
+  void Finish(Rendered& r, const CompiledVariant& v, const std::string* unsubscribe_url,
+              int64_t sms_price_minor) const {
+    if (t.purpose == Purpose::kMarketing) {
+      if (t.medium == Medium::kEmail && unsubscribe_url && !unsubscribe_url->empty()) {
+        r.headers.emplace_back("List-Unsubscribe", "<" + *unsubscribe_url + ">");
+        r.headers.emplace_back("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+      }
+      if (t.medium == Medium::kSms && !v.sms_has_exit) r.text += "\n" + StopInstruction(r.language);
+    }
+    if (t.medium == Medium::kSms) r.sms = MeasureSms(r.text, sms_price_minor);
+  }
+
+  void RenderParts(Rendered& r, const CompiledVariant& v,
+                   const std::vector<std::string_view>& vals) const {
+    if (t.medium == Medium::kEmail) RenderFlat(v.flat_subject, vals, r.subject);
+    RenderFlat(v.flat_text, vals, r.text);
+    if (v.has_html) RenderFlat(v.flat_html, vals, r.html);
+  }
 };
 
 CompiledTemplate::CompiledTemplate(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -346,6 +581,15 @@ Result<CompiledTemplate> CompiledTemplate::Compile(const Template& t) {
     cv->has_html = !v.html.empty();
     cv->sms_has_exit =
         UsesVariable(v.text, "unsubscribe_url") || v.text.find("STOP") != std::string::npos;
+    cv->flat_subject = CompileFlat(v.subject, false, cv->vars);
+    cv->flat_text = CompileFlat(v.text, false, cv->vars);
+    cv->flat_html = CompileFlat(v.html, true, cv->vars);
+    cv->flat = cv->flat_subject.flat && cv->flat_text.flat && cv->flat_html.flat;
+    if (cv->flat) {
+      for (const std::string& name : cv->vars) cv->var_paths.push_back(SplitPath(name));
+    } else {
+      cv->vars.clear();
+    }
     impl->variants[lang] = std::move(cv);
   }
   return CompiledTemplate(std::move(impl));
@@ -355,40 +599,135 @@ Result<Rendered> CompiledTemplate::Render(const nlohmann::json& ctx,
                                           std::string_view member_language,
                                           std::string_view merchant_language,
                                           int64_t sms_price_minor) {
-  CompiledVariant* v = nullptr;
   Rendered r;
-  for (const std::string& lang : LanguageChain(member_language, merchant_language)) {
-    auto it = impl_->variants.find(lang);
-    if (it != impl_->variants.end()) {
-      v = it->second.get();
-      r.language = lang;
-      break;
-    }
-  }
-  if (!v)
-    return Fail(Code::kFailedPrecondition,
-                fmt::format("variants: no variant for {} or a fallback language",
-                            member_language.empty() ? merchant_language : member_language),
-                "variants");
-  mu::data data = ToData(ctx);
+  RG_ASSIGN_OR_RETURN(CompiledVariant * v,
+                      impl_->Pick(member_language, merchant_language, r.language));
   const Template& t = impl_->t;
-  if (t.medium == Medium::kEmail) r.subject = v->subject.render(data);
-  r.text = v->text.render(data);
-  if (v->has_html) r.html = v->html.render(data);
-  for (const std::string* part : {&v->source.subject, &v->source.text, &v->source.html})
-    for (std::string& name : MissingVariables(*part, ctx))
-      if (std::find(r.missing.begin(), r.missing.end(), name) == r.missing.end())
-        r.missing.push_back(std::move(name));
-  if (t.purpose == Purpose::kMarketing) {
-    const nlohmann::json* url = Lookup(ctx, "unsubscribe_url");
-    if (t.medium == Medium::kEmail && url && url->is_string() &&
-        !url->get_ref<const std::string&>().empty()) {
-      r.headers.emplace_back("List-Unsubscribe", "<" + url->get<std::string>() + ">");
-      r.headers.emplace_back("List-Unsubscribe-Post", "List-Unsubscribe=One-Click");
+  const nlohmann::json* url = Lookup(ctx, "unsubscribe_url");
+  const std::string* unsubscribe_url =
+      url && url->is_string() ? &url->get_ref<const std::string&>() : nullptr;
+  if (v->flat) {
+    std::vector<std::string> scratch;
+    scratch.reserve(v->vars.size());
+    std::vector<std::string_view> vals(v->vars.size());
+    for (size_t k = 0; k < v->vars.size(); ++k) {
+      bool missing = false;
+      vals[k] = Resolve(Walk(ctx, v->var_paths[k]), scratch, missing);
+      if (missing) r.missing.push_back(v->vars[k]);
     }
-    if (t.medium == Medium::kSms && !v->sms_has_exit) r.text += "\n" + StopInstruction(r.language);
+    impl_->RenderParts(r, *v, vals);
+  } else {
+    mu::data data = ToData(ctx);
+    if (t.medium == Medium::kEmail) r.subject = v->subject.render(data);
+    r.text = v->text.render(data);
+    if (v->has_html) r.html = v->html.render(data);
+    for (const std::string* part : {&v->source.subject, &v->source.text, &v->source.html})
+      for (std::string& name : MissingVariables(*part, ctx))
+        if (std::find(r.missing.begin(), r.missing.end(), name) == r.missing.end())
+          r.missing.push_back(std::move(name));
   }
-  if (t.medium == Medium::kSms) r.sms = MeasureSms(r.text, sms_price_minor);
+  impl_->Finish(r, *v, unsubscribe_url, sms_price_minor);
+  return r;
+}
+
+Status CompiledTemplate::Bind(std::vector<std::string> names, nlohmann::json shared) {
+  Impl& im = *impl_;
+  im.bound = false;
+  if (shared.is_null()) shared = nlohmann::json::object();
+  if (!shared.is_object()) return InvalidField("shared", "must be an object");
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string f = fmt::format("variables[{}]", i);
+    if (!PlainName(names[i]))
+      return InvalidField(f, "must be a dotted variable name such as member.name");
+    for (size_t j = 0; j < i; ++j) {
+      const std::string &a = names[j], &b = names[i];
+      if (a == b) return InvalidField(f, fmt::format("repeats variables[{}]", j));
+      const std::string& shorter = a.size() < b.size() ? a : b;
+      const std::string& longer = a.size() < b.size() ? b : a;
+      if (longer.starts_with(shorter) && longer[shorter.size()] == '.')
+        return InvalidField(f, fmt::format("{} is inside {}", longer, shorter));
+    }
+  }
+  // The context every member's context is shared plus its values; placeholders stand for the
+  // values while the variables that are not bound are resolved.
+  nlohmann::json skeleton = shared;
+  im.bound_paths.clear();
+  for (const std::string& name : names) {
+    im.bound_paths.push_back(SplitPath(name));
+    SetPath(skeleton, im.bound_paths.back(), "");
+  }
+  im.unsubscribe_slot = -1;
+  im.unsubscribe_fixed.reset();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == "unsubscribe_url") im.unsubscribe_slot = static_cast<int>(i);
+  if (im.unsubscribe_slot < 0)
+    if (const nlohmann::json* u = Lookup(skeleton, "unsubscribe_url"); u && u->is_string())
+      im.unsubscribe_fixed = u->get<std::string>();
+  for (auto& [lang, v] : im.variants) {
+    if (!v->flat) continue;
+    const size_t nv = v->vars.size();
+    v->slot.assign(nv, -1);
+    v->fixed.assign(nv, std::string());
+    v->fixed_missing.assign(nv, 0);
+    std::vector<std::string> scratch;
+    scratch.reserve(nv);
+    for (size_t k = 0; k < nv; ++k) {
+      auto it = std::find(names.begin(), names.end(), v->vars[k]);
+      if (it != names.end()) {
+        v->slot[k] = static_cast<int>(it - names.begin());
+        continue;
+      }
+      bool missing = false;
+      v->fixed[k] = std::string(Resolve(Walk(skeleton, v->var_paths[k]), scratch, missing));
+      v->fixed_missing[k] = missing;
+    }
+  }
+  im.bound_names = std::move(names);
+  im.bound_shared = std::move(shared);
+  im.bound = true;
+  return {};
+}
+
+Result<Rendered> CompiledTemplate::RenderBound(std::span<const std::optional<std::string>> values,
+                                               std::string_view member_language,
+                                               std::string_view merchant_language,
+                                               int64_t sms_price_minor) {
+  Impl& im = *impl_;
+  if (!im.bound)
+    return Fail(Code::kFailedPrecondition, "variables: nothing is bound (call Bind first)",
+                "variables");
+  if (values.size() != im.bound_names.size())
+    return InvalidField("values", fmt::format("{} given for {} bound variables", values.size(),
+                                              im.bound_names.size()));
+  std::string language;
+  RG_ASSIGN_OR_RETURN(CompiledVariant * v, im.Pick(member_language, merchant_language, language));
+  if (!v->flat) {
+    nlohmann::json ctx = im.bound_shared;
+    for (size_t i = 0; i < values.size(); ++i)
+      SetPath(ctx, im.bound_paths[i], values[i] ? nlohmann::json(*values[i]) : nullptr);
+    return Render(ctx, member_language, merchant_language, sms_price_minor);
+  }
+  Rendered r;
+  r.language = std::move(language);
+  const size_t nv = v->vars.size();
+  std::vector<std::string_view> vals(nv);
+  for (size_t k = 0; k < nv; ++k) {
+    bool missing;
+    if (int s = v->slot[k]; s >= 0) {
+      missing = !values[s];
+      vals[k] = values[s] ? std::string_view(*values[s]) : std::string_view();
+    } else {
+      missing = v->fixed_missing[k];
+      vals[k] = v->fixed[k];
+    }
+    if (missing) r.missing.push_back(v->vars[k]);
+  }
+  im.RenderParts(r, *v, vals);
+  const std::string* url =
+      im.unsubscribe_slot >= 0
+          ? (values[im.unsubscribe_slot] ? &*values[im.unsubscribe_slot] : nullptr)
+          : (im.unsubscribe_fixed ? &*im.unsubscribe_fixed : nullptr);
+  im.Finish(r, *v, url, sms_price_minor);
   return r;
 }
 

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -84,7 +85,12 @@ struct Rendered {
 };
 
 // A template parsed once, rendered many times. Not thread-safe (kainjow renders mutate the
-// parsed template); use one per thread.
+// parsed template, and Bind keeps state); use one per thread.
+//
+// Speed: a part whose tags are all plain variables ({{a.b}}, {{{a}}}, {{&a}}, comments) is
+// compiled to literal runs and variable slots and rendered without kainjow; the output is
+// byte for byte what kainjow renders (template_render_test compares them). Parts with
+// sections, partials or delimiter changes go through kainjow.
 class CompiledTemplate {
  public:
   static Result<CompiledTemplate> Compile(const Template& t);
@@ -96,6 +102,21 @@ class CompiledTemplate {
   // language of the chain has a variant. `sms_price_minor` prices SMS parts.
   Result<Rendered> Render(const nlohmann::json& ctx, std::string_view member_language,
                           std::string_view merchant_language, int64_t sms_price_minor = 0);
+
+  // Rendering many members without a JSON context each (bulk sends). Bind once: `names` are
+  // the dotted variables every member supplies ("member.name", "unsubscribe_url"); the rest of
+  // the context is `shared`, the same for everyone. RenderBound(values), values in the order of
+  // `names` (nullopt = null), then renders exactly what Render renders for the context
+  // `shared` with each name set to its value as a string (a number given as its decimal text
+  // renders the same, as Render prints numbers). invalid_argument naming "variables[i]" for an
+  // empty name, a repeat, or a name inside another ("member" with "member.name"). A new Bind
+  // replaces the old one.
+  Status Bind(std::vector<std::string> names, nlohmann::json shared);
+  // failed_precondition naming "variables" before Bind; invalid_argument naming "values" when
+  // their number is not the number of bound names.
+  Result<Rendered> RenderBound(std::span<const std::optional<std::string>> values,
+                               std::string_view member_language, std::string_view merchant_language,
+                               int64_t sms_price_minor = 0);
   const Template& source() const;
 
  private:

@@ -1,0 +1,283 @@
+#include "messaging/outbox_bulk.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <unordered_set>
+
+#include "events/event_repo.h"
+
+namespace regulars::messaging {
+namespace {
+
+using store::Tx;
+using store::Value;
+
+// Rows per multi-row INSERT: few statements, far below SQLite's 32,766 and PostgreSQL's 65,535
+// parameters (18 per outbox row).
+constexpr size_t kRowsPerInsert = 128;
+
+constexpr std::string_view kOutboxHead =
+    "INSERT INTO outbox (merchant_id, id, dedup_key, member_id, channel_id, medium, purpose, "
+    "template_id, recipient, subject, body_text, body_html, headers, status, attempts, "
+    "max_attempts, next_attempt_at, cost_minor, created_at, updated_at) VALUES ";
+constexpr std::string_view kOutboxRow =
+    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)";
+constexpr size_t kOutboxParams = 18;
+constexpr std::string_view kOutboxTail = " ON CONFLICT (merchant_id, dedup_key) DO NOTHING";
+
+constexpr std::string_view kEventHead =
+    "INSERT INTO events (merchant_id, seq, id, type, member_id, occurred_at, actor, data) VALUES ";
+constexpr std::string_view kEventRow = "(?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr size_t kEventParams = 8;
+
+// "head row, row, ... tail" for n rows, built once per (statement, n).
+class SqlCache {
+ public:
+  SqlCache(std::string_view head, std::string_view row, std::string_view tail)
+      : head_(head), row_(row), tail_(tail) {}
+  const std::string& Get(size_t n) {
+    std::string& s = by_rows_[n];
+    if (s.empty()) {
+      s.reserve(head_.size() + n * (row_.size() + 2) + tail_.size());
+      s.append(head_);
+      for (size_t i = 0; i < n; ++i) {
+        if (i) s.append(", ");
+        s.append(row_);
+      }
+      s.append(tail_);
+    }
+    return s;
+  }
+
+ private:
+  std::string_view head_, row_, tail_;
+  std::map<size_t, std::string> by_rows_;
+};
+
+// A JSON string literal exactly as nlohmann::json::dump writes it: printable ASCII without
+// quotes or backslashes is copied; anything else is left to nlohmann itself.
+void AppendJsonString(std::string& out, std::string_view s) {
+  bool plain = true;
+  for (char c : s)
+    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
+      plain = false;
+      break;
+    }
+  if (plain) {
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
+  } else {
+    out.append(nlohmann::json(std::string(s)).dump());
+  }
+}
+
+// outbox.cpp's HeadersJson: [["name","value"],...].
+std::string HeadersJson(const std::vector<std::pair<std::string, std::string>>& headers) {
+  std::string out = "[";
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (i) out.push_back(',');
+    out.push_back('[');
+    AppendJsonString(out, headers[i].first);
+    out.push_back(',');
+    AppendJsonString(out, headers[i].second);
+    out.push_back(']');
+  }
+  out.push_back(']');
+  return out;
+}
+
+// The message_queued event's data as Enqueue dumps it (nlohmann objects keep their keys
+// sorted): channel_id, dedup_key, medium, message_id, purpose[, template_id].
+std::string QueuedEventData(const NewMessage& m, Id id) {
+  std::string out;
+  out.reserve(128 + m.dedup_key.size());
+  out.append("{\"channel_id\":\"");
+  out.append(IdToString(m.channel_id));
+  out.append("\",\"dedup_key\":");
+  AppendJsonString(out, m.dedup_key);
+  out.append(",\"medium\":\"");
+  out.append(MediumName(m.medium));
+  out.append("\",\"message_id\":\"");
+  out.append(IdToString(id));
+  out.append("\",\"purpose\":\"");
+  out.append(PurposeName(m.purpose));
+  out.push_back('"');
+  if (m.template_id) {
+    out.append(",\"template_id\":\"");
+    out.append(IdToString(*m.template_id));
+    out.push_back('"');
+  }
+  out.push_back('}');
+  return out;
+}
+
+// `owned`, when given, holds `messages` themselves and their strings are moved into the rows
+// (a caller's messages are copied: on PostgreSQL the transaction may run again).
+Result<BulkEnqueued> EnqueueManyLabelled(Tx& tx, Id merchant_id, Micros now,
+                                         std::span<const NewMessage> messages,
+                                         std::vector<NewMessage>* owned, std::string_view actor,
+                                         std::string_view label) {
+  auto take = [&](size_t i, std::string NewMessage::*field) -> Value {
+    if (owned) return std::move((*owned)[i].*field);
+    return messages[i].*field;
+  };
+  for (size_t i = 0; i < messages.size(); ++i) {
+    if (auto s = ValidateNewMessage(messages[i]); !s) {
+      Error e = s.error();
+      std::string field = fmt::format("{}[{}].{}", label, i, e.field);
+      e.message = fmt::format("{}[{}].{}", label, i, e.message);
+      e.field = std::move(field);
+      return std::unexpected(std::move(e));
+    }
+  }
+  BulkEnqueued out;
+  out.ids.reserve(messages.size());
+  // The rows go in without RETURNING (whose result rows cost as much again): when a statement
+  // inserts fewer rows than it carried, a lookup of its ids says which.
+  std::vector<Id> ids(messages.size());
+  for (Id& id : ids) id = NewId();
+
+  SqlCache outbox_sql(kOutboxHead, kOutboxRow, kOutboxTail);
+  SqlCache created_sql("SELECT id FROM outbox WHERE merchant_id = ? AND id IN (", "?", ")");
+  std::vector<Value> params;
+  for (size_t start = 0; start < messages.size(); start += kRowsPerInsert) {
+    const size_t n = std::min(kRowsPerInsert, messages.size() - start);
+    params.clear();
+    params.reserve(n * kOutboxParams);
+    for (size_t i = start; i < start + n; ++i) {
+      const NewMessage& m = messages[i];
+      params.emplace_back(merchant_id);
+      params.emplace_back(ids[i]);
+      params.emplace_back(m.dedup_key);
+      params.push_back(store::Opt(m.member_id));
+      params.emplace_back(m.channel_id);
+      params.emplace_back(std::string(MediumName(m.medium)));
+      params.emplace_back(std::string(PurposeName(m.purpose)));
+      params.push_back(store::Opt(m.template_id));
+      params.push_back(take(i, &NewMessage::recipient));
+      params.push_back(take(i, &NewMessage::subject));
+      params.push_back(take(i, &NewMessage::text));
+      params.push_back(take(i, &NewMessage::html));
+      params.emplace_back(HeadersJson(m.headers));
+      params.emplace_back(int64_t{m.max_attempts});
+      params.emplace_back(std::max(now, m.not_before.value_or(now)));
+      params.push_back(store::Opt(m.cost_minor));
+      params.emplace_back(now);
+      params.emplace_back(now);
+    }
+    RG_ASSIGN_OR_RETURN(int64_t changed, tx.Exec(outbox_sql.Get(n), params));
+    if (changed == static_cast<int64_t>(n)) {
+      out.ids.insert(out.ids.end(), ids.begin() + start, ids.begin() + start + n);
+      continue;
+    }
+    // Some dedup keys were taken: the ids that made it into the table say which.
+    params.clear();
+    params.emplace_back(merchant_id);
+    for (size_t i = start; i < start + n; ++i) params.emplace_back(ids[i]);
+    RG_ASSIGN_OR_RETURN(store::Rows rows, tx.Query(created_sql.Get(n), params));
+    std::unordered_set<Id> created;
+    for (const auto& r : rows) created.insert(r.Int(0));
+    for (size_t i = start; i < start + n; ++i) {
+      if (created.contains(ids[i]))
+        out.ids.push_back(ids[i]);
+      else
+        ids[i] = 0;  // not created: its dedup key was taken
+    }
+  }
+  out.created = static_cast<int64_t>(out.ids.size());
+  out.existing = static_cast<int64_t>(messages.size()) - out.created;
+  if (out.created == 0) return out;
+
+  RG_ASSIGN_OR_RETURN(int64_t first, events::ReserveEventSeqs(tx, merchant_id, out.created));
+  SqlCache event_sql(kEventHead, kEventRow, "");
+  int64_t seq = first;
+  size_t i = 0;
+  while (i < messages.size()) {
+    params.clear();
+    size_t rows = 0;
+    for (; i < messages.size() && rows < kRowsPerInsert; ++i) {
+      if (ids[i] == 0) continue;
+      const NewMessage& m = messages[i];
+      params.emplace_back(merchant_id);
+      params.emplace_back(seq++);
+      params.emplace_back(NewId());
+      params.emplace_back(std::string("message_queued"));
+      params.push_back(store::Opt(m.member_id));
+      params.emplace_back(now);
+      params.emplace_back(std::string(actor));
+      params.emplace_back(QueuedEventData(m, ids[i]));
+      ++rows;
+    }
+    if (rows > 0) RG_TRY(tx.Exec(event_sql.Get(rows), params));
+  }
+  return out;
+}
+
+}  // namespace
+
+Status ValidateNewMessage(const NewMessage& n) {
+  if (n.dedup_key.empty()) return InvalidField("dedup_key", "required");
+  if (n.dedup_key.size() > 200) return InvalidField("dedup_key", "at most 200 bytes");
+  if (n.recipient.empty()) return InvalidField("recipient", "required");
+  if (n.channel_id <= 0) return InvalidField("channel_id", "required");
+  if (n.max_attempts < 1 || n.max_attempts > 50)
+    return InvalidField("max_attempts", "must be from 1 to 50");
+  return {};
+}
+
+Result<BulkEnqueued> EnqueueMany(Tx& tx, Id merchant_id, Micros now,
+                                 std::span<const NewMessage> messages, std::string_view actor) {
+  return EnqueueManyLabelled(tx, merchant_id, now, messages, nullptr, actor, "messages");
+}
+
+Result<std::vector<NewMessage>> RenderBatch(const BulkRequest& req,
+                                            std::span<const BulkMember> members) {
+  if (!req.tmpl) return Fail(Code::kInternal, "EnqueueBatch without a template");
+  CompiledTemplate& tmpl = *req.tmpl;
+  RG_TRY(tmpl.Bind(req.variables, req.shared));
+  const Template& t = tmpl.source();
+  std::vector<NewMessage> messages(members.size());
+  for (size_t i = 0; i < members.size(); ++i) {
+    const BulkMember& b = members[i];
+    auto r = tmpl.RenderBound(b.values, b.language, req.merchant_language, req.sms_price_minor);
+    if (!r) {
+      Error e = r.error();
+      e.message = fmt::format("members[{}].{}", i, e.message);
+      e.field = fmt::format("members[{}].{}", i, e.field);
+      return std::unexpected(std::move(e));
+    }
+    NewMessage& n = messages[i];
+    n.dedup_key = b.dedup_key;
+    n.member_id = b.member_id;
+    n.channel_id = req.channel_id;
+    n.medium = t.medium;
+    n.purpose = t.purpose;
+    if (t.id != 0) n.template_id = t.id;
+    n.recipient = b.recipient;
+    n.subject = std::move(r->subject);
+    n.text = std::move(r->text);
+    n.html = std::move(r->html);
+    n.headers = std::move(r->headers);
+    if (r->sms) n.cost_minor = r->sms->cost_minor;
+    n.max_attempts = req.max_attempts;
+    n.not_before = req.not_before;
+  }
+  return messages;
+}
+
+Result<BulkEnqueued> EnqueueBatch(Tx& tx, Id merchant_id, Micros now, const BulkRequest& req,
+                                  std::span<const BulkMember> members) {
+  RG_ASSIGN_OR_RETURN(std::vector<NewMessage> messages, RenderBatch(req, members));
+  return EnqueueManyLabelled(tx, merchant_id, now, messages, &messages, req.actor, "members");
+}
+
+Result<BulkEnqueued> EnqueueRendered(Tx& tx, Id merchant_id, Micros now, const BulkRequest& req,
+                                     std::span<const NewMessage> messages) {
+  return EnqueueManyLabelled(tx, merchant_id, now, messages, nullptr, req.actor, "members");
+}
+
+}  // namespace regulars::messaging
