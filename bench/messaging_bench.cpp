@@ -3,6 +3,14 @@
 //   bench_messaging render-enqueue N DB_URL    render a personalised e-mail template for N
 //                                              members and enqueue each (outbox row + its
 //                                              message_queued event), 5,000 per transaction
+//   bench_messaging render-enqueue-bulk N DB_URL [BATCH]
+//                                              the same messages through the bulk path
+//                                              (outbox_bulk.h EnqueueBatch: variables bound
+//                                              by position, multi-row INSERTs), BATCH
+//                                              members per transaction [20000]; then runs
+//                                              again and checks that nothing is enqueued
+//   bench_messaging render N                   rendering alone, both ways: a JSON context
+//                                              per member + Render, and RenderBound
 //   bench_messaging deliver N DB_URL PORT W    enqueue N messages for an SMTP channel at
 //                                              127.0.0.1:PORT (not timed), then time W sender
 //                                              workers draining the outbox into it
@@ -16,6 +24,7 @@
 
 #include "messaging/messaging_repo.h"
 #include "messaging/outbox.h"
+#include "messaging/outbox_bulk.h"
 #include "messaging/sender.h"
 #include "messaging/template.h"
 #include "store/db.h"
@@ -125,6 +134,96 @@ void RenderEnqueue(int n, const std::string& url) {
   fmt::print("RESULT what=render_enqueue n={} seconds={:.3f} rate={:.0f}\n", n, secs, n / secs);
 }
 
+// The bulk path's members: the variables Personalised() uses, by position.
+const std::vector<std::string> kBulkVariables = {"member.name", "balances.points.points",
+                                                 "balances.wallet.total_minor", "unsubscribe_url"};
+
+BulkMember MakeBulkMember(int i) {
+  BulkMember b;
+  b.member_id = 1'000'000 + i;
+  b.dedup_key = fmt::format("campaign:1:{}", i);
+  b.recipient = fmt::format("m{}@example.com", i);
+  b.language = i % 3 ? "zh-TW" : "en";
+  b.values = {fmt::format("會員{}", i), fmt::format("{}", i % 5000), fmt::format("{}", i % 100000),
+              fmt::format("https://r.example/u/{:x}", i * 2654435761u)};
+  return b;
+}
+
+BulkRequest MakeBulkRequest(CompiledTemplate* t) {
+  BulkRequest req;
+  req.tmpl = t;
+  req.channel_id = 1;
+  req.merchant_language = "zh-TW";
+  req.variables = kBulkVariables;
+  req.shared = {{"merchant", {{"name", "Bean & Leaf"}}}};
+  return req;
+}
+
+// One pass over n members in transactions of `batch`; returns (created, seconds).
+std::pair<int64_t, double> BulkPass(store::Database& db, CompiledTemplate& t, int n, int batch,
+                                    Micros now) {
+  BulkRequest req = MakeBulkRequest(&t);
+  std::vector<BulkMember> members;
+  members.reserve(batch);
+  int64_t created = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int start = 0; start < n; start += batch) {
+    members.clear();
+    for (int i = start; i < std::min(n, start + batch); ++i) members.push_back(MakeBulkMember(i));
+    auto r = db.WriteValue(
+        [&](store::Tx& tx) { return EnqueueBatch(tx, kMerchant, now, req, members); });
+    if (!r) Die(r.error());
+    created += r->created;
+  }
+  return {created, Since(t0)};
+}
+
+void RenderEnqueueBulk(int n, const std::string& url, int batch) {
+  auto db = Setup(url, nlohmann::json::object(), ChannelKind::kLog);
+  auto compiled = CompiledTemplate::Compile(Personalised());
+  if (!compiled) Die(compiled.error());
+  Micros now = SystemClock::Default()->Now();
+  auto [created, secs] = BulkPass(*db, *compiled, n, batch, now);
+  if (created != n) Die(MakeError(Code::kInternal, fmt::format("created {} of {}", created, n)));
+  auto [again, secs2] = BulkPass(*db, *compiled, n, batch, now);
+  if (again != 0) Die(MakeError(Code::kInternal, fmt::format("re-run created {}", again)));
+  fmt::print(
+      "RESULT what=render_enqueue_bulk n={} seconds={:.3f} rate={:.0f} batch={} "
+      "rerun_seconds={:.3f}\n",
+      n, secs, n / secs, batch, secs2);
+}
+
+void RenderOnly(int n) {
+  auto compiled = CompiledTemplate::Compile(Personalised());
+  if (!compiled) Die(compiled.error());
+  size_t bytes = 0;
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    nlohmann::json ctx = {
+        {"member", {{"name", fmt::format("會員{}", i)}, {"language", i % 3 ? "zh-TW" : "en"}}},
+        {"merchant", {{"name", "Bean & Leaf"}}},
+        {"balances",
+         {{"points", {{"points", i % 5000}}}, {"wallet", {{"total_minor", i % 100000}}}}},
+        {"unsubscribe_url", fmt::format("https://r.example/u/{:x}", i * 2654435761u)}};
+    auto r = compiled->Render(ctx, i % 3 ? "zh-TW" : "en", "zh-TW");
+    if (!r) Die(r.error());
+    bytes += r->text.size() + r->html.size();
+  }
+  double json_secs = Since(t0);
+  BulkRequest req = MakeBulkRequest(&*compiled);
+  if (auto s = compiled->Bind(req.variables, req.shared); !s) Die(s.error());
+  t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    BulkMember b = MakeBulkMember(i);
+    auto r = compiled->RenderBound(b.values, b.language, "zh-TW");
+    if (!r) Die(r.error());
+    bytes += r->text.size() + r->html.size();
+  }
+  double bound_secs = Since(t0);
+  fmt::print("RESULT what=render n={} json_seconds={:.3f} bound_seconds={:.3f} bytes={}\n", n,
+             json_secs, bound_secs, bytes);
+}
+
 void Deliver(int n, const std::string& url, int port, int workers) {
   auto db = Setup(url,
                   {{"host", "127.0.0.1"},
@@ -171,11 +270,17 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "render-enqueue" && argc == 4) {
     RenderEnqueue(std::atoi(argv[2]), argv[3]);
+  } else if (mode == "render-enqueue-bulk" && (argc == 4 || argc == 5)) {
+    RenderEnqueueBulk(std::atoi(argv[2]), argv[3], argc == 5 ? std::atoi(argv[4]) : 20000);
+  } else if (mode == "render" && argc == 3) {
+    RenderOnly(std::atoi(argv[2]));
   } else if (mode == "deliver" && argc == 6) {
     Deliver(std::atoi(argv[2]), argv[3], std::atoi(argv[4]), std::atoi(argv[5]));
   } else {
     fmt::print(stderr,
                "usage: bench_messaging render-enqueue N DB_URL\n"
+               "       bench_messaging render-enqueue-bulk N DB_URL [BATCH]\n"
+               "       bench_messaging render N\n"
                "       bench_messaging deliver N DB_URL PORT WORKERS\n");
     return 2;
   }

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Messaging core: (1) render + enqueue personalised e-mails (bench_messaging render-enqueue: a
-# marketing template in two languages, a JSON context per member, the outbox row and its
-# message_queued event, 5,000 per transaction, SQLite synchronous=FULL); (2) delivery into
+# Messaging core: (1) render + enqueue personalised e-mails, a marketing template in two
+# languages, the outbox row and its message_queued event, SQLite synchronous=FULL: the bulk path
+# (bench_messaging render-enqueue-bulk: outbox_bulk.h EnqueueBatch, BATCH members per
+# transaction, then a second run that must enqueue nothing) for RENDER_N members, and as its
+# peer in the same run the one-by-one path (render-enqueue: a JSON context per member, Render,
+# Enqueue, 5,000 per transaction) for SINGLE_N members; with PG=1 also the bulk path on a
+# throwaway PostgreSQL with durable settings (PG_DURABLE=1 scripts/with-postgres.sh); (2) delivery into
 # postfix's smtp-sink by the sender workers (bench_messaging deliver) against postfix's
 # smtp-source sending the same number of messages to the same sink with as many sessions as
 # the sender has workers (-s W, -d: one connection per session, as the sender keeps one).
@@ -9,7 +13,8 @@
 #   bench/run_messaging.sh
 #
 # Environment (defaults in brackets): BUILD [build]  BENCH [$BUILD/bench/bench_messaging]
-#   RENDER_N [1000000]  DELIVER_N [20000]  WORKERS [4]  RUNS [3]  PORT [25250]
+#   RENDER_N [1000000]  SINGLE_N [100000]  BATCH [20000]  PG [0]
+#   DELIVER_N [20000] (0: no delivery runs)  WORKERS [4]  RUNS [3]  PORT [25250]
 # Prints every run and then the medians. Needs root for smtp-sink -u nobody.
 set -euo pipefail
 
@@ -17,6 +22,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
 BENCH=${BENCH:-$BUILD/bench/bench_messaging}
 RENDER_N=${RENDER_N:-1000000}
+SINGLE_N=${SINGLE_N:-100000}
+BATCH=${BATCH:-20000}
+PG=${PG:-0}
 DELIVER_N=${DELIVER_N:-20000}
 WORKERS=${WORKERS:-4}
 RUNS=${RUNS:-3}
@@ -41,11 +49,28 @@ sleep 0.5
 
 : >"$WORK/render" ; : >"$WORK/deliver" ; : >"$WORK/source"
 for run in $(seq 1 "$RUNS"); do
-  out=$("$BENCH" render-enqueue "$RENDER_N" "sqlite:$WORK/render-$run.db" | grep RESULT)
+  out=$("$BENCH" render-enqueue-bulk "$RENDER_N" "sqlite:$WORK/bulk-$run.db" "$BATCH" | grep RESULT)
+  echo "run $run: $out" >&2
+  echo "$out" | field rate >>"$WORK/bulk"
+  echo "$out" | field seconds >>"$WORK/bulk.s"
+  echo "$out" | field rerun_seconds >>"$WORK/bulk.rerun"
+  rm -f "$WORK"/bulk-"$run".db*
+
+  out=$("$BENCH" render-enqueue "$SINGLE_N" "sqlite:$WORK/render-$run.db" | grep RESULT)
   echo "run $run: $out" >&2
   echo "$out" | field rate >>"$WORK/render"
   echo "$out" | field seconds >>"$WORK/render.s"
   rm -f "$WORK"/render-"$run".db*
+
+  if [ "$PG" = 1 ]; then
+    out=$(PG_DURABLE=1 "$ROOT/scripts/with-postgres.sh" sh -c \
+      "\"$BENCH\" render-enqueue-bulk $RENDER_N \"\$REGULARS_TEST_PG\" $BATCH" | grep RESULT)
+    echo "run $run: PostgreSQL $out" >&2
+    echo "$out" | field rate >>"$WORK/pg"
+    echo "$out" | field seconds >>"$WORK/pg.s"
+  fi
+
+  [ "$DELIVER_N" -gt 0 ] || continue
 
   out=$("$BENCH" deliver "$DELIVER_N" "sqlite:$WORK/deliver-$run.db" "$PORT" "$WORKERS" | grep RESULT)
   echo "run $run: $out" >&2
@@ -62,9 +87,16 @@ for run in $(seq 1 "$RUNS"); do
 done
 
 r=$(median <"$WORK/render"); rs=$(median <"$WORK/render.s")
-d=$(median <"$WORK/deliver"); s=$(median <"$WORK/source")
+b=$(median <"$WORK/bulk"); bs=$(median <"$WORK/bulk.s"); br=$(median <"$WORK/bulk.rerun")
 echo "| what | n | median | |"
 echo "|---|---|---|---|"
-echo "| render + enqueue (SQLite) | $RENDER_N | $rs s ($r msg/s) | |"
+echo "| render + enqueue, bulk (SQLite, $BATCH per tx) | $RENDER_N | $bs s ($b msg/s) | $(awk -v a="$b" -v b="$r" 'BEGIN {printf "%.2f", a / b}')x one-by-one; re-run enqueues 0 in $br s |"
+if [ "$PG" = 1 ]; then
+  p=$(median <"$WORK/pg"); ps=$(median <"$WORK/pg.s")
+  echo "| render + enqueue, bulk (PostgreSQL, durable) | $RENDER_N | $ps s ($p msg/s) | |"
+fi
+echo "| render + enqueue, one by one (SQLite) | $SINGLE_N | $rs s ($r msg/s) | |"
+[ "$DELIVER_N" -gt 0 ] || exit 0
+d=$(median <"$WORK/deliver"); s=$(median <"$WORK/source")
 echo "| Regulars sender, $WORKERS workers -> smtp-sink | $DELIVER_N | $d msg/s | $(awk -v a="$d" -v b="$s" 'BEGIN {printf "%.2f", a / b}') of smtp-source |"
 echo "| smtp-source -s $WORKERS -d -> smtp-sink | $DELIVER_N | $s msg/s | |"
