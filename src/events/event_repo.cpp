@@ -31,9 +31,35 @@ Result<int64_t> ReserveEventSeqs(store::Tx& tx, Id merchant_id, int64_t n) {
   return rows[0].Int(0) - n + 1;
 }
 
+namespace {
+
+// Numbers `e` and inserts it. On PostgreSQL in one statement, so the merchant row's lock that
+// the numbering takes is followed only by COMMIT.
+Status InsertNumbered(store::Tx& tx, const Event& e) {
+  if (tx.dialect() == store::Dialect::kPostgres) {
+    RG_ASSIGN_OR_RETURN(
+        store::Rows rows,
+        tx.Query("WITH s AS (UPDATE merchants SET last_event_seq = last_event_seq + 1 WHERE "
+                 "merchant_id = ? RETURNING last_event_seq) INSERT INTO events (merchant_id, "
+                 "seq, id, type, member_id, occurred_at, actor, data) SELECT ?, "
+                 "s.last_event_seq, ?, ?, CAST(? AS BIGINT), ?, ?, ? FROM s RETURNING seq",
+                 {e.merchant_id, e.merchant_id, e.id, e.type, store::Opt(e.member_id),
+                  e.occurred_at, e.actor, e.data}));
+    if (rows.empty()) return Fail(Code::kNotFound, "merchant not found");
+    return {};
+  }
+  RG_ASSIGN_OR_RETURN(int64_t seq, ReserveEventSeqs(tx, e.merchant_id, 1));
+  RG_TRY(tx.Exec(
+      "INSERT INTO events (merchant_id, seq, id, type, member_id, occurred_at, actor, data) "
+      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      {e.merchant_id, seq, e.id, e.type, store::Opt(e.member_id), e.occurred_at, e.actor, e.data}));
+  return {};
+}
+
+}  // namespace
+
 Result<Event> AppendEvent(store::Tx& tx, Id merchant_id, Micros now, NewEvent ne) {
   Event e;
-  RG_ASSIGN_OR_RETURN(e.seq, ReserveEventSeqs(tx, merchant_id, 1));
   e.merchant_id = merchant_id;
   e.id = NewId();
   e.type = std::move(ne.type);
@@ -41,11 +67,7 @@ Result<Event> AppendEvent(store::Tx& tx, Id merchant_id, Micros now, NewEvent ne
   e.occurred_at = now;
   e.actor = std::move(ne.actor);
   e.data = std::move(ne.data);
-  RG_TRY(tx.Exec(
-      "INSERT INTO events (merchant_id, seq, id, type, member_id, occurred_at, actor, data) "
-      "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      {e.merchant_id, e.seq, e.id, e.type, store::Opt(e.member_id), e.occurred_at, e.actor,
-       e.data}));
+  tx.BeforeCommit([e](store::Tx& t) { return InsertNumbered(t, e); });
   return e;
 }
 
@@ -76,8 +98,12 @@ Result<std::vector<Event>> MemberEvents(store::Tx& tx, Id merchant_id, Id member
 }
 
 Status MoveMemberEvents(store::Tx& tx, Id merchant_id, Id from_member, Id to_member) {
-  RG_TRY(tx.Exec("UPDATE events SET member_id = ? WHERE merchant_id = ? AND member_id = ?",
-                 {to_member, merchant_id, from_member}));
+  // After the events this transaction appended so far, which are written at its end too.
+  tx.BeforeCommit([=](store::Tx& t) -> Status {
+    RG_TRY(t.Exec("UPDATE events SET member_id = ? WHERE merchant_id = ? AND member_id = ?",
+                  {to_member, merchant_id, from_member}));
+    return {};
+  });
   return {};
 }
 

@@ -8,9 +8,13 @@
 
 namespace regulars::events {
 
-// Appends an event inside the caller's transaction and returns it with its seq. Bumps
-// merchants.last_event_seq in the same transaction, which serialises event writers of one
-// merchant so that seq order is commit order.
+// Appends an event to the caller's transaction. The event is numbered and written at the end of
+// the transaction, right before COMMIT (Tx::BeforeCommit), in the order appended: the numbering
+// bumps merchants.last_event_seq, whose row lock serialises event writers of one merchant until
+// COMMIT so that seq order is commit order (no reader can skip an event), and taken last it
+// covers one statement and the commit instead of the whole transaction. The returned event has
+// its id but seq 0 (not numbered yet); a failure to write it (merchant not found) fails the
+// transaction. The same transaction does not see the event in queries.
 Result<Event> AppendEvent(store::Tx& tx, Id merchant_id, Micros now, NewEvent e);
 
 // Reserves `n` consecutive seq numbers for events the caller inserts itself in this transaction
@@ -24,7 +28,8 @@ Result<std::vector<Event>> ReadEvents(store::Tx& tx, Id merchant_id, int64_t aft
 Result<std::vector<Event>> MemberEvents(store::Tx& tx, Id merchant_id, Id member_id,
                                         int64_t before_seq, int limit);
 
-// Re-points events of `from_member` at `to_member` (member merge keeps one timeline).
+// Re-points events of `from_member` at `to_member` (member merge keeps one timeline), at the end
+// of the transaction like AppendEvent, so the events appended before it move too.
 Status MoveMemberEvents(store::Tx& tx, Id merchant_id, Id from_member, Id to_member);
 
 }  // namespace regulars::events

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
+#include <mutex>
+#include <unordered_map>
 
 namespace regulars::loyalty {
 
@@ -111,7 +114,9 @@ std::string Amount(int64_t minor) { return fmt::format("{}.{:02}", minor / 100, 
 
 }  // namespace
 
-Status ParseRuleDefinition(std::string_view text, EarningRule& r) {
+namespace {
+
+Status ParseRuleDefinitionUncached(std::string_view text, EarningRule& r) {
   json j = json::parse(text, nullptr, false);
   if (j.is_discarded() || !j.is_object())
     return InvalidField("definition", "must be a JSON object");
@@ -213,6 +218,57 @@ Status ParseRuleDefinition(std::string_view text, EarningRule& r) {
   RG_ASSIGN_OR_RETURN(r.min_spend_minor, Int(j, "min_spend_minor", 0, 0, INT64_C(1) << 50));
   RG_ASSIGN_OR_RETURN(r.cap_per_order, Int(j, "cap_per_order", 0, 0, INT64_C(1) << 40));
   RG_ASSIGN_OR_RETURN(r.cap_per_day, Int(j, "cap_per_day", 0, 0, INT64_C(1) << 40));
+  return {};
+}
+
+// Definitions that parsed, by their text: every order parses the rules in force, and a rule's
+// text changes only with a new version. Bounded; thread-safe.
+class DefinitionCache {
+ public:
+  bool Find(std::string_view text, EarningRule& r) {
+    std::lock_guard lock(mu_);
+    auto it = parsed_.find(text);
+    if (it == parsed_.end()) return false;
+    r = it->second;
+    return true;
+  }
+  void Put(std::string_view text, const EarningRule& r) {
+    std::lock_guard lock(mu_);
+    if (parsed_.size() >= kMaxEntries) parsed_.clear();
+    parsed_.emplace(std::string(text), r);
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 4096;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, EarningRule, Hash, std::equal_to<>> parsed_;
+};
+
+DefinitionCache& Definitions() {
+  static DefinitionCache cache;
+  return cache;
+}
+
+}  // namespace
+
+Status ParseRuleDefinition(std::string_view text, EarningRule& r) {
+  EarningRule parsed;
+  if (!Definitions().Find(text, parsed)) {
+    RG_TRY(ParseRuleDefinitionUncached(text, r));
+    parsed = r;
+    Definitions().Put(text, parsed);
+    return {};
+  }
+  // The cached definition with this rule's identity, as a fresh parse would leave it.
+  parsed.id = r.id;
+  parsed.version = r.version;
+  parsed.point_type_id = r.point_type_id;
+  parsed.name = r.name;
+  r = std::move(parsed);
   return {};
 }
 

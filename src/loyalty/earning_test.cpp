@@ -126,6 +126,44 @@ TEST(Earning, ANewDefinitionReplacesEveryField) {
   EXPECT_EQ(r.id, 1);
 }
 
+// Parsed definitions are kept by their text; a second rule with the same text gets the same
+// fields and keeps its own identity, and a definition that fails fails the same way every time.
+TEST(Earning, ARepeatedDefinitionParsesTheSameAndKeepsEachRulesIdentity) {
+  const std::string text = R"({"kind":"per_item","points":3,"skus":["T-1"],"cap_per_order":9})";
+  EarningRule a;
+  a.id = 1;
+  a.version = 2;
+  a.point_type_id = 5;
+  a.name = "a";
+  ASSERT_TRUE(ParseRuleDefinition(text, a).has_value());
+  EarningRule b;
+  b.id = 3;
+  b.version = 1;
+  b.point_type_id = 6;
+  b.name = "b";
+  b.weekdays = {2};
+  ASSERT_TRUE(ParseRuleDefinition(text, b).has_value());
+  EXPECT_EQ(RuleDefinitionJson(b), RuleDefinitionJson(a));
+  EXPECT_EQ(b.kind, RuleKind::kPerItem);
+  EXPECT_EQ(b.points, 3);
+  EXPECT_EQ(b.skus, std::vector<std::string>{"T-1"});
+  EXPECT_EQ(b.cap_per_order, 9);
+  EXPECT_TRUE(b.weekdays.empty());
+  EXPECT_EQ(b.id, 3);
+  EXPECT_EQ(b.version, 1);
+  EXPECT_EQ(b.point_type_id, 6);
+  EXPECT_EQ(b.name, "b");
+  EXPECT_EQ(a.id, 1);
+  EXPECT_EQ(a.name, "a");
+  for (int i = 0; i < 2; ++i) {
+    EarningRule bad;
+    auto s = ParseRuleDefinition(R"({"kind":"per_item","points":0})", bad);
+    ASSERT_FALSE(s.has_value());
+    EXPECT_EQ(s.error().field, "definition.points");
+    EXPECT_EQ(s.error().message, "definition.points: must be from 1 to 1000000");
+  }
+}
+
 TEST(Reversal, CumulativeAndExactAtFullRefund) {
   // 100 points on 1,000.00; refunds of 333.33 three times then the rest.
   int64_t reversed = 0;

@@ -16,17 +16,17 @@ struct Locked {
   int64_t debt = 0;
 };
 
-// Creates the balance row if needed and locks it.
+// Creates the balance row if needed and locks it, in one statement: the upsert's DO UPDATE
+// row-locks an existing row on PostgreSQL (and waits for a concurrent insert of the same key),
+// and RETURNING gives the balance as it is under that lock.
 Result<Locked> Lock(store::Tx& tx, Id merchant_id, Id member_id, Id point_type_id, Micros now) {
-  RG_TRY(
-      tx.Exec("INSERT INTO point_balances (merchant_id, member_id, point_type_id, balance, "
-              "debt, earned_total, updated_at) VALUES (?, ?, ?, 0, 0, 0, ?) "
-              "ON CONFLICT (merchant_id, member_id, point_type_id) DO NOTHING",
-              {merchant_id, member_id, point_type_id, now}));
-  RG_ASSIGN_OR_RETURN(Rows rows,
-                      tx.Query("UPDATE point_balances SET updated_at = ? WHERE merchant_id = ? "
-                               "AND member_id = ? AND point_type_id = ? RETURNING balance, debt",
-                               {now, merchant_id, member_id, point_type_id}));
+  RG_ASSIGN_OR_RETURN(
+      Rows rows,
+      tx.Query("INSERT INTO point_balances (merchant_id, member_id, point_type_id, balance, "
+               "debt, earned_total, updated_at) VALUES (?, ?, ?, 0, 0, 0, ?) "
+               "ON CONFLICT (merchant_id, member_id, point_type_id) DO UPDATE SET updated_at = "
+               "excluded.updated_at RETURNING balance, debt",
+               {merchant_id, member_id, point_type_id, now}));
   if (rows.empty()) return Fail(Code::kInternal, "balance row vanished");
   return Locked{rows[0].Int(0), rows[0].Int(1)};
 }
@@ -93,12 +93,16 @@ Result<Entry> Credit(store::Tx& tx, Id merchant_id, const EntryInput& in,
   Locked after{cur.balance + in.amount, cur.debt - pay_debt};
   RG_ASSIGN_OR_RETURN(Entry e, Append(tx, merchant_id, in, in.amount, after.balance));
   if (int64_t lot = in.amount - pay_debt; lot > 0) {
+    // The lot is born holding its amount, with the move that put it there.
     Id lot_id = NewId();
-    RG_TRY(tx.Exec(
-        "INSERT INTO point_lots (merchant_id, id, member_id, point_type_id, earned_at, "
-        "expires_at, original, remaining, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
-        {merchant_id, lot_id, in.member_id, in.point_type_id, in.now, Opt(expires_at), lot, e.id}));
-    RG_TRY(MoveLot(tx, merchant_id, e.id, lot_id, lot));
+    RG_TRY(
+        tx.Exec("INSERT INTO point_lots (merchant_id, id, member_id, point_type_id, earned_at, "
+                "expires_at, original, remaining, entry_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                {merchant_id, lot_id, in.member_id, in.point_type_id, in.now, Opt(expires_at), lot,
+                 lot, e.id}));
+    RG_TRY(
+        tx.Exec("INSERT INTO lot_moves (merchant_id, entry_id, lot_id, amount) VALUES (?, ?, ?, ?)",
+                {merchant_id, e.id, lot_id, lot}));
   }
   RG_TRY(Store(tx, merchant_id, in, after, in.kind == "earn" ? in.amount : 0));
   return e;

@@ -6,6 +6,8 @@
 #include <atomic>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "accounts/account_service.h"
 #include "loyalty/loyalty_service.h"
 #include "loyalty/order_service.h"
@@ -260,6 +262,77 @@ TEST_P(LoyaltyTest, UnknownPhoneRegistersAMemberAndAnonymousOrdersEarnNothing) {
   auto dup = db().WriteValue([&](store::Tx& tx) { return CreateOrder(tx, A(), anon); });
   EXPECT_EQ(dup.error().code, Code::kAlreadyExists);
   EXPECT_EQ(dup.error().details[0].second, IdToString(a->order.id));
+}
+
+// The HTTP layer reads the phone before the transaction (PrenormalizeOrderPhone); the order then
+// finds the member by E.164 alone. A phone read for another region than the merchant's is read
+// again, and a phone that does not parse is reported by the transaction as before.
+TEST_P(LoyaltyTest, APrenormalizedPhoneFindsTheMemberAndAStaleRegionIsReadAgain) {
+  OrderInput in;
+  in.external_id = "P-1";
+  in.phone = "0912 345 678";
+  in.total_minor = 30000;
+  PrenormalizeOrderPhone(in, "TW");
+  EXPECT_EQ(in.phone_e164, std::optional<std::string>("+886912345678"));
+  EXPECT_EQ(in.phone_region, "TW");
+  auto r = db().WriteValue([&](store::Tx& tx) { return CreateOrder(tx, A(), in); });
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(r->order.member_id, std::optional<Id>(member_));
+  EXPECT_FALSE(r->member_created);
+  ASSERT_EQ(r->effects.size(), 1u);
+  EXPECT_EQ(r->effects[0].points, 10);
+  ASSERT_TRUE(r->point_type_codes.has_value());
+  EXPECT_EQ(r->point_type_codes->at(r->effects[0].point_type_id), "points");
+
+  OrderInput stale;
+  stale.external_id = "P-2";
+  stale.phone = "0912345678";
+  stale.total_minor = 30000;
+  stale.phone_e164 = "+12025550123";  // as if read for the US: not this merchant's region
+  stale.phone_region = "US";
+  auto s = db().WriteValue([&](store::Tx& tx) { return CreateOrder(tx, A(), stale); });
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  EXPECT_EQ(s->order.member_id, std::optional<Id>(member_));
+  EXPECT_FALSE(s->member_created);
+
+  OrderInput bad;
+  bad.external_id = "P-3";
+  bad.phone = "12";
+  bad.total_minor = 30000;
+  PrenormalizeOrderPhone(bad, "TW");
+  EXPECT_EQ(bad.phone_e164, std::nullopt);
+  auto b = db().WriteValue([&](store::Tx& tx) { return CreateOrder(tx, A(), bad); });
+  ASSERT_FALSE(b.has_value());
+  EXPECT_EQ(b.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(b.error().field, "phone");
+  EXPECT_EQ(Balance(), 20);
+}
+
+// A rule with a daily cap reads what the member earned today (orders without one skip that
+// query): 5 a visit, at most 12 a local day, so 5, 5, 2, 0, and 5 again the next day.
+TEST_P(LoyaltyTest, DailyCapCountsTheMembersEarlierOrdersThatDay) {
+  auto s = db().Write([&](store::Tx& tx) -> Status {
+    RuleInput rule;
+    rule.point_type = "points";
+    rule.name = "5 a visit, 12 a day";
+    rule.definition_json = R"({"kind":"per_visit","points":5,"cap_per_day":12})";
+    RG_TRY(CreateRule(tx, A(), rule));
+    return {};
+  });
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  std::vector<int64_t> earned;
+  for (int i = 0; i < 4; ++i) {
+    auto o = Order(fmt::format("D-{}", i), 100);  // NT$1: nothing from the per-amount rule
+    ASSERT_TRUE(o.has_value()) << o.error().ToString();
+    earned.push_back(o->effects.empty() ? 0 : o->effects[0].points);
+  }
+  EXPECT_EQ(earned, (std::vector<int64_t>{5, 5, 2, 0}));
+  clock_.Advance(24 * 3600 * kMicrosPerSecond);
+  auto next = Order("D-next", 100);
+  ASSERT_TRUE(next.has_value()) << next.error().ToString();
+  ASSERT_EQ(next->effects.size(), 1u);
+  EXPECT_EQ(next->effects[0].points, 5);
+  EXPECT_EQ(Balance(), 17);
 }
 
 TEST_P(LoyaltyTest, AdjustmentsNeedAManagerAndAReason) {

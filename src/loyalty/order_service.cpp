@@ -5,6 +5,7 @@
 
 #include <map>
 
+#include "base/phone.h"
 #include "base/text.h"
 #include "base/zone.h"
 #include "events/event_repo.h"
@@ -29,6 +30,21 @@ Status CheckText(const std::string& v, const std::string& field, size_t max, boo
   if (!IsValidUtf8(v)) return InvalidField(field, "is not valid UTF-8");
   if (v.size() > max) return InvalidField(field, fmt::format("is longer than {} bytes", max));
   return {};
+}
+
+// members::LookupByPhone for a phone already read into E.164 (PrenormalizeOrderPhone): the same
+// answers, without libphonenumber.
+Result<members::Member> LookupByE164(store::Tx& tx, const Actor& actor, const std::string& e164) {
+  RG_ASSIGN_OR_RETURN(auto id, members::FindByPhone(tx, actor.merchant_id, e164));
+  if (!id) return Fail(Code::kNotFound, "no member with this phone number");
+  RG_ASSIGN_OR_RETURN(auto m, members::LoadMember(tx, actor.merchant_id, *id));
+  if (!m) return Fail(Code::kNotFound, "member not found");
+  if (m->merged_into) {
+    RG_ASSIGN_OR_RETURN(auto into, members::LoadMember(tx, actor.merchant_id, *m->merged_into));
+    if (!into) return Fail(Code::kNotFound, "member not found");
+    return std::move(*into);
+  }
+  return std::move(*m);
 }
 
 struct Resolved {
@@ -63,7 +79,9 @@ Result<Resolved> Resolve(store::Tx& tx, const Actor& actor, const OrderInput& in
     }
     r.member = std::move(m);
   } else if (in.phone) {
-    auto found = members::LookupByPhone(tx, actor, mc, *in.phone);
+    auto found = in.phone_e164 && in.phone_region == r.settings.region
+                     ? LookupByE164(tx, actor, *in.phone_e164)
+                     : members::LookupByPhone(tx, actor, mc, *in.phone);
     if (found) {
       r.member = std::move(*found);
     } else if (found.error().code != Code::kNotFound) {
@@ -87,8 +105,8 @@ Result<Resolved> Resolve(store::Tx& tx, const Actor& actor, const OrderInput& in
   return r;
 }
 
-Result<OrderFacts> Facts(store::Tx& tx, const Actor& actor, const OrderInput& in,
-                         const Resolved& r) {
+Result<OrderFacts> Facts(store::Tx& tx, const Actor& actor, const OrderInput& in, const Resolved& r,
+                         const std::vector<EarningRule>& rules) {
   OrderFacts f;
   f.total_minor = in.total_minor;
   for (const auto& i : in.items)
@@ -105,6 +123,10 @@ Result<OrderFacts> Facts(store::Tx& tx, const Actor& actor, const OrderInput& in
       f.tier_name = tier->name;
       f.tier_multiplier_milli = tier->earn_multiplier_milli;
     }
+    // Only a daily cap needs what the member earned today.
+    bool daily_cap = std::any_of(rules.begin(), rules.end(),
+                                 [](const EarningRule& rule) { return rule.cap_per_day > 0; });
+    if (!daily_cap) return f;
     RG_ASSIGN_OR_RETURN(Micros day_start,
                         FromLocal(lt.year, lt.month, lt.day, 0, 0, 0, r.settings.timezone));
     RG_ASSIGN_OR_RETURN(Micros day_end, EndOfLocalDay(r.occurred_at, r.settings.timezone));
@@ -154,6 +176,14 @@ Result<Order> LoadOrder(store::Tx& tx, Id merchant_id, Id order_id, bool lock) {
 
 }  // namespace
 
+void PrenormalizeOrderPhone(OrderInput& in, const std::string& region) {
+  if (!in.phone || in.member_id) return;
+  auto p = NormalizePhone(*in.phone, region, "phone");
+  if (!p) return;
+  in.phone_e164 = std::move(p->e164);
+  in.phone_region = region;
+}
+
 Status ValidateOrderInput(const OrderInput& in) {
   RG_TRY(CheckText(in.external_id, "external_id", 100, true));
   if (in.member_id && in.phone) return InvalidField("phone", "give member_id or phone, not both");
@@ -180,7 +210,7 @@ Result<EarnResult> CalculateOrder(store::Tx& tx, const Actor& actor, const Order
   RG_TRY(ValidateOrderInput(checked));
   RG_ASSIGN_OR_RETURN(Resolved r, Resolve(tx, actor, in, /*may_create=*/false));
   RG_ASSIGN_OR_RETURN(auto rules, RulesInForce(tx, actor.merchant_id, r.occurred_at));
-  RG_ASSIGN_OR_RETURN(OrderFacts f, Facts(tx, actor, in, r));
+  RG_ASSIGN_OR_RETURN(OrderFacts f, Facts(tx, actor, in, r, rules));
   return ScoreOrder(rules, f);
 }
 
@@ -224,9 +254,10 @@ Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderIn
                 {actor.merchant_id, o.id, int64_t(i + 1), it.sku, it.name, Opt(it.category),
                  it.quantity, it.unit_price_minor}));
   }
+  if (!r.member) out.point_type_codes.emplace();  // nothing earned: the reply names none
   if (r.member) {
     RG_ASSIGN_OR_RETURN(auto rules, RulesInForce(tx, actor.merchant_id, r.occurred_at));
-    RG_ASSIGN_OR_RETURN(OrderFacts f, Facts(tx, actor, in, r));
+    RG_ASSIGN_OR_RETURN(OrderFacts f, Facts(tx, actor, in, r, rules));
     out.earned = ScoreOrder(rules, f);
     std::map<Id, int> versions;
     for (const auto& rule : rules) versions[rule.id] = rule.version;
@@ -239,10 +270,13 @@ Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderIn
                   {actor.merchant_id, o.id, int64_t(i + 1), r.member->id, r.occurred_at, l.rule_id,
                    int64_t{versions[l.rule_id]}, l.point_type_id, l.points, l.explanation}));
     }
-    RG_ASSIGN_OR_RETURN(auto codes, PointTypeCodes(tx, actor.merchant_id));
+    // The point types, read once: their codes for the reply, their expiry for the lots.
+    RG_ASSIGN_OR_RETURN(auto types, ListPointTypes(tx, actor));
+    std::map<Id, std::string> codes;
+    for (const auto& t : types) codes[t.id] = t.code;
+    out.point_type_codes = codes;
     for (const auto& [pt, points] : out.earned.total_by_point_type) {
       if (points <= 0) continue;
-      RG_ASSIGN_OR_RETURN(auto types, ListPointTypes(tx, actor));
       std::optional<Micros> expiry;
       for (const auto& t : types)
         if (t.id == pt) {
@@ -335,6 +369,7 @@ Result<OrderResult> RefundOrder(store::Tx& tx, const Actor& actor, Id order_id,
       }
     }
     RG_ASSIGN_OR_RETURN(auto codes, PointTypeCodes(tx, actor.merchant_id));
+    out.point_type_codes = codes;
     for (const auto& [pt, points] : earned) {
       int64_t take = PointsToReverse(points, o.total_minor, o.refunded_minor, reversed[pt]);
       if (take <= 0) continue;

@@ -3,6 +3,7 @@
 // Orders and refunds with their loyalty effects. An order is scored by the earning-rule versions
 // in force when it happened; a refund takes back exactly what the refunded part earned.
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -33,6 +34,11 @@ struct OrderInput {
   int64_t total_minor = -1;
   std::vector<OrderItemInput> items;
   std::string source = "api";
+  // Optional, set before the transaction (see PrenormalizeOrderPhone): `phone` already in E.164
+  // as read for `phone_region`. Used only while the merchant's region is still `phone_region`;
+  // otherwise `phone` is read again inside the transaction. Never part of the request.
+  std::optional<std::string> phone_e164;
+  std::string phone_region;
 };
 
 struct OrderItem {
@@ -67,10 +73,19 @@ struct OrderResult {
   EarnResult earned;                 // the rule lines (empty for refunds)
   std::vector<PointsMoved> effects;  // per point type
   bool member_created = false;
+  // The merchant's point type codes by id as the transaction saw them, when it read them (the
+  // reply names point types without reading them again).
+  std::optional<std::map<Id, std::string>> point_type_codes;
 };
 
 // Checks an order's shape; errors name the field ("items[1].quantity").
 Status ValidateOrderInput(const OrderInput& in);
+
+// Reads `in.phone` for `region` with libphonenumber and, when it is a valid number, sets
+// `in.phone_e164` and `in.phone_region`. Meant for the HTTP thread, before the transaction, so
+// the (slow) parse does not run on the SQLite writer. An invalid phone is left as it is: the
+// transaction reports it in its usual order of checks.
+void PrenormalizeOrderPhone(OrderInput& in, const std::string& region);
 
 Result<OrderResult> CreateOrder(store::Tx& tx, const accounts::Actor& actor, const OrderInput& in);
 // What the order would earn now, with nothing written.

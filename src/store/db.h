@@ -84,6 +84,31 @@ class Tx {
   virtual Dialect dialect() const = 0;
   // Time spent in the database by this transaction so far, in microseconds.
   virtual int64_t db_micros() const = 0;
+
+  // Adds work that runs in this transaction after the Write callback returned success, right
+  // before COMMIT (on SQLite: at the end of this command, inside its savepoint), in the order
+  // added; work it adds itself runs too. An error from it fails the Write like the callback's
+  // own, and rolls everything back. Meant for statements that take a lock every writer needs
+  // (the event sequence, see events::AppendEvent): taken last, it is held until COMMIT only.
+  // A Read's callback must not use it (its work never runs).
+  void BeforeCommit(std::function<Status(Tx&)> fn) { before_commit_.push_back(std::move(fn)); }
+  // For drivers: runs the work added with BeforeCommit and forgets it.
+  Status RunBeforeCommit() {
+    for (size_t i = 0; i < before_commit_.size(); ++i) {
+      auto fn = std::move(before_commit_[i]);
+      if (auto s = fn(*this); !s) {
+        before_commit_.clear();
+        return s;
+      }
+    }
+    before_commit_.clear();
+    return {};
+  }
+  // For drivers: forgets it unrun (the command failed or is run again).
+  void ClearBeforeCommit() { before_commit_.clear(); }
+
+ private:
+  std::vector<std::function<Status(Tx&)>> before_commit_;
 };
 
 struct Options {

@@ -407,6 +407,91 @@ TEST_P(StoreTest, IgnoredStatementErrorNeverCommitsPartially) {
   }
 }
 
+// Tx::BeforeCommit: the work runs after the callback returned success, in the order added (work
+// it adds runs too), inside the same transaction; its error fails the Write and rolls back the
+// callback's rows; after a failed callback it never runs.
+TEST_P(StoreTest, BeforeCommitRunsLastInOrderAndItsErrorRollsBack) {
+  auto insert_count = [this](int64_t id) {
+    return [this, id](Tx& tx) -> Status {
+      RG_ASSIGN_OR_RETURN(Rows n, tx.Query("SELECT COUNT(*) FROM items"));
+      return Insert(tx, id, n[0].Int(0));
+    };
+  };
+  auto s = db().Write([&](Tx& tx) -> Status {
+    tx.BeforeCommit(insert_count(10));
+    RG_TRY(Insert(tx, 1));
+    tx.BeforeCommit([&](Tx& t) -> Status {
+      t.BeforeCommit(insert_count(12));
+      return insert_count(11)(t);
+    });
+    return {};
+  });
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  auto rows =
+      db().ReadValue([](Tx& tx) { return tx.Query("SELECT id, i FROM items ORDER BY id"); });
+  ASSERT_TRUE(rows.has_value()) << rows.error().ToString();
+  ASSERT_EQ(rows->size(), 4u);
+  EXPECT_EQ((*rows)[1].Int(0), 10);
+  EXPECT_EQ((*rows)[1].Int(1), 1);  // after the callback's row 1
+  EXPECT_EQ((*rows)[2].Int(1), 2);  // then 11
+  EXPECT_EQ((*rows)[3].Int(1), 3);  // then 12, which 11's work added
+
+  auto late = db().Write([&](Tx& tx) -> Status {
+    RG_TRY(Insert(tx, 20));
+    tx.BeforeCommit([](Tx&) -> Status { return Fail(Code::kFailedPrecondition, "too late"); });
+    tx.BeforeCommit(insert_count(21));
+    return {};
+  });
+  ASSERT_FALSE(late.has_value());
+  EXPECT_EQ(late.error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(late.error().message, "too late");
+
+  auto failed = db().Write([&](Tx& tx) -> Status {
+    tx.BeforeCommit(insert_count(30));
+    return Fail(Code::kInvalidArgument, "bad", "x");
+  });
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code, Code::kInvalidArgument);
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{1, 10, 11, 12}));
+}
+
+// Like ConcurrentWritesKeepExactlyTheSuccessfulOnes, with the failure and a row in the work left
+// for before the commit: on SQLite a batch that holds a failing command runs again with a
+// savepoint each, and each command's late work belongs to that command alone.
+TEST_P(StoreTest, ConcurrentBeforeCommitFailuresRollBackAlone) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 100;
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int k = 0; k < kPerThread; ++k) {
+        int64_t id = t * kPerThread + k;
+        bool fail = id % 5 == 0;
+        auto s = db().Write([&](Tx& tx) -> Status {
+          RG_TRY(Insert(tx, id, id));
+          tx.BeforeCommit([&, id](Tx& t2) -> Status {
+            RG_TRY(Insert(t2, 100'000 + id, id));
+            if (fail) return Fail(Code::kFailedPrecondition, "every 5th fails late");
+            return {};
+          });
+          return {};
+        });
+        bool right = fail ? (!s && s.error().code == Code::kFailedPrecondition) : s.has_value();
+        if (!right) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  std::vector<int64_t> expected;
+  for (int64_t id = 0; id < kThreads * kPerThread; ++id)
+    if (id % 5 != 0) expected.push_back(id);
+  for (int64_t id = 0; id < kThreads * kPerThread; ++id)
+    if (id % 5 != 0) expected.push_back(100'000 + id);
+  EXPECT_EQ(Ids(), expected);
+}
+
 TEST_P(StoreTest, MigrationsAreIdempotent) {
   ManualClock clock(1'790'000'000'000'000);
   auto again = Migrate(db(), clock);

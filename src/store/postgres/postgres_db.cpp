@@ -503,9 +503,12 @@ class PostgresDatabase final : public Database {
       }
       try {
         result = fn(tx);
+        // Work left for the end (the event sequence's row lock) runs last, before COMMIT.
+        if (result) result = tx.RunBeforeCommit();
       } catch (const std::exception& e) {
         result = Fail(Code::kInternal, fmt::format("{} failed: {}", what, e.what()));
       }
+      tx.ClearBeforeCommit();
       if (result && tx.first_error()) {
         // The function carried on after a failed statement; PostgreSQL has already dropped
         // everything this transaction did.

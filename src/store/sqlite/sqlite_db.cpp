@@ -95,9 +95,21 @@ class Conn {
     return {};
   }
 
+  // Runs one statement without parameters through the statement cache: the transaction control
+  // of group commit (BEGIN IMMEDIATE, SAVEPOINT, RELEASE, COMMIT) is parsed once, not per batch.
+  Status Step(std::string_view sql) {
+    RG_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+    int rc = sqlite3_step(stmt);
+    Status s;
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+      s = std::unexpected(MapSqliteError(db_, sqlite3_extended_errcode(db_), sql));
+    sqlite3_reset(stmt);
+    return s;
+  }
+
   Result<sqlite3_stmt*> Prepare(std::string_view sql) {
+    if (auto it = cache_.find(sql); it != cache_.end()) return it->second;  // no copy of `sql`
     std::string key(sql);
-    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
     if (cache_.size() > 512) {
       for (auto& [s, stmt] : cache_) sqlite3_finalize(stmt);
       cache_.clear();
@@ -113,8 +125,12 @@ class Conn {
   sqlite3* db() const { return db_; }
 
  private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
   sqlite3* db_ = nullptr;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> cache_;
 };
 
 class SqliteTx final : public Tx {
@@ -359,48 +375,82 @@ class SqliteDatabase final : public Database {
     }
   }
 
-  // Runs every job in one transaction, each inside its own savepoint.
+  // Runs every job in one transaction. Optimistically without savepoints first (a savepoint
+  // costs a statement and a journal copy of every page it first touches, per command): if a
+  // command fails, the batch is rolled back and run again with a savepoint per command, so the
+  // failure rolls back alone. A function may therefore run twice, which db.h allows. A batch of
+  // one needs no second run: its rollback is the failure's.
   void RunBatch(const std::vector<Job*>& batch, std::vector<Status>& results) {
+    if (RunBatchOnce(batch, results, /*savepoints=*/false)) return;
+    RunBatchOnce(batch, results, /*savepoints=*/true);
+  }
+
+  // Runs one command's function and the work it left for before the commit.
+  static Status RunCommand(const Job& job, SqliteTx& tx) {
+    Status r;
+    try {
+      r = (*job.fn)(tx);
+      if (r) r = tx.RunBeforeCommit();
+    } catch (const std::exception& e) {
+      r = Fail(Code::kInternal, fmt::format("write failed: {}", e.what()));
+    }
+    tx.ClearBeforeCommit();
+    return r;
+  }
+
+  // One transaction over the batch. Without savepoints, returns false (everything rolled back,
+  // `results` meaningless) when a command of a batch of several failed; otherwise true with
+  // every command's result.
+  bool RunBatchOnce(const std::vector<Job*>& batch, std::vector<Status>& results, bool savepoints) {
     results.assign(batch.size(), Status{});
     SqliteTx tx(*writer_);
-    if (auto s = writer_->Script("BEGIN IMMEDIATE"); !s) {
+    struct Account {
+      SqliteDatabase* self;
+      SqliteTx& tx;
+      ~Account() { self->total_micros_ += tx.db_micros(); }
+    } account{this, tx};
+    if (auto s = writer_->Step("BEGIN IMMEDIATE"); !s) {
       for (auto& r : results) r = s;
-      return;
+      return true;
     }
+    const Status lost = Fail(Code::kUnavailable, "database transaction was rolled back; retry");
     for (size_t i = 0; i < batch.size(); ++i) {
-      if (auto s = writer_->Script("SAVEPOINT rg_cmd"); !s) {
+      if (!savepoints) {
+        Status r = RunCommand(*batch[i], tx);
+        bool rolled_back = sqlite3_get_autocommit(writer_->db());
+        if (r && !rolled_back) continue;
+        if (!rolled_back) (void)writer_->Step("ROLLBACK");
+        if (batch.size() > 1) return false;
+        results[0] = r ? lost : r;
+        return true;
+      }
+      if (auto s = writer_->Step("SAVEPOINT rg_cmd"); !s) {
         results[i] = s;
         continue;
       }
-      Status r;
-      try {
-        r = (*batch[i]->fn)(tx);
-      } catch (const std::exception& e) {
-        r = Fail(Code::kInternal, fmt::format("write failed: {}", e.what()));
-      }
+      Status r = RunCommand(*batch[i], tx);
       if (sqlite3_get_autocommit(writer_->db())) {
         // SQLite rolled the whole transaction back (I/O error, out of memory): every command of
         // this batch so far is lost with it.
-        Status lost = Fail(Code::kUnavailable, "database transaction was rolled back; retry");
         for (size_t j = 0; j < i; ++j)
           if (results[j]) results[j] = lost;
         results[i] = r ? lost : r;
-        (void)writer_->Script("BEGIN IMMEDIATE");
+        (void)writer_->Step("BEGIN IMMEDIATE");
         continue;
       }
       if (r) {
-        (void)writer_->Script("RELEASE rg_cmd");
+        (void)writer_->Step("RELEASE rg_cmd");
       } else {
         (void)writer_->Script("ROLLBACK TO rg_cmd; RELEASE rg_cmd");
       }
       results[i] = std::move(r);
     }
-    if (auto s = writer_->Script("COMMIT"); !s) {
-      (void)writer_->Script("ROLLBACK");
+    if (auto s = writer_->Step("COMMIT"); !s) {
+      (void)writer_->Step("ROLLBACK");
       for (auto& r : results)
         if (r) r = s;
     }
-    total_micros_ += tx.db_micros();
+    return true;
   }
 
   std::string path_;
