@@ -9,7 +9,12 @@
 // - a member without consent receives no marketing message at all;
 // - quiet hours defer a marketing message to their end in the merchant's zone, and a daily cap
 //   holds across the merchant's midnight (a ManualClock moves time; nothing sleeps);
-// - a signed inbound STOP from Twilio opts the member out of SMS; a forged one changes nothing.
+// - a signed inbound STOP from Twilio opts the member out of SMS; a forged one changes nothing;
+// - a signed LINE unfollow (LINE's webhook body, X-Line-Signature) withdraws the member's LINE
+//   consent and suppresses their user id; a later follow grants nothing back;
+// - the daily "points about to expire" job enqueues one message per member, point type and last
+//   local day, from 09:00 in the merchant's zone, N days ahead, and a rerun enqueues nothing;
+// - with a public URL configured, unsubscribe links use it instead of the Host called.
 // Delivery runs through the real sender, one round at a time on the test's thread, so every
 // outcome is asserted exactly.
 
@@ -23,6 +28,7 @@
 
 #include "accounts/account_service.h"
 #include "http_fixture.h"
+#include "members/member_repo.h"
 #include "members/member_service.h"
 #include "messaging/messaging_repo.h"
 #include "messaging/outbox.h"
@@ -439,6 +445,205 @@ TEST_P(MessagingApi, SignedInboundStopOptsOutOfSms) {
   auto m = Get("/api/v1/members/" + member, a_.owner_key);
   EXPECT_EQ(m.body["consent"]["sms"]["granted"], false) << m.raw;
   EXPECT_EQ(m.body["consent"]["sms"]["source"], "sms_stop") << m.raw;
+}
+
+// LINE's webhook bodies as LINE sends them (Messaging API reference: unfollow and follow
+// events, webhookEventId and deliveryContext), for one user.
+constexpr char kLineUser[] = "U4af4980629a1b2c3d4e5f60718293a4b";
+std::string LineUnfollowBody() {
+  return fmt::format(
+      R"({{"destination":"U0123456789abcdef0123456789abcdef","events":[{{"type":"unfollow",)"
+      R"("mode":"active","timestamp":1462629479859,"source":{{"type":"user","userId":"{}"}},)"
+      R"("webhookEventId":"01FZ74A0TDDPYRVKNK77XKC3ZR","deliveryContext":{{"isRedelivery":false}}}}]}})",
+      kLineUser);
+}
+std::string LineFollowBody() {
+  return fmt::format(
+      R"({{"destination":"U0123456789abcdef0123456789abcdef","events":[{{"replyToken":)"
+      R"("85cbe770fa8b4f45bbe077b1d4be4a36","type":"follow","mode":"active","timestamp":)"
+      R"(1705891467176,"source":{{"type":"user","userId":"{}"}},"webhookEventId":)"
+      R"("01HMQGW40RZJPJM3RAJP7BHC2Q","deliveryContext":{{"isRedelivery":false}},)"
+      R"("follow":{{"isUnblocked":true}}}}]}})",
+      kLineUser);
+}
+
+TEST_P(MessagingApi, LineUnfollowWithdrawsConsentAndFollowGrantsNothing) {
+  std::string channel = NewChannel(
+      {{"kind", "line"},
+       {"name", "LINE"},
+       {"settings", {{"base_url", "http://127.0.0.1:9"}}},
+       {"secrets", {{"channel_access_token", "tok"}, {"channel_secret", "line-secret"}}}});
+  std::string member = NewMember({{"phone", "0912000005"}, {"consent", {{"line", true}}}});
+  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+    return members::AddIdentity(tx, *ParseId(a_.merchant_id), *ParseId(member),
+                                {"line", kLineUser, clock_.Now()});
+  }));
+  std::string path = "/api/v1/channels/" + channel + "/inbound";
+  auto post = [&](const std::string& body, const std::string& signature) {
+    return Call("POST", path, "", body,
+                {{"Content-Type", "application/json"}, {"X-Line-Signature", signature}});
+  };
+  auto consent = [&] { return Get("/api/v1/members/" + member, a_.owner_key).body["consent"]; };
+
+  // Signed with another channel's secret: refused, nothing changes.
+  auto forged = post(LineUnfollowBody(), messaging::LineSignature("other", LineUnfollowBody()));
+  EXPECT_EQ(forged.status, 403) << forged.raw;
+  EXPECT_EQ(forged.body["error"]["code"], "permission_denied");
+  EXPECT_EQ(consent()["line"]["granted"], true);
+
+  auto unfollow =
+      post(LineUnfollowBody(), messaging::LineSignature("line-secret", LineUnfollowBody()));
+  ASSERT_EQ(unfollow.status, 200) << unfollow.raw;
+  EXPECT_EQ(unfollow.body, (json{{"opted_out", 1}, {"member_ids", json::array({member})}}));
+  json c = consent();
+  EXPECT_EQ(c["line"]["granted"], false) << c;
+  EXPECT_EQ(c["line"]["source"], "line_unfollow") << c;
+
+  // Re-adding (unblocking) the account is no opt-in.
+  auto follow = post(LineFollowBody(), messaging::LineSignature("line-secret", LineFollowBody()));
+  ASSERT_EQ(follow.status, 200) << follow.raw;
+  EXPECT_EQ(follow.body, (json{{"opted_out", 0}, {"member_ids", json::array()}}));
+  c = consent();
+  EXPECT_EQ(c["line"]["granted"], false) << c;
+  EXPECT_EQ(c["line"]["source"], "line_unfollow") << c;
+
+  // Marketing on LINE to them is suppressed before any provider call.
+  std::string promo = NewTemplate({{"name", "Promo"},
+                                   {"medium", "line"},
+                                   {"category", "marketing"},
+                                   {"variants", {{"en", {{"text", "Half price this week"}}}}}});
+  json msg = Send(member, promo, "promo:line", channel);
+  EXPECT_EQ(msg["to"], kLineUser);
+  EXPECT_EQ(Deliver(), 1);
+  EXPECT_EQ(Message(msg["id"])["status"], "suppressed");
+  EXPECT_EQ(Message(msg["id"])["error"], "unsubscribed");
+}
+
+TEST_P(MessagingApi, PointsExpiringJobEnqueuesOncePerMemberTypeAndDay) {
+  NewChannel({{"kind", "log"}, {"name", "Log"}});
+  auto bad = Patch("/api/v1/messaging/settings", a_.owner_key,
+                   {{"transactional", {{"points_expiring", {{"days_before", 0}}}}}});
+  EXPECT_EQ(bad.status, 400) << bad.raw;
+  EXPECT_EQ(bad.body["error"]["message"],
+            "transactional.points_expiring.days_before: must be 1 to 60");
+  auto on =
+      Patch("/api/v1/messaging/settings", a_.owner_key,
+            {{"transactional", {{"points_expiring", {{"enabled", true}, {"days_before", 3}}}}}});
+  ASSERT_EQ(on.status, 200) << on.raw;
+  EXPECT_EQ(on.body["transactional"]["points_expiring"],
+            (json{{"enabled", true}, {"template_id", nullptr}, {"days_before", 3}}));
+
+  // Asia/Taipei (UTC+8). Points earned on 28 September expire at the end of the month (the lot
+  // expires at 1 October 00:00 local, so its last day is 30 September); stars after 30 days.
+  clock_.Set(*ParseRfc3339("2026-09-28T02:00:00Z"));
+  auto pts =
+      Post("/api/v1/point-types", a_.owner_key,
+           {{"code", "pts"}, {"name", "Points"}, {"expiry", {{"kind", "end_of_month"}, {"n", 0}}}});
+  ASSERT_EQ(pts.status, 201) << pts.raw;
+  auto stars =
+      Post("/api/v1/point-types", a_.owner_key,
+           {{"code", "stars"}, {"name", "Stars"}, {"expiry", {{"kind", "days"}, {"n", 30}}}});
+  ASSERT_EQ(stars.status, 201) << stars.raw;
+  std::string ann = NewMember(
+      {{"phone", "0912000006"}, {"name", "Ann"}, {"email", "ann@example.com"}, {"language", "en"}});
+  std::string bob = NewMember({{"phone", "0912000007"}, {"name", "Bob"}});  // no e-mail
+  auto adjust = [&](const std::string& m, const char* type, int points) {
+    auto r = Post("/api/v1/members/" + m + "/adjustments", a_.owner_key,
+                  {{"point_type", type}, {"points", points}, {"reason", "gift"}});
+    EXPECT_EQ(r.status, 201) << r.raw;
+  };
+  adjust(ann, "pts", 120);
+  adjust(ann, "pts", 30);
+  adjust(ann, "stars", 5);
+  adjust(bob, "pts", 40);
+
+  auto run = [&](const char* at) {
+    auto n = db().WriteValue([&](store::Tx& tx) {
+      return messaging::EnqueuePointsExpiring(tx, *ParseRfc3339(at), nullptr, Url());
+    });
+    EXPECT_TRUE(n.has_value()) << n.error().ToString();
+    return n.value_or(-1);
+  };
+  auto messages = [&] {
+    return Get("/api/v1/messages?member_id=" + ann, a_.owner_key).body["data"];
+  };
+  EXPECT_EQ(run("2026-09-28T16:30:00Z"), 0);  // 00:30 on 29 September in Taipei: too early
+  EXPECT_EQ(messages().size(), 0u);
+  EXPECT_EQ(run("2026-09-29T01:00:00Z"), 1);  // 09:00: 30 September is within 3 days
+  json m = messages();
+  ASSERT_EQ(m.size(), 1u) << m;
+  Id pts_id = *ParseId(pts.body["id"].get<std::string>());
+  EXPECT_EQ(m[0]["dedup_key"],
+            messaging::PointsExpiringDedupKey(*ParseId(ann), pts_id, Date{2026, 9, 30}));
+  EXPECT_EQ(m[0]["dedup_key"], fmt::format("points_expiring:{}:{}:2026-09-30", ann,
+                                           pts.body["id"].get<std::string>()));
+  EXPECT_EQ(m[0]["to"], "ann@example.com");
+  EXPECT_EQ(m[0]["subject"], "Your points at Merchant A expire soon");
+  EXPECT_EQ(m[0]["text"], "Ann, 150 points expire on 2026-09-30.");
+  EXPECT_EQ(run("2026-09-29T05:00:00Z"), 0);  // a rerun the same day
+  EXPECT_EQ(run("2026-09-30T03:00:00Z"), 0);  // and the next day: the same lots
+  EXPECT_EQ(messages().size(), 1u);
+
+  // The stars (earned 28 September 02:00Z + 30 days: last day 28 October) come due on
+  // 25 October; the points lots have expired by then and are not told again.
+  EXPECT_EQ(run("2026-10-24T02:00:00Z"), 0);
+  EXPECT_EQ(run("2026-10-25T02:00:00Z"), 1);
+  m = messages();
+  ASSERT_EQ(m.size(), 2u) << m;
+  EXPECT_EQ(m[0]["text"], "Ann, 5 points expire on 2026-10-28.");
+  EXPECT_EQ(m[0]["dedup_key"], fmt::format("points_expiring:{}:{}:2026-10-28", ann,
+                                           stars.body["id"].get<std::string>()));
+  EXPECT_EQ(Get("/api/v1/messages?member_id=" + bob, a_.owner_key).body["data"].size(), 0u);
+
+  // Switched off: nothing more.
+  ASSERT_EQ(Patch("/api/v1/messaging/settings", a_.owner_key,
+                  {{"transactional", {{"points_expiring", {{"enabled", false}}}}}})
+                .status,
+            200);
+  adjust(ann, "stars", 7);
+  EXPECT_EQ(run("2026-10-27T02:00:00Z"), 0);
+}
+
+TEST_P(MessagingApi, UnsubscribeLinksUseThePublicUrl) {
+  NewChannel({{"kind", "log"}, {"name", "Log"}});
+  std::string member = NewMember({{"phone", "0912000008"},
+                                  {"email", "pub@example.com"},
+                                  {"language", "en"},
+                                  {"consent", {{"email", true}}}});
+  std::string promo = NewTemplate(
+      {{"name", "Promo"},
+       {"medium", "email"},
+       {"category", "marketing"},
+       {"variants", {{"en", {{"subject", "Hi"}, {"text", "Bye: {{unsubscribe_url}}"}}}}}});
+  std::smatch link;
+  // Without a public URL: the Host this request came to.
+  std::string text = Send(member, promo, "pub:1")["text"].get<std::string>();
+  ASSERT_TRUE(std::regex_match(text, link, std::regex("Bye: (http://[^/]+)(/u/[A-Za-z0-9._-]+)")))
+      << text;
+  EXPECT_EQ(link[1].str(), Url());
+
+  // The same server with public_url set (cli/config.h: [server] public_url).
+  server_->Stop();
+  serve_thread_.join();
+  http::ServerOptions options;
+  options.port = 0;
+  options.threads = 8;
+  options.public_url = "https://shop.example.com";
+  server_ = std::make_unique<http::Server>(db(), clock_, nullptr, options);
+  auto port = server_->Bind();
+  ASSERT_TRUE(port.has_value()) << port.error().ToString();
+  port_ = *port;
+  serve_thread_ = std::thread([this] { server_->Serve(); });
+  client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+
+  text = Send(member, promo, "pub:2")["text"].get<std::string>();
+  ASSERT_TRUE(std::regex_match(text, link,
+                               std::regex("Bye: https://shop\\.example\\.com(/u/[A-Za-z0-9._-]+)")))
+      << text;
+  // The link's path opens the unsubscribe page here.
+  auto page = Call("GET", link[1].str(), "");
+  EXPECT_EQ(page.status, 200) << page.raw;
+  EXPECT_NE(page.raw.find("data-state=\"ask\""), std::string::npos) << page.raw;
 }
 
 RG_INSTANTIATE_BACKENDS(MessagingApi);

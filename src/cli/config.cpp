@@ -4,6 +4,7 @@
 
 #include <toml++/toml.h>
 #include <charconv>
+#include <cstdlib>
 
 namespace regulars::cli {
 
@@ -35,6 +36,27 @@ Result<std::pair<std::string, int>> ParseListen(const std::string& listen) {
   return std::pair{host, port};
 }
 
+Result<std::string> NormalizePublicUrl(std::string_view url, std::string_view field) {
+  std::string f(field);
+  size_t scheme = url.starts_with("https://") ? 8 : url.starts_with("http://") ? 7 : 0;
+  if (scheme == 0) return InvalidField(f, "must start with http:// or https://");
+  if (url.find_first_of(" \t\r\n") != std::string_view::npos)
+    return InvalidField(f, "must not contain spaces or line breaks");
+  if (url.find_first_of("?#") != std::string_view::npos)
+    return InvalidField(f, "must not have a query or fragment");
+  std::string out(url);
+  while (out.size() > scheme && out.back() == '/') out.pop_back();
+  if (out.size() == scheme || out[scheme] == '/') return InvalidField(f, "must name a host");
+  return out;
+}
+
+std::string PublicBaseUrl(const http::ServerOptions& options) {
+  if (!options.public_url.empty()) return options.public_url;
+  if (options.host.find(':') != std::string::npos)  // an IPv6 address
+    return fmt::format("http://[{}]:{}", options.host, options.port);
+  return fmt::format("http://{}:{}", options.host, options.port);
+}
+
 Result<http::ServerOptions> Config::ServerOptions() const {
   http::ServerOptions o;
   RG_ASSIGN_OR_RETURN(auto hp, ParseListen(listen));
@@ -45,6 +67,11 @@ Result<http::ServerOptions> Config::ServerOptions() const {
   if (session_ttl_hours < 1) return InvalidField("server.session_ttl_hours", "must be at least 1");
   o.session_ttl = Micros{session_ttl_hours} * 3600 * kMicrosPerSecond;
   o.secure_cookies = secure_cookies;
+  if (const char* env = std::getenv("REGULARS_PUBLIC_URL"); env && *env) {
+    RG_ASSIGN_OR_RETURN(o.public_url, NormalizePublicUrl(env, "REGULARS_PUBLIC_URL"));
+  } else if (!public_url.empty()) {
+    RG_ASSIGN_OR_RETURN(o.public_url, NormalizePublicUrl(public_url, "server.public_url"));
+  }
   return o;
 }
 
@@ -59,7 +86,7 @@ Result<Config> LoadConfigFile(const std::string& path, Config c) {
   }
   static const std::map<std::string, std::vector<std::string>> kKnown = {
       {"database", {"url", "data_dir", "sqlite_synchronous", "pool_size"}},
-      {"server", {"listen", "threads", "session_ttl_hours", "secure_cookies"}},
+      {"server", {"listen", "threads", "session_ttl_hours", "secure_cookies", "public_url"}},
       {"log", {"level", "format"}}};
   for (const auto& [section, node] : t) {
     std::string s(section.str());
@@ -97,6 +124,10 @@ Result<Config> LoadConfigFile(const std::string& path, Config c) {
   if (auto node = t["server"]["secure_cookies"]) {
     if (!node.is_boolean()) return InvalidField("server.secure_cookies", "must be true or false");
     c.secure_cookies = *node.value<bool>();
+  }
+  RG_TRY(str("server", "public_url", c.public_url));
+  if (!c.public_url.empty()) {
+    RG_ASSIGN_OR_RETURN(c.public_url, NormalizePublicUrl(c.public_url, "server.public_url"));
   }
   RG_TRY(str("log", "level", c.log_level));
   RG_TRY(str("log", "format", c.log_format));

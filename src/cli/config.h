@@ -4,6 +4,7 @@
 // Every field documents its default. See docs/configuration.md for the file format.
 
 #include <string>
+#include <string_view>
 
 #include "base/error.h"
 #include "http/server.h"
@@ -29,6 +30,11 @@ struct Config {
   int session_ttl_hours = 12;
   // [server] secure_cookies: mark cookies Secure (behind HTTPS). Default false.
   bool secure_cookies = false;
+  // [server] public_url: the origin members reach the server at ("https://shop.example.com"),
+  // for links in messages (unsubscribe /u/{token}) and the URLs providers sign callbacks with.
+  // The environment variable REGULARS_PUBLIC_URL, when set and not empty, wins over the file.
+  // Default empty: the listen address ("http://HOST:PORT").
+  std::string public_url;
   // [log] level: debug, info, warn, error. Default "info".
   std::string log_level = "info";
   // [log] format: "text" or "json". Default "text".
@@ -37,8 +43,18 @@ struct Config {
   // The database URL after defaults: database_url, or sqlite:<data_dir>/regulars.db.
   std::string EffectiveDatabaseUrl() const;
   store::Options StoreOptions() const;
+  // Also resolves the public URL (REGULARS_PUBLIC_URL over public_url) into
+  // ServerOptions::public_url; invalid_argument naming REGULARS_PUBLIC_URL or server.public_url.
   Result<http::ServerOptions> ServerOptions() const;
 };
+
+// A public base URL as configured: http:// or https:// and a host, no spaces, query or fragment;
+// the trailing '/' removed ("https://x.test/shop/" -> "https://x.test/shop"). invalid_argument
+// naming `field` otherwise.
+Result<std::string> NormalizePublicUrl(std::string_view url, std::string_view field);
+
+// The origin for links: `options.public_url`, or "http://HOST:PORT" of the listen address.
+std::string PublicBaseUrl(const http::ServerOptions& options);
 
 // Reads a TOML file over the defaults. invalid_argument names the key ("server.threads: ...").
 Result<Config> LoadConfigFile(const std::string& path, Config base = {});

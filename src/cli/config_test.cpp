@@ -65,3 +65,54 @@ TEST(Config, ListenParsing) {
 
 }  // namespace
 }  // namespace regulars::cli
+
+namespace regulars::cli {
+namespace {
+
+TEST(Config, PublicUrlFromFileOrEnvironmentElseTheListenAddress) {
+  unsetenv("REGULARS_PUBLIC_URL");
+  Config plain;
+  auto o = plain.ServerOptions();
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(o->public_url, "");
+  EXPECT_EQ(PublicBaseUrl(*o), "http://127.0.0.1:8080");
+
+  auto c = LoadConfigFile(WriteFile("[server]\npublic_url = \"https://shop.example.com/\"\n"));
+  ASSERT_TRUE(c.has_value()) << c.error().message;
+  EXPECT_EQ(c->public_url, "https://shop.example.com");
+  o = c->ServerOptions();
+  ASSERT_TRUE(o.has_value());
+  EXPECT_EQ(PublicBaseUrl(*o), "https://shop.example.com");
+
+  setenv("REGULARS_PUBLIC_URL", "https://regulars.example.org/tea/", 1);
+  o = c->ServerOptions();
+  ASSERT_TRUE(o.has_value()) << o.error().message;
+  EXPECT_EQ(PublicBaseUrl(*o), "https://regulars.example.org/tea");
+  setenv("REGULARS_PUBLIC_URL", "shop.example.com", 1);
+  o = c->ServerOptions();
+  ASSERT_FALSE(o.has_value());
+  EXPECT_EQ(o.error().message, "REGULARS_PUBLIC_URL: must start with http:// or https://");
+  unsetenv("REGULARS_PUBLIC_URL");
+
+  struct Case {
+    const char* text;
+    const char* message;
+  } cases[] = {
+      {"[server]\npublic_url = \"ftp://x.test\"\n",
+       "server.public_url: must start with http:// or https://"},
+      {"[server]\npublic_url = \"https://\"\n", "server.public_url: must name a host"},
+      {"[server]\npublic_url = \"https://x.test/?a=1\"\n",
+       "server.public_url: must not have a query or fragment"},
+      {"[server]\npublic_url = \"https://x .test\"\n",
+       "server.public_url: must not contain spaces or line breaks"},
+      {"[server]\npublic_url = 443\n", "server.public_url: must be a string"},
+  };
+  for (const auto& k : cases) {
+    auto r = LoadConfigFile(WriteFile(k.text));
+    ASSERT_FALSE(r.has_value()) << k.text;
+    EXPECT_EQ(r.error().message, k.message) << k.text;
+  }
+}
+
+}  // namespace
+}  // namespace regulars::cli

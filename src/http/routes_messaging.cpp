@@ -23,22 +23,12 @@
 namespace regulars::http {
 namespace {
 
-using messaging::ChannelRecord;
+using messaging::ChannelRow;
 using messaging::GetSettingsJson;
 using messaging::Medium;
 using messaging::MessageStatus;
 using messaging::PutMessagingSettings;
-using messaging::RepoCreateChannel;
-using messaging::RepoCreateTemplate;
-using messaging::RepoFirstChannel;
-using messaging::RepoGetChannel;
-using messaging::RepoGetChannelAnyMerchant;
-using messaging::RepoGetTemplate;
-using messaging::RepoListChannels;
-using messaging::RepoListTemplates;
-using messaging::RepoUpdateChannel;
-using messaging::RepoUpdateTemplate;
-using messaging::TemplateRecord;
+using messaging::TemplateRow;
 
 // ---------------------------------------------------------------------------------------------
 // The unsubscribe page: a small HTML page in the member's language, no log-in, no script.
@@ -177,8 +167,11 @@ Result<const messaging::SecretBox*> Box(const AppContext& app) {
   return out;
 }
 
-// "http://host:port" as the client called us (links in messages point back here).
-std::string BaseUrl(const Request& r) {
+// The origin links in messages point back to, and providers sign callback URLs with: the
+// configured public URL (cli/config.h public_url, REGULARS_PUBLIC_URL) when set, else
+// "http://host:port" as the client called us.
+std::string BaseUrl(const Request& r, const AppContext& app) {
+  if (!app.options.public_url.empty()) return app.options.public_url;
   std::string proto = r.http.get_header_value("X-Forwarded-Proto");
   std::string host = r.http.get_header_value("X-Forwarded-Host");
   if (host.empty()) host = r.http.get_header_value("Host");
@@ -371,7 +364,7 @@ void RegisterUnsubscribeRoutes(Router& router) {
 // ---------------------------------------------------------------------------------------------
 // Templates and settings as JSON
 
-json TemplateJson(const TemplateRecord& r) {
+json TemplateJson(const TemplateRow& r) {
   return {{"id", IdToString(r.t.id)},
           {"name", r.t.name},
           {"medium", messaging::MediumName(r.t.medium)},
@@ -383,7 +376,7 @@ json TemplateJson(const TemplateRecord& r) {
 
 // The stored settings object (messaging_settings.settings, messaging_repo.h): "policy"
 // (policy.h: quiet_hours, caps), "sms_price_minor" and, for transactional.h,
-// "transactional": {<kind>: {enabled, template_id}}.
+// "transactional": {<kind>: {enabled, template_id}} (points_expiring also days_before).
 int64_t SmsPrice(const json& s) {
   auto it = s.find("sms_price_minor");
   return it != s.end() && it->is_number_integer() ? it->get<int64_t>() : 0;
@@ -402,6 +395,13 @@ json TransactionalJson(const json& s) {
         if (auto t = it->find("template_id"); t != it->end() && t->is_string())
           v["template_id"] = *t;
       }
+    if (k == messaging::TransactionalKind::kPointsExpiring) {
+      v["days_before"] = messaging::kDefaultPointsExpiringDaysBefore;
+      if (stored)
+        if (auto it = stored->find(name); it != stored->end() && it->is_object())
+          if (auto d = it->find("days_before"); d != it->end() && d->is_number_integer())
+            v["days_before"] = *d;
+    }
     out[name] = v;
   }
   return out;
@@ -444,16 +444,31 @@ Result<json> PatchSettings(store::Tx& tx, const Request& r, json s, const json& 
         return InvalidField("transactional." + k,
                             "unknown message; one of receipt, top_up, points_expiring, "
                             "tier_changed, coupon_issued");
-      RG_ASSIGN_OR_RETURN(Fields kf,
-                          Fields::Of(v, {"enabled", "template_id"}, "transactional." + k + "."));
+      const bool expiring =
+          k == messaging::TransactionalKindName(messaging::TransactionalKind::kPointsExpiring);
+      RG_ASSIGN_OR_RETURN(
+          Fields kf,
+          expiring
+              ? Fields::Of(v, {"enabled", "template_id", "days_before"}, "transactional." + k + ".")
+              : Fields::Of(v, {"enabled", "template_id"}, "transactional." + k + "."));
       RG_ASSIGN_OR_RETURN(auto enabled, kf.Bool("enabled"));
       if (enabled) cur[k]["enabled"] = *enabled;
+      if (expiring) {
+        RG_ASSIGN_OR_RETURN(auto days, kf.Int("days_before"));
+        if (days) {
+          if (*days < 1 || *days > messaging::kMaxPointsExpiringDaysBefore)
+            return InvalidField(
+                kf.Name("days_before"),
+                fmt::format("must be 1 to {}", messaging::kMaxPointsExpiringDaysBefore));
+          cur[k]["days_before"] = *days;
+        }
+      }
       if (kf.Has("template_id")) {
         if (v["template_id"].is_null()) {
           cur[k]["template_id"] = nullptr;
         } else {
           RG_ASSIGN_OR_RETURN(auto tid, kf.IdValue("template_id"));
-          auto t = RepoGetTemplate(tx, r.actor.merchant_id, *tid);
+          auto t = messaging::RequireTemplate(tx, r.actor.merchant_id, *tid);
           if (!t) return Fail(t.error().code, t.error().message, kf.Name("template_id"));
           if (t->t.purpose != messaging::Purpose::kTransactional)
             return InvalidField(kf.Name("template_id"), "must be a transactional template");
@@ -580,7 +595,7 @@ json SecretNames(const json& secrets) {
   return out;
 }
 
-json ChannelJson(const ChannelRecord& c, const json& secrets) {
+json ChannelJson(const ChannelRow& c, const json& secrets) {
   return {{"id", IdToString(c.id)},
           {"kind", messaging::ChannelKindName(c.kind)},
           {"name", c.name},
@@ -596,7 +611,7 @@ json ChannelJson(const ChannelRecord& c, const json& secrets) {
 
 // The secrets of a row, opened; a row sealed under another key answers failed_precondition
 // naming "secrets" (enter them again).
-Result<json> OpenSecrets(const messaging::SecretBox& box, const ChannelRecord& c) {
+Result<json> OpenSecrets(const messaging::SecretBox& box, const ChannelRow& c) {
   if (!c.sealed_secrets || c.sealed_secrets->empty()) return json::object();
   auto j = box.OpenJson(*c.sealed_secrets);
   if (!j)
@@ -607,7 +622,7 @@ Result<json> OpenSecrets(const messaging::SecretBox& box, const ChannelRecord& c
   return *j;
 }
 
-messaging::ChannelConfig ConfigOf(const ChannelRecord& c, json secrets) {
+messaging::ChannelConfig ConfigOf(const ChannelRow& c, json secrets) {
   messaging::ChannelConfig cfg;
   cfg.id = c.id;
   cfg.kind = c.kind;
@@ -620,7 +635,7 @@ messaging::ChannelConfig ConfigOf(const ChannelRecord& c, json secrets) {
 // {kind, name, settings, secrets, active} into `c` (kind only when creating). A null secret
 // removes it; absent secrets are kept. The result must make a channel (MakeChannel names a
 // missing or wrong setting).
-Status ApplyChannelBody(const json& body, bool creating, ChannelRecord& c, json& secrets) {
+Status ApplyChannelBody(const json& body, bool creating, ChannelRow& c, json& secrets) {
   RG_ASSIGN_OR_RETURN(Fields f,
                       Fields::Of(body, {"kind", "name", "settings", "secrets", "active"}));
   RG_ASSIGN_OR_RETURN(auto kind, f.String("kind"));
@@ -665,11 +680,12 @@ Status ApplyChannelBody(const json& body, bool creating, ChannelRecord& c, json&
 
 // The URL the provider called, as it signs it: the channel's configured callback URL when set
 // (what was given to the provider), else this request's own.
-std::string CalledUrl(const Request& r, const json& settings, const char* key) {
+std::string CalledUrl(const Request& r, const AppContext& app, const json& settings,
+                      const char* key) {
   if (settings.is_object())
     if (auto it = settings.find(key); it != settings.end() && it->is_string() && !it->empty())
       return it->get<std::string>();
-  std::string url = BaseUrl(r) + r.http.path;
+  std::string url = BaseUrl(r, app) + r.http.path;
   if (auto q = r.http.target.find('?'); q != std::string::npos) url += r.http.target.substr(q);
   return url;
 }
@@ -697,7 +713,7 @@ void RegisterMessagingRoutes(Router& router) {
   // ---- channels ----
   router.Read("GET", "/api/v1/channels", "Message channels; secrets only as \"set\"",
               [app](Request& r, store::Tx& tx) -> Result<Reply> {
-                RG_ASSIGN_OR_RETURN(auto rows, RepoListChannels(tx, r.actor.merchant_id));
+                RG_ASSIGN_OR_RETURN(auto rows, messaging::ListChannels(tx, r.actor.merchant_id));
                 RG_ASSIGN_OR_RETURN(const messaging::SecretBox* box, Box(*app));
                 json data = json::array();
                 for (const auto& c : rows)
@@ -707,25 +723,28 @@ void RegisterMessagingRoutes(Router& router) {
   router.Write("POST", "/api/v1/channels", "Create a message channel (secrets are write-only)",
                [app](Request& r, store::Tx& tx) -> Result<Reply> {
                  RG_TRY(RequireManager(r));
-                 ChannelRecord c;
+                 ChannelRow c;
+                 c.merchant_id = r.actor.merchant_id;
                  json secrets = json::object();
                  RG_TRY(ApplyChannelBody(r.body, true, c, secrets));
                  RG_ASSIGN_OR_RETURN(const messaging::SecretBox* box, Box(*app));
-                 RG_ASSIGN_OR_RETURN(auto saved, RepoCreateChannel(tx, r.actor, c, secrets, *box));
+                 RG_ASSIGN_OR_RETURN(auto saved,
+                                     messaging::CreateChannel(tx, box, c, secrets, r.actor.now));
                  return Reply{201, ChannelJson(saved, secrets)};
                });
-  router.Write("PATCH", "/api/v1/channels/{id}",
-               "Change a channel; a secret given replaces the stored one, null removes it",
-               [app](Request& r, store::Tx& tx) -> Result<Reply> {
-                 RG_TRY(RequireManager(r));
-                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "channel"));
-                 RG_ASSIGN_OR_RETURN(ChannelRecord c, RepoGetChannel(tx, r.actor.merchant_id, id));
-                 RG_ASSIGN_OR_RETURN(const messaging::SecretBox* box, Box(*app));
-                 RG_ASSIGN_OR_RETURN(json secrets, OpenSecrets(*box, c));
-                 RG_TRY(ApplyChannelBody(r.body, false, c, secrets));
-                 RG_ASSIGN_OR_RETURN(auto saved, RepoUpdateChannel(tx, r.actor, c, secrets, *box));
-                 return Reply{200, ChannelJson(saved, secrets)};
-               });
+  router.Write(
+      "PATCH", "/api/v1/channels/{id}",
+      "Change a channel; a secret given replaces the stored one, null removes it",
+      [app](Request& r, store::Tx& tx) -> Result<Reply> {
+        RG_TRY(RequireManager(r));
+        RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "channel"));
+        RG_ASSIGN_OR_RETURN(ChannelRow c, messaging::RequireChannel(tx, r.actor.merchant_id, id));
+        RG_ASSIGN_OR_RETURN(const messaging::SecretBox* box, Box(*app));
+        RG_ASSIGN_OR_RETURN(json secrets, OpenSecrets(*box, c));
+        RG_TRY(ApplyChannelBody(r.body, false, c, secrets));
+        RG_ASSIGN_OR_RETURN(auto saved, messaging::UpdateChannel(tx, box, c, secrets, r.actor.now));
+        return Reply{200, ChannelJson(saved, secrets)};
+      });
   router.Raw("POST", "/api/v1/channels/{id}/test",
              "Send a test message through a channel now; answers with the provider's outcome", true,
              [](Request& r, AppContext& app) -> Result<Reply> {
@@ -735,8 +754,8 @@ void RegisterMessagingRoutes(Router& router) {
                RG_ASSIGN_OR_RETURN(auto to, f.String("to"));
                if (!to || to->empty()) return InvalidField("to", "required");
                RG_ASSIGN_OR_RETURN(const messaging::SecretBox* box, Box(app));
-               RG_ASSIGN_OR_RETURN(ChannelRecord c, app.db.ReadValue([&](store::Tx& tx) {
-                 return RepoGetChannel(tx, r.actor.merchant_id, id);
+               RG_ASSIGN_OR_RETURN(ChannelRow c, app.db.ReadValue([&](store::Tx& tx) {
+                 return messaging::RequireChannel(tx, r.actor.merchant_id, id);
                }));
                RG_ASSIGN_OR_RETURN(json secrets, OpenSecrets(*box, c));
                RG_ASSIGN_OR_RETURN(auto channel, messaging::MakeChannel(ConfigOf(c, secrets)));
@@ -762,7 +781,7 @@ void RegisterMessagingRoutes(Router& router) {
   // ---- templates ----
   router.Read("GET", "/api/v1/templates", "Message templates with their language variants",
               [](Request& r, store::Tx& tx) -> Result<Reply> {
-                RG_ASSIGN_OR_RETURN(auto rows, RepoListTemplates(tx, r.actor.merchant_id));
+                RG_ASSIGN_OR_RETURN(auto rows, messaging::ListTemplates(tx, r.actor.merchant_id));
                 json data = json::array();
                 for (const auto& t : rows) data.push_back(TemplateJson(t));
                 return Reply{200, PageJson(data, std::nullopt)};
@@ -773,15 +792,16 @@ void RegisterMessagingRoutes(Router& router) {
                  RG_TRY(RequireManager(r));
                  RG_ASSIGN_OR_RETURN(auto t, TemplateFromBody(r.body, "", false));
                  RG_TRY(messaging::ValidateTemplate(t));
-                 RG_ASSIGN_OR_RETURN(auto saved, RepoCreateTemplate(tx, r.actor, t));
+                 RG_ASSIGN_OR_RETURN(auto saved, messaging::CreateTemplate(tx, r.actor.merchant_id,
+                                                                           t, r.actor.now));
                  return Reply{201, TemplateJson(saved)};
                });
   router.Write("PATCH", "/api/v1/templates/{id}", "Change a template's name, category or variants",
                [](Request& r, store::Tx& tx) -> Result<Reply> {
                  RG_TRY(RequireManager(r));
                  RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "template"));
-                 RG_ASSIGN_OR_RETURN(TemplateRecord cur,
-                                     RepoGetTemplate(tx, r.actor.merchant_id, id));
+                 RG_ASSIGN_OR_RETURN(TemplateRow cur,
+                                     messaging::RequireTemplate(tx, r.actor.merchant_id, id));
                  RG_ASSIGN_OR_RETURN(auto patch, TemplateFromBody(r.body, "", true));
                  if (r.body.contains("medium") && patch.medium != cur.t.medium)
                    return InvalidField("medium", "cannot be changed; create another template");
@@ -789,49 +809,51 @@ void RegisterMessagingRoutes(Router& router) {
                  if (r.body.contains("category")) cur.t.purpose = patch.purpose;
                  if (r.body.contains("variants")) cur.t.variants = patch.variants;
                  RG_TRY(messaging::ValidateTemplate(cur.t));
-                 RG_ASSIGN_OR_RETURN(auto saved, RepoUpdateTemplate(tx, r.actor, cur.t));
+                 RG_ASSIGN_OR_RETURN(auto saved, messaging::UpdateTemplate(tx, r.actor.merchant_id,
+                                                                           cur.t, r.actor.now));
                  return Reply{200, TemplateJson(saved)};
                });
-  router.Read("POST", "/api/v1/templates/preview",
-              "Render a template (saved or not) per language, for a member or with sample values",
-              [](Request& r, store::Tx& tx) -> Result<Reply> {
-                RG_ASSIGN_OR_RETURN(Fields f, Fields::Of(r.body, {"template", "template_id",
-                                                                  "member_id", "variables"}));
-                RG_ASSIGN_OR_RETURN(auto body_t, f.Object("template"));
-                RG_ASSIGN_OR_RETURN(auto tid, f.IdValue("template_id"));
-                messaging::Template t;
-                if (body_t && tid)
-                  return InvalidField("template_id", "give template or template_id, not both");
-                if (body_t) {
-                  // A template being written may have no name yet.
-                  RG_ASSIGN_OR_RETURN(t, TemplateFromBody(*body_t, "template.", false, false));
-                } else if (tid) {
-                  RG_ASSIGN_OR_RETURN(auto rec, RepoGetTemplate(tx, r.actor.merchant_id, *tid));
-                  t = rec.t;
-                } else {
-                  return InvalidField("template", "required (or template_id)");
-                }
-                RG_ASSIGN_OR_RETURN(auto member_id, f.IdValue("member_id"));
-                RG_ASSIGN_OR_RETURN(auto vars, f.Object("variables"));
-                std::optional<json> ctx;
-                std::optional<std::string> member_lang;
-                if (member_id) {
-                  RG_ASSIGN_OR_RETURN(auto m, members::GetMember(tx, r.actor, *member_id));
-                  messaging::ContextRequest cr;
-                  cr.merchant_id = r.actor.merchant_id;
-                  cr.member_id = m.id;
-                  cr.unsubscribe_url = BaseUrl(r) + "/u/preview";
-                  RG_ASSIGN_OR_RETURN(json c, messaging::BuildContext(tx, cr));
-                  ctx = std::move(c);
-                  member_lang = m.language.value_or("");
-                }
-                if (vars) {
-                  if (!ctx) ctx = SampleContext(r.merchant, r.merchant.language);
-                  ctx->merge_patch(*vars);
-                }
-                RG_ASSIGN_OR_RETURN(json settings, GetSettingsJson(tx, r.actor.merchant_id));
-                return Reply{200, PreviewJson(tx, r, t, ctx, member_lang, SmsPrice(settings))};
-              });
+  router.Read(
+      "POST", "/api/v1/templates/preview",
+      "Render a template (saved or not) per language, for a member or with sample values",
+      [app](Request& r, store::Tx& tx) -> Result<Reply> {
+        RG_ASSIGN_OR_RETURN(
+            Fields f, Fields::Of(r.body, {"template", "template_id", "member_id", "variables"}));
+        RG_ASSIGN_OR_RETURN(auto body_t, f.Object("template"));
+        RG_ASSIGN_OR_RETURN(auto tid, f.IdValue("template_id"));
+        messaging::Template t;
+        if (body_t && tid)
+          return InvalidField("template_id", "give template or template_id, not both");
+        if (body_t) {
+          // A template being written may have no name yet.
+          RG_ASSIGN_OR_RETURN(t, TemplateFromBody(*body_t, "template.", false, false));
+        } else if (tid) {
+          RG_ASSIGN_OR_RETURN(auto rec, messaging::RequireTemplate(tx, r.actor.merchant_id, *tid));
+          t = rec.t;
+        } else {
+          return InvalidField("template", "required (or template_id)");
+        }
+        RG_ASSIGN_OR_RETURN(auto member_id, f.IdValue("member_id"));
+        RG_ASSIGN_OR_RETURN(auto vars, f.Object("variables"));
+        std::optional<json> ctx;
+        std::optional<std::string> member_lang;
+        if (member_id) {
+          RG_ASSIGN_OR_RETURN(auto m, members::GetMember(tx, r.actor, *member_id));
+          messaging::ContextRequest cr;
+          cr.merchant_id = r.actor.merchant_id;
+          cr.member_id = m.id;
+          cr.unsubscribe_url = BaseUrl(r, *app) + "/u/preview";
+          RG_ASSIGN_OR_RETURN(json c, messaging::BuildContext(tx, cr));
+          ctx = std::move(c);
+          member_lang = m.language.value_or("");
+        }
+        if (vars) {
+          if (!ctx) ctx = SampleContext(r.merchant, r.merchant.language);
+          ctx->merge_patch(*vars);
+        }
+        RG_ASSIGN_OR_RETURN(json settings, GetSettingsJson(tx, r.actor.merchant_id));
+        return Reply{200, PreviewJson(tx, r, t, ctx, member_lang, SmsPrice(settings))};
+      });
 
   // ---- messages ----
   router.Write(
@@ -847,12 +869,12 @@ void RegisterMessagingRoutes(Router& router) {
         RG_ASSIGN_OR_RETURN(auto channel_id, f.IdValue("channel_id"));
         RG_ASSIGN_OR_RETURN(auto dedup, f.String("dedup_key"));
         RG_ASSIGN_OR_RETURN(auto vars, f.Object("variables"));
-        RG_ASSIGN_OR_RETURN(TemplateRecord t,
-                            RepoGetTemplate(tx, r.actor.merchant_id, *template_id));
+        RG_ASSIGN_OR_RETURN(TemplateRow t,
+                            messaging::RequireTemplate(tx, r.actor.merchant_id, *template_id));
         Id channel = 0;
         if (channel_id) {
-          RG_ASSIGN_OR_RETURN(ChannelRecord c,
-                              RepoGetChannel(tx, r.actor.merchant_id, *channel_id));
+          RG_ASSIGN_OR_RETURN(ChannelRow c,
+                              messaging::RequireChannel(tx, r.actor.merchant_id, *channel_id));
           if (!c.active)
             return Fail(Code::kFailedPrecondition, "channel_id: the channel is switched off",
                         "channel_id");
@@ -863,7 +885,7 @@ void RegisterMessagingRoutes(Router& router) {
                                             messaging::MediumName(t.t.medium)));
           channel = c.id;
         } else {
-          RG_ASSIGN_OR_RETURN(auto c, RepoFirstChannel(tx, r.actor.merchant_id, t.t.medium));
+          RG_ASSIGN_OR_RETURN(auto c, messaging::FirstChannel(tx, r.actor.merchant_id, t.t.medium));
           if (!c)
             return Fail(Code::kFailedPrecondition,
                         fmt::format("channel_id: no active channel sends {}",
@@ -879,7 +901,7 @@ void RegisterMessagingRoutes(Router& router) {
         cr.channel_id = channel;
         cr.dedup_key = dedup ? *dedup : "api:" + IdToString(NewId());
         if (vars) cr.variables = *vars;
-        cr.base_url = BaseUrl(r);
+        cr.base_url = BaseUrl(r, *app);
         cr.box = box;
         cr.sms_price_minor = SmsPrice(settings);
         // Another merchant's member is not_found, as everywhere.
@@ -928,8 +950,8 @@ void RegisterMessagingRoutes(Router& router) {
             names[*m.member_id] = mem && mem->name ? *mem->name : "";
           }
           if (m.template_id && !tnames.count(*m.template_id)) {
-            auto t = RepoGetTemplate(tx, r.actor.merchant_id, *m.template_id);
-            tnames[*m.template_id] = t ? t->t.name : "";
+            auto t = messaging::GetTemplate(tx, r.actor.merchant_id, *m.template_id);
+            tnames[*m.template_id] = t && *t ? (*t)->t.name : "";
           }
         }
         json data = json::array();
@@ -965,16 +987,17 @@ void RegisterMessagingRoutes(Router& router) {
         RG_ASSIGN_OR_RETURN(const messaging::SecretBox* box, Box(app));
         Micros now = app.clock.Now();
         RG_ASSIGN_OR_RETURN(json applied, app.db.WriteValue([&](store::Tx& tx) -> Result<json> {
-          RG_ASSIGN_OR_RETURN(ChannelRecord c, RepoGetChannelAnyMerchant(tx, id));
+          RG_ASSIGN_OR_RETURN(ChannelRow c, messaging::RequireChannelById(tx, id));
           RG_ASSIGN_OR_RETURN(json secrets, OpenSecrets(*box, c));
           if (c.kind != messaging::ChannelKind::kTwilio)
             return Fail(Code::kFailedPrecondition,
                         fmt::format("a {} channel sends no delivery receipts",
                                     messaging::ChannelKindName(c.kind)));
-          RG_ASSIGN_OR_RETURN(auto rc, messaging::ParseTwilioStatusCallback(
-                                           SecretString(secrets, "auth_token"),
-                                           CalledUrl(r, c.settings, "status_callback"), r.http.body,
-                                           r.http.get_header_value("X-Twilio-Signature")));
+          RG_ASSIGN_OR_RETURN(auto rc,
+                              messaging::ParseTwilioStatusCallback(
+                                  SecretString(secrets, "auth_token"),
+                                  CalledUrl(r, app, c.settings, "status_callback"), r.http.body,
+                                  r.http.get_header_value("X-Twilio-Signature")));
           if (rc.kind == messaging::DeliveryReceipt::Kind::kProgress)
             return json{{"status", nullptr}, {"provider_status", rc.provider_status}};
           messaging::ReceiptKind kind = rc.kind == messaging::DeliveryReceipt::Kind::kDelivered
@@ -1002,14 +1025,14 @@ void RegisterMessagingRoutes(Router& router) {
         Micros now = app.clock.Now();
         bool twilio = false;
         RG_ASSIGN_OR_RETURN(json out, app.db.WriteValue([&](store::Tx& tx) -> Result<json> {
-          RG_ASSIGN_OR_RETURN(ChannelRecord c, RepoGetChannelAnyMerchant(tx, id));
+          RG_ASSIGN_OR_RETURN(ChannelRow c, messaging::RequireChannelById(tx, id));
           RG_ASSIGN_OR_RETURN(json secrets, OpenSecrets(*box, c));
           if (c.kind == messaging::ChannelKind::kTwilio) {
             twilio = true;
-            RG_ASSIGN_OR_RETURN(
-                auto in, messaging::ParseTwilioInbound(
-                             SecretString(secrets, "auth_token"), CalledUrl(r, json::object(), ""),
-                             r.http.body, r.http.get_header_value("X-Twilio-Signature")));
+            RG_ASSIGN_OR_RETURN(auto in, messaging::ParseTwilioInbound(
+                                             SecretString(secrets, "auth_token"),
+                                             CalledUrl(r, app, json::object(), ""), r.http.body,
+                                             r.http.get_header_value("X-Twilio-Signature")));
             if (in.keyword != messaging::InboundKeyword::kOptOut) return json{{"opted_out", 0}};
             RG_ASSIGN_OR_RETURN(auto merchant, accounts::GetMerchant(tx, c.merchant_id));
             auto m = members::LookupByPhone(tx, accounts::SystemActor(c.merchant_id, now),
@@ -1032,15 +1055,30 @@ void RegisterMessagingRoutes(Router& router) {
             RG_ASSIGN_OR_RETURN(auto hook, messaging::ParseLineWebhook(
                                                SecretString(secrets, "channel_secret"), r.http.body,
                                                r.http.get_header_value("X-Line-Signature")));
+            // Unfollow (the user blocked the account) or a STOP text withdraws the member's
+            // LINE consent (source line_unfollow / line_stop) and suppresses the user id; a user
+            // id no member has is only suppressed. A follow (added or unblocked) grants nothing:
+            // consent stays as recorded until the member opts in explicitly.
             int n = 0;
-            for (const auto& e : hook.events)
-              if (e.opt_out() && !e.user_id.empty()) {
+            json members = json::array();
+            for (const auto& e : hook.events) {
+              if (!e.opt_out() || e.user_id.empty()) continue;
+              RG_ASSIGN_OR_RETURN(auto member,
+                                  messaging::FindMemberByLineUserId(tx, c.merchant_id, e.user_id));
+              if (member) {
+                RG_TRY(OptOut(
+                    tx, c.merchant_id, *member, Medium::kLine, e.user_id,
+                    e.kind == messaging::LineEvent::Kind::kUnfollow ? "line_unfollow" : "line_stop",
+                    now));
+                members.push_back(IdToString(*member));
+              } else {
                 RG_TRY(messaging::AddSuppression(tx, c.merchant_id, Medium::kLine, e.user_id,
                                                  messaging::SuppressionReason::kUnsubscribed,
                                                  std::nullopt, now));
-                ++n;
               }
-            return json{{"opted_out", n}};
+              ++n;
+            }
+            return json{{"opted_out", n}, {"member_ids", members}};
           }
           return Fail(Code::kFailedPrecondition,
                       fmt::format("a {} channel takes no inbound messages",

@@ -41,6 +41,9 @@ struct ServerOptions {
   // Where the messaging secrets key lives (`<data>/secret.key`, messaging/secrets.h) unless
   // REGULARS_SECRET_KEY is set. Empty: a folder under the system's temporary folder.
   std::string data_dir;
+  // The public origin for links in messages and provider-signed callback URLs
+  // ("https://shop.example.com", no trailing '/'); empty: the request's Host.
+  std::string public_url;
 };
 
 struct RouteInfo {

@@ -329,6 +329,35 @@ TEST(LineWebhookTest, SignatureIsBase64HmacSha256OfTheBody) {
   EXPECT_TRUE(w->events.empty());
 }
 
+// LINE's unfollow event exactly as the Messaging API reference shows it (a redelivery), signed
+// with a signature computed outside this code base (Python hmac/hashlib/base64).
+TEST(LineWebhookTest, RealUnfollowBodyWithAnIndependentSignature) {
+  const std::string body =
+      R"({"destination":"U0123456789abcdef0123456789abcdef","events":[{"type":"unfollow",)"
+      R"("mode":"active","timestamp":1462629479859,"source":{"type":"user","userId":)"
+      R"("U4af4980629a0b1c2d3e4f5a6b7c8d9e0"},"webhookEventId":"01FZ74A0TDDPYRVKNK77XKC3ZR",)"
+      R"("deliveryContext":{"isRedelivery":true}}]})";
+  const std::string signature = "xu7On8ym+ch22afOQfipGfWeGCyUOYDcEFdwMXcLSJ8=";
+  EXPECT_EQ(LineSignature(kLineSecret, body), signature);
+  auto w = ParseLineWebhook(kLineSecret, body, signature);
+  ASSERT_TRUE(w.has_value()) << w.error().ToString();
+  EXPECT_EQ(w->destination, "U0123456789abcdef0123456789abcdef");
+  ASSERT_EQ(w->events.size(), 1u);
+  const LineEvent& e = w->events[0];
+  EXPECT_EQ(e.kind, LineEvent::Kind::kUnfollow);
+  EXPECT_EQ(e.user_id, kUser);
+  EXPECT_EQ(e.timestamp, 1462629479859000);
+  EXPECT_EQ(e.webhook_event_id, "01FZ74A0TDDPYRVKNK77XKC3ZR");
+  EXPECT_TRUE(e.redelivery);
+  EXPECT_TRUE(e.opt_out());
+  // One byte changed in the body: the signature no longer matches.
+  std::string tampered = body;
+  tampered[tampered.find("unfollow")] = 'U';
+  auto refused = ParseLineWebhook(kLineSecret, tampered, signature);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_EQ(refused.error().code, Code::kPermissionDenied);
+}
+
 TEST(LineWebhookTest, UnfollowAndStopTextsAreOptOuts) {
   fakes::FakeLine line("token", kLineSecret);
   auto hook = line.UnfollowWebhook(kUser);

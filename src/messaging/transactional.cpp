@@ -2,8 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "accounts/account_service.h"
 #include "base/money.h"
+#include "base/zone.h"
 #include "members/member_service.h"
 #include "messaging/messaging_repo.h"
 
@@ -133,181 +136,6 @@ std::optional<TransactionalRequest> TransactionalFor(const events::Event& e) {
     return r;
   }
   return std::nullopt;
-}
-
-// ---- Storage ---------------------------------------------------------------------------------
-
-namespace {
-constexpr std::string_view kChannelCols =
-    "merchant_id, id, kind, name, settings, secrets, active, created_at, updated_at";
-
-ChannelRecord ChannelFromRow(const store::Row& row) {
-  ChannelRecord c;
-  c.merchant_id = row.Int(0);
-  c.id = row.Int(1);
-  c.kind = ParseChannelKind(row.Str(2)).value_or(ChannelKind::kLog);
-  c.name = row.Str(3);
-  c.settings = json::parse(row.Str(4), nullptr, false);
-  if (!c.settings.is_object()) c.settings = json::object();
-  c.sealed_secrets = row.OptStr(5);
-  c.active = row.Bool(6);
-  c.created_at = row.Int(7);
-  c.updated_at = row.Int(8);
-  return c;
-}
-
-}  // namespace
-
-Result<std::vector<ChannelRecord>> RepoListChannels(store::Tx& tx, Id merchant_id) {
-  RG_ASSIGN_OR_RETURN(auto rows, tx.Query(fmt::format("SELECT {} FROM message_channels WHERE "
-                                                      "merchant_id = ? ORDER BY id",
-                                                      kChannelCols),
-                                          {merchant_id}));
-  std::vector<ChannelRecord> out;
-  for (const auto& row : rows) out.push_back(ChannelFromRow(row));
-  return out;
-}
-
-Result<ChannelRecord> RepoGetChannel(store::Tx& tx, Id merchant_id, Id id) {
-  RG_ASSIGN_OR_RETURN(auto rows,
-                      tx.Query(fmt::format("SELECT {} FROM message_channels WHERE merchant_id = ? "
-                                           "AND id = ?",
-                                           kChannelCols),
-                               {merchant_id, id}));
-  if (rows.empty()) return Fail(Code::kNotFound, "channel not found");
-  return ChannelFromRow(rows[0]);
-}
-
-// Provider callbacks name a channel by its id alone (ids are unique across merchants).
-Result<ChannelRecord> RepoGetChannelAnyMerchant(store::Tx& tx, Id id) {
-  RG_ASSIGN_OR_RETURN(
-      auto rows,
-      tx.Query(fmt::format("SELECT {} FROM message_channels WHERE id = ?", kChannelCols), {id}));
-  if (rows.empty()) return Fail(Code::kNotFound, "channel not found");
-  return ChannelFromRow(rows[0]);
-}
-
-Result<std::optional<Id>> RepoFirstChannel(store::Tx& tx, Id merchant_id, Medium medium) {
-  RG_ASSIGN_OR_RETURN(auto rows, RepoListChannels(tx, merchant_id));
-  for (const auto& c : rows)
-    if (c.active && MediumOf(c.kind) == medium && c.kind != ChannelKind::kLog)
-      return std::optional<Id>(c.id);
-  for (const auto& c : rows)
-    if (c.active && c.kind == ChannelKind::kLog) return std::optional<Id>(c.id);
-  return std::optional<Id>();
-}
-
-static std::optional<std::string> Sealed(const json& secrets, const SecretBox& box) {
-  if (!secrets.is_object() || secrets.empty()) return std::nullopt;
-  return box.SealJson(secrets);
-}
-
-static Status NameTaken(const Result<int64_t>& r, std::string_view what) {
-  if (!r && r.error().code == Code::kAlreadyExists)
-    return Fail(Code::kAlreadyExists, fmt::format("name: another {} has this name", what), "name");
-  if (!r) return std::unexpected(r.error());
-  return {};
-}
-
-Result<ChannelRecord> RepoCreateChannel(store::Tx& tx, const accounts::Actor& a, ChannelRecord c,
-                                        const json& secrets, const SecretBox& box) {
-  c.merchant_id = a.merchant_id;
-  c.id = NewId();
-  c.created_at = c.updated_at = a.now;
-  c.sealed_secrets = Sealed(secrets, box);
-  std::vector<store::Value> params = {
-      c.merchant_id,
-      c.id,
-      std::string(ChannelKindName(c.kind)),
-      c.name,
-      c.settings.dump(),
-      c.sealed_secrets ? store::Value(*c.sealed_secrets) : store::Value(),
-      int64_t{c.active},
-      c.created_at,
-      c.updated_at};
-  RG_TRY(NameTaken(tx.Exec(fmt::format("INSERT INTO message_channels ({}) VALUES (?, ?, ?, ?, "
-                                       "?, ?, ?, ?, ?)",
-                                       kChannelCols),
-                           params),
-                   "channel"));
-  return c;
-}
-
-Result<ChannelRecord> RepoUpdateChannel(store::Tx& tx, const accounts::Actor& a, ChannelRecord c,
-                                        const json& secrets, const SecretBox& box) {
-  c.updated_at = a.now;
-  c.sealed_secrets = Sealed(secrets, box);
-  RG_TRY(NameTaken(
-      tx.Exec("UPDATE message_channels SET name = ?, settings = ?, secrets = ?, active = ?, "
-              "updated_at = ? WHERE merchant_id = ? AND id = ?",
-              {c.name, c.settings.dump(),
-               c.sealed_secrets ? store::Value(*c.sealed_secrets) : store::Value(),
-               int64_t{c.active}, c.updated_at, a.merchant_id, c.id}),
-      "channel"));
-  return c;
-}
-
-constexpr std::string_view kTemplateCols =
-    "id, name, medium, purpose, variants, created_at, updated_at";
-
-static Result<TemplateRecord> TemplateFromRow(const store::Row& row) {
-  TemplateRecord r;
-  r.t.id = row.Int(0);
-  r.t.name = row.Str(1);
-  r.t.medium = ParseMedium(row.Str(2)).value_or(Medium::kEmail);
-  r.t.purpose = ParsePurpose(row.Str(3)).value_or(Purpose::kTransactional);
-  RG_ASSIGN_OR_RETURN(r.t.variants, ParseVariants(json::parse(row.Str(4), nullptr, false)));
-  r.created_at = row.Int(5);
-  r.updated_at = row.Int(6);
-  return r;
-}
-
-Result<std::vector<TemplateRecord>> RepoListTemplates(store::Tx& tx, Id merchant_id) {
-  RG_ASSIGN_OR_RETURN(auto rows, tx.Query(fmt::format("SELECT {} FROM message_templates WHERE "
-                                                      "merchant_id = ? ORDER BY id",
-                                                      kTemplateCols),
-                                          {merchant_id}));
-  std::vector<TemplateRecord> out;
-  for (const auto& row : rows) {
-    RG_ASSIGN_OR_RETURN(auto t, TemplateFromRow(row));
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
-Result<TemplateRecord> RepoGetTemplate(store::Tx& tx, Id merchant_id, Id id) {
-  RG_ASSIGN_OR_RETURN(auto rows,
-                      tx.Query(fmt::format("SELECT {} FROM message_templates WHERE merchant_id = "
-                                           "? AND id = ?",
-                                           kTemplateCols),
-                               {merchant_id, id}));
-  if (rows.empty()) return Fail(Code::kNotFound, "template not found");
-  return TemplateFromRow(rows[0]);
-}
-
-Result<TemplateRecord> RepoCreateTemplate(store::Tx& tx, const accounts::Actor& a, Template t) {
-  TemplateRecord r;
-  t.id = NewId();
-  r.t = std::move(t);
-  r.created_at = r.updated_at = a.now;
-  RG_TRY(NameTaken(
-      tx.Exec("INSERT INTO message_templates (merchant_id, id, name, medium, purpose, variants, "
-              "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-              {a.merchant_id, r.t.id, r.t.name, std::string(MediumName(r.t.medium)),
-               std::string(PurposeName(r.t.purpose)), VariantsToJson(r.t.variants).dump(),
-               r.created_at, r.updated_at}),
-      "template"));
-  return r;
-}
-
-Result<TemplateRecord> RepoUpdateTemplate(store::Tx& tx, const accounts::Actor& a,
-                                          const Template& t) {
-  RG_TRY(NameTaken(tx.Exec("UPDATE message_templates SET name = ?, purpose = ?, variants = ?, "
-                           "updated_at = ? WHERE merchant_id = ? AND id = ?",
-                           {t.name, std::string(PurposeName(t.purpose)),
-                            VariantsToJson(t.variants).dump(), a.now, a.merchant_id, t.id}),
-                   "template"));
-  return RepoGetTemplate(tx, a.merchant_id, t.id);
 }
 
 // ---- Unsubscribe links ----------------------------------------------------------------------
@@ -512,9 +340,8 @@ namespace {
 Result<Template> DefaultTemplateRow(store::Tx& tx, Id merchant_id, Micros now,
                                     TransactionalKind kind) {
   std::string name = DefaultTemplateName(kind);
-  RG_ASSIGN_OR_RETURN(auto all, RepoListTemplates(tx, merchant_id));
-  for (auto& t : all)
-    if (t.t.name == name) return t.t;
+  RG_ASSIGN_OR_RETURN(auto existing, GetTemplateByName(tx, merchant_id, name));
+  if (existing) return existing->t;
   Template t;
   t.name = name;
   t.medium = Medium::kEmail;
@@ -523,8 +350,7 @@ Result<Template> DefaultTemplateRow(store::Tx& tx, Id merchant_id, Micros now,
     DefaultVariant d = DefaultTemplate(kind, lang);
     t.variants[lang] = Variant{d.subject, d.text, d.html};
   }
-  RG_ASSIGN_OR_RETURN(auto saved,
-                      RepoCreateTemplate(tx, accounts::SystemActor(merchant_id, now), t));
+  RG_ASSIGN_OR_RETURN(auto saved, CreateTemplate(tx, merchant_id, t, now));
   return saved.t;
 }
 
@@ -552,14 +378,16 @@ Result<bool> EnqueueTransactional(store::Tx& tx, Id merchant_id, Micros now,
   std::optional<Id> chosen;
   if (auto id = on->find("template_id"); id != on->end() && id->is_string())
     chosen = ParseId(id->get<std::string>());
-  auto picked = chosen ? RepoGetTemplate(tx, merchant_id, *chosen)
-                       : Result<TemplateRecord>(Fail(Code::kNotFound, ""));
+  std::optional<TemplateRow> picked;
+  if (chosen) {
+    RG_ASSIGN_OR_RETURN(picked, GetTemplate(tx, merchant_id, *chosen));
+  }
   if (picked) {
     tmpl = picked->t;
-  } else {
+  } else {  // none chosen, or the chosen one was deleted
     RG_ASSIGN_OR_RETURN(tmpl, DefaultTemplateRow(tx, merchant_id, now, req.kind));
   }
-  RG_ASSIGN_OR_RETURN(auto channel, RepoFirstChannel(tx, merchant_id, tmpl.medium));
+  RG_ASSIGN_OR_RETURN(auto channel, FirstChannel(tx, merchant_id, tmpl.medium));
   if (!channel) return false;
   RG_ASSIGN_OR_RETURN(auto merchant, accounts::GetMerchant(tx, merchant_id));
 
@@ -583,6 +411,103 @@ Result<bool> EnqueueTransactional(store::Tx& tx, Id merchant_id, Micros now,
   if (!n) return std::unexpected(n.error());
   RG_ASSIGN_OR_RETURN(auto q, Enqueue(tx, merchant_id, now, *n));
   return q.created;
+}
+
+// ---- Points about to expire ------------------------------------------------------------------
+
+std::string PointsExpiringDedupKey(Id member_id, Id point_type_id, const Date& last_day) {
+  return fmt::format("points_expiring:{}:{}:{}", IdToString(member_id), IdToString(point_type_id),
+                     FormatDate(last_day));
+}
+
+namespace {
+
+// settings.transactional.points_expiring, when switched on: its days_before (default 7).
+std::optional<int> PointsExpiringDaysBefore(const json& settings) {
+  auto t = settings.find("transactional");
+  if (t == settings.end() || !t->is_object()) return std::nullopt;
+  auto k = t->find(TransactionalKindName(TransactionalKind::kPointsExpiring));
+  if (k == t->end() || !k->is_object() || !k->value("enabled", false)) return std::nullopt;
+  auto d = k->find("days_before");
+  if (d == k->end() || !d->is_number_integer()) return kDefaultPointsExpiringDaysBefore;
+  return std::clamp(d->get<int>(), 1, kMaxPointsExpiringDaysBefore);
+}
+
+Result<Date> LocalDate(Micros t, const std::string& tz) {
+  RG_ASSIGN_OR_RETURN(LocalTime lt, ToLocal(t, tz));
+  return Date{lt.year, lt.month, lt.day};
+}
+
+}  // namespace
+
+Result<int64_t> EnqueuePointsExpiring(store::Tx& tx, Micros now, const SecretBox* box,
+                                      const std::string& base_url, int max_per_merchant) {
+  RG_ASSIGN_OR_RETURN(store::Rows merchants,
+                      tx.Query("SELECT m.merchant_id, m.timezone FROM merchants m JOIN "
+                               "messaging_settings s ON s.merchant_id = m.merchant_id ORDER BY "
+                               "m.merchant_id"));
+  int64_t enqueued = 0;
+  for (const auto& mr : merchants) {
+    const Id merchant_id = mr.Int(0);
+    const std::string tz = mr.Str(1);
+    RG_ASSIGN_OR_RETURN(json settings, GetSettingsJson(tx, merchant_id));
+    std::optional<int> days_before = PointsExpiringDaysBefore(settings);
+    if (!days_before) continue;
+    RG_ASSIGN_OR_RETURN(LocalTime lt, ToLocal(now, tz));
+    if (lt.hour < kPointsExpiringEarliestHour) continue;
+    // Lots whose last local day is at most today + days_before expire by the local midnight
+    // after it.
+    Date last = CivilFromDays(DaysFromCivil(lt.year, lt.month, lt.day) + *days_before + 1);
+    RG_ASSIGN_OR_RETURN(Micros until, FromLocal(last.year, last.month, last.day, 0, 0, 0, tz));
+    RG_ASSIGN_OR_RETURN(
+        store::Rows lots,
+        tx.Query("SELECT l.member_id, l.point_type_id, l.expires_at, l.remaining, t.code, t.name, "
+                 "COALESCE(b.balance, 0) FROM point_lots l "
+                 "JOIN members m ON m.merchant_id = l.merchant_id AND m.id = l.member_id "
+                 "JOIN point_types t ON t.merchant_id = l.merchant_id AND t.id = l.point_type_id "
+                 "LEFT JOIN point_balances b ON b.merchant_id = l.merchant_id AND "
+                 "b.member_id = l.member_id AND b.point_type_id = l.point_type_id "
+                 "WHERE l.merchant_id = ? AND l.remaining > 0 AND l.expires_at > ? AND "
+                 "l.expires_at <= ? AND m.erased_at IS NULL AND m.merged_into IS NULL "
+                 "ORDER BY l.member_id, l.point_type_id, l.expires_at",
+                 {merchant_id, now, until}));
+    // One message per (member, point type, last local day): lots come sorted that way.
+    struct Due {
+      Id member_id = 0, point_type_id = 0;
+      Date last_day;
+      int64_t points = 0, balance = 0;
+      std::string code, name;
+    };
+    std::vector<Due> due;
+    for (const auto& l : lots) {
+      RG_ASSIGN_OR_RETURN(Date day, LocalDate(l.Int(2) - 1, tz));  // expires_at is exclusive
+      if (due.empty() || due.back().member_id != l.Int(0) || due.back().point_type_id != l.Int(1) ||
+          !(due.back().last_day == day))
+        due.push_back({l.Int(0), l.Int(1), day, 0, l.Int(6), l.Str(4), l.Str(5)});
+      due.back().points += l.Int(3);
+    }
+    int64_t here = 0;
+    for (const Due& d : due) {
+      if (here >= max_per_merchant) break;
+      TransactionalRequest req;
+      req.kind = TransactionalKind::kPointsExpiring;
+      req.member_id = d.member_id;
+      req.dedup_key = PointsExpiringDedupKey(d.member_id, d.point_type_id, d.last_day);
+      RG_ASSIGN_OR_RETURN(auto existing, GetMessageByDedupKey(tx, merchant_id, req.dedup_key));
+      if (existing) continue;  // told already (a rerun, or an earlier day's run)
+      req.variables = {{"points",
+                        {{"expiring", d.points},
+                         {"expires_on", FormatDate(d.last_day)},
+                         {"type", d.code},
+                         {"type_name", d.name},
+                         {"balance", d.balance}}}};
+      RG_ASSIGN_OR_RETURN(bool created,
+                          EnqueueTransactional(tx, merchant_id, now, req, box, base_url));
+      if (created) ++here;
+    }
+    enqueued += here;
+  }
+  return enqueued;
 }
 
 Status TransactionalConsumer::Handle(store::Tx& tx, const events::Event& event) {

@@ -1,11 +1,10 @@
 #pragma once
 
-// Transactional messages from the event log: an e-receipt after an order, a receipt after a
-// wallet top-up, a tier change, a coupon received (points expiring soon has a kind, a default
-// template and a setting, but nothing enqueues it yet: the daily sweep does not report it). The
-// merchant switches each kind on in the messaging settings and may pick its own template; otherwise
-// the kind's default template (one variant per language, created on first use and editable like any
-// other) is used.
+// Transactional messages: from the event log an e-receipt after an order, a receipt after a
+// wallet top-up, a tier change, a coupon received; from a daily job (EnqueuePointsExpiring) the
+// points about to expire. The merchant switches each kind on in the messaging settings and may
+// pick its own template; otherwise the kind's default template (one variant per language, created
+// on first use and editable like any other) is used.
 //
 // TransactionalConsumer is an events::Consumer: it runs inside the dispatcher's transaction and
 // enqueues into the outbox in that same transaction, so with the durable cursor each event
@@ -65,47 +64,7 @@ DefaultVariant DefaultTemplate(TransactionalKind k, std::string_view language);
 // A display string for a money amount: "1,234 TWD", "12.50 USD".
 std::string FormatAmount(int64_t minor, std::string_view currency);
 
-// ---- Storage of channels, templates and settings (migration 10's tables) --------------------
-// Stand-ins for messaging_repo.h (the console and the routes need them now); the SQL follows
-// the house rules: merchant first in every filter, written once for both databases.
-
-struct ChannelRecord {
-  Id merchant_id = 0;
-  Id id = 0;
-  ChannelKind kind = ChannelKind::kLog;
-  std::string name;
-  nlohmann::json settings = nlohmann::json::object();
-  std::optional<std::string> sealed_secrets;  // SecretBox::SealJson of the secrets, or none
-  bool active = true;
-  Micros created_at = 0;
-  Micros updated_at = 0;
-};
-
-struct TemplateRecord {
-  Template t;
-  Micros created_at = 0;
-  Micros updated_at = 0;
-};
-
-Result<std::vector<ChannelRecord>> RepoListChannels(store::Tx& tx, Id merchant_id);
-// not_found "channel not found".
-Result<ChannelRecord> RepoGetChannel(store::Tx& tx, Id merchant_id, Id id);
-// Provider callbacks name a channel by its id alone (ids are unique across merchants).
-Result<ChannelRecord> RepoGetChannelAnyMerchant(store::Tx& tx, Id id);
-// The first active channel of the medium; a log channel only when no real one is set up.
-Result<std::optional<Id>> RepoFirstChannel(store::Tx& tx, Id merchant_id, Medium medium);
-// already_exists naming "name" for a name in use.
-Result<ChannelRecord> RepoCreateChannel(store::Tx& tx, const accounts::Actor& a, ChannelRecord c,
-                                        const nlohmann::json& secrets, const SecretBox& box);
-Result<ChannelRecord> RepoUpdateChannel(store::Tx& tx, const accounts::Actor& a, ChannelRecord c,
-                                        const nlohmann::json& secrets, const SecretBox& box);
-Result<std::vector<TemplateRecord>> RepoListTemplates(store::Tx& tx, Id merchant_id);
-// not_found "template not found".
-Result<TemplateRecord> RepoGetTemplate(store::Tx& tx, Id merchant_id, Id id);
-Result<TemplateRecord> RepoCreateTemplate(store::Tx& tx, const accounts::Actor& a, Template t);
-Result<TemplateRecord> RepoUpdateTemplate(store::Tx& tx, const accounts::Actor& a,
-                                          const Template& t);
-// The merchant's settings object: messaging_repo.h GetSettingsJson / PutMessagingSettings.
+// Channels, templates and the settings object are stored through messaging_repo.h.
 
 // ---- Unsubscribe links ----------------------------------------------------------------------
 
@@ -153,6 +112,32 @@ std::string DefaultTemplateName(TransactionalKind k);
 Result<bool> EnqueueTransactional(store::Tx& tx, Id merchant_id, Micros now,
                                   const TransactionalRequest& req, const SecretBox* box,
                                   const std::string& base_url);
+
+// ---- Points about to expire ------------------------------------------------------------------
+
+// settings.transactional.points_expiring.days_before: how many local days ahead of a lot's last
+// day the member is told. 1..60, default 7.
+inline constexpr int kDefaultPointsExpiringDaysBefore = 7;
+inline constexpr int kMaxPointsExpiringDaysBefore = 60;
+// The job enqueues nothing before this local hour, so no one is texted at midnight.
+inline constexpr int kPointsExpiringEarliestHour = 9;
+
+// "points_expiring:<member id>:<point type id>:<YYYY-MM-DD>": one message per member, point type
+// and last local day of the lots (a lot expiring at local midnight D+1 has last day D).
+std::string PointsExpiringDedupKey(Id member_id, Id point_type_id, const Date& last_day);
+
+// The daily "points about to expire" job, for every merchant that switched points_expiring on:
+// from kPointsExpiringEarliestHour local time, each member's open lots (remaining > 0) of one
+// point type whose last local day is today .. today + days_before are told in one message, with
+// {{points.expiring}} (their remaining points), {{points.expires_on}} (the last day, YYYY-MM-DD),
+// {{points.type}} / {{points.type_name}} and {{points.balance}} (the type's balance now). The
+// dedup key (PointsExpiringDedupKey) makes every run after the first enqueue nothing for the same
+// lots, and a missed day is caught up by the next run. Erased and merged-away members are left
+// out; a member without an address for the template's medium gets nothing. At most
+// `max_per_merchant` messages per merchant per run. Returns the number enqueued. Run it as often
+// as convenient (the server: hourly); several servers may run it at once.
+Result<int64_t> EnqueuePointsExpiring(store::Tx& tx, Micros now, const SecretBox* box,
+                                      const std::string& base_url, int max_per_merchant = 10'000);
 
 class TransactionalConsumer : public events::Consumer {
  public:
