@@ -13,7 +13,10 @@
 //     order (net 0) no longer counts in `orders` (and not in first/last_order_at).
 //   - Anonymous orders (no member) are in no member's log.
 //   - After CatchUp() returns, the features equal a fresh BuildMerchantFeatures() of the same
-//     snapshot (model outputs and RFM aside, which are recomputed by scores.h / rfm.h).
+//     snapshot (model outputs and RFM aside, which are recomputed by scores.h / rfm.h): the same
+//     members, columns, order logs (fact by fact) and bitmaps, whatever the member indexes and
+//     wherever a log sits in order_facts.
+//   - Readers see a member's orders only through Orders(i) / NetMinor / Branch / Items.
 
 #include <roaring/roaring.hh>
 
