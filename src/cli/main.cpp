@@ -120,8 +120,10 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
   else
     spdlog::error("messaging secrets unavailable: {}", box.error().ToString());
   const messaging::SecretBox* secrets = secret_box ? &*secret_box : nullptr;
-  messaging::TransactionalConsumer transactional(
-      secrets, fmt::format("http://{}:{}", options->host, options->port));
+  // Links in messages point at the public URL (config public_url / REGULARS_PUBLIC_URL), else
+  // at the listen address.
+  const std::string public_base = PublicBaseUrl(*options);
+  messaging::TransactionalConsumer transactional(secrets, public_base);
   dispatcher.Register(&transactional);
   dispatcher.Start();
   messaging::SenderOptions sender_options;
@@ -158,6 +160,14 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
           spdlog::error("birthday coupons failed: {}", b.error().ToString());
         else if (*b > 0)
           spdlog::info("birthday coupons issued: {}", *b);
+        // "Points about to expire" messages, N days ahead in the merchant's zone; idempotent.
+        auto pe = (*db)->WriteValue([&](store::Tx& tx) {
+          return messaging::EnqueuePointsExpiring(tx, clock.Now(), secrets, public_base);
+        });
+        if (!pe)
+          spdlog::error("points expiring messages failed: {}", pe.error().ToString());
+        else if (*pe > 0)
+          spdlog::info("points expiring messages enqueued: {}", *pe);
       }
       auto r =
           (*db)->WriteValue([&](store::Tx& tx) { return loyalty::RunExpiry(tx, clock.Now()); });
