@@ -88,7 +88,25 @@ Entry EntryFromRow(const store::Row& r) {
 Result<Entry> Credit(store::Tx& tx, Id merchant_id, const EntryInput& in,
                      std::optional<Micros> expires_at) {
   if (in.amount <= 0) return Fail(Code::kInternal, "credit of a non-positive amount");
-  RG_ASSIGN_OR_RETURN(Locked cur, Lock(tx, merchant_id, in.member_id, in.point_type_id, in.now));
+  const int64_t earned = in.kind == "earn" ? in.amount : 0;
+  // Without debt (the usual case) the whole amount is added in the statement that creates or
+  // locks the row; SET sees the row as it was, so `debt = 0` there is the debt before. With
+  // debt the row is only locked, and the debt is paid first below.
+  RG_ASSIGN_OR_RETURN(
+      Rows locked,
+      tx.Query("INSERT INTO point_balances (merchant_id, member_id, point_type_id, balance, "
+               "debt, earned_total, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?) "
+               "ON CONFLICT (merchant_id, member_id, point_type_id) DO UPDATE SET "
+               "balance = CASE WHEN point_balances.debt = 0 THEN point_balances.balance + "
+               "excluded.balance ELSE point_balances.balance END, "
+               "earned_total = CASE WHEN point_balances.debt = 0 THEN "
+               "point_balances.earned_total + excluded.earned_total ELSE "
+               "point_balances.earned_total END, updated_at = excluded.updated_at "
+               "RETURNING balance, debt",
+               {merchant_id, in.member_id, in.point_type_id, in.amount, earned, in.now}));
+  if (locked.empty()) return Fail(Code::kInternal, "balance row vanished");
+  const bool added = locked[0].Int(1) == 0;
+  Locked cur{locked[0].Int(0) - (added ? in.amount : 0), locked[0].Int(1)};
   int64_t pay_debt = std::min(cur.debt, in.amount);
   Locked after{cur.balance + in.amount, cur.debt - pay_debt};
   RG_ASSIGN_OR_RETURN(Entry e, Append(tx, merchant_id, in, in.amount, after.balance));
@@ -104,7 +122,7 @@ Result<Entry> Credit(store::Tx& tx, Id merchant_id, const EntryInput& in,
         tx.Exec("INSERT INTO lot_moves (merchant_id, entry_id, lot_id, amount) VALUES (?, ?, ?, ?)",
                 {merchant_id, e.id, lot_id, lot}));
   }
-  RG_TRY(Store(tx, merchant_id, in, after, in.kind == "earn" ? in.amount : 0));
+  if (!added) RG_TRY(Store(tx, merchant_id, in, after, earned));
   return e;
 }
 
