@@ -344,6 +344,20 @@ TEST_P(FeatureStoreTest, CatchUpEqualsAFreshBuild) {
                         [&](const MerchantFeatures& got) {
                           EXPECT_GT(got.last_seq, *seq0);
                           ExpectSameFeatures(got, fresh);
+                          // A's log moved past C's, B's reload and C's erasure left
+                          // their old slices behind: the live path, not a rebuild.
+                          EXPECT_EQ(got.garbage_facts, 3u);
+                          EXPECT_EQ(fresh.garbage_facts, 0u);
+                        })
+                  .has_value());
+  // Compacted, it is still the fresh build, with the facts laid out without garbage.
+  ASSERT_TRUE(store.Update(merchant_, [](MerchantFeatures& f) { f.CompactOrderLogs(); }));
+  ASSERT_TRUE(store
+                  .Read(merchant_,
+                        [&](const MerchantFeatures& got) {
+                          ExpectSameFeatures(got, fresh);
+                          EXPECT_EQ(got.garbage_facts, 0u);
+                          EXPECT_EQ(got.order_facts.size(), fresh.order_facts.size());
                         })
                   .has_value());
   // Hand checks on the result: A's first order fully refunded, A-0 now the first.
