@@ -498,6 +498,19 @@ TEST_P(MessagingApi, LineUnfollowWithdrawsConsentAndFollowGrantsNothing) {
   json c = consent();
   EXPECT_EQ(c["line"]["granted"], false) << c;
   EXPECT_EQ(c["line"]["source"], "line_unfollow") << c;
+  // LINE redelivers a webhook it got no 200 for: the same event again records nothing new.
+  auto consent_events = [&] {
+    int n = 0;
+    auto tl = Get("/api/v1/members/" + member + "/timeline?limit=100", a_.owner_key);
+    for (const auto& e : tl.body["data"]) n += e["type"] == "consent_changed";
+    return n;
+  };
+  int events = consent_events();
+  EXPECT_GE(events, 1);
+  auto again =
+      post(LineUnfollowBody(), messaging::LineSignature("line-secret", LineUnfollowBody()));
+  ASSERT_EQ(again.status, 200) << again.raw;
+  EXPECT_EQ(consent_events(), events);
 
   // Re-adding (unblocking) the account is no opt-in.
   auto follow = post(LineFollowBody(), messaging::LineSignature("line-secret", LineFollowBody()));
