@@ -98,7 +98,7 @@ if [ -n "${DATA:-}" ] && (has regulars || has sqlite || has duckdb); then
     die "DATA=$DATA was not generated with MEMBERS=$MEMBERS ($(cat "$work/sqlite.gen.json"))"
   merchant=$(grep -o '"merchant_id":"[^"]*"' "$work/sqlite.gen.json" | cut -d'"' -f4)
   db_size=$(du -sh "$db" | cut -f1)
-  gen_sqlite_s="(reused $DATA)"
+  gen_sqlite_s=reused
   echo "== reusing $DATA: SQLite file $db_size, merchant $merchant" >&2
 elif has regulars || has sqlite || has duckdb; then
 echo "== generating $MEMBERS members, $ORDERS orders into SQLite (+ CSV for DuckDB)" >&2
@@ -254,7 +254,7 @@ peer_row() {  # ENGINE LABEL OTHER
 if has sqlite; then
   s=$(result "$work/sqlite.out" setup)
   peer_row sqlite "SQLite $(sqlite3 --version 2>/dev/null | cut -d' ' -f1) (C API)" \
-    "file $db_size; indexes $(echo "$s" | field index_s) s; generated in $gen_sqlite_s s"
+    "file $db_size; indexes $(echo "$s" | field index_s) s; $([ "$gen_sqlite_s" = reused ] && echo "data reused from $DATA" || echo "generated in $gen_sqlite_s s")"
 fi
 if has duckdb; then
   l=$(result "$work/duckdb.out" load)
