@@ -11,9 +11,11 @@
 //                                              again and checks that nothing is enqueued
 //   bench_messaging render N                   rendering alone, both ways: a JSON context
 //                                              per member + Render, and RenderBound
-//   bench_messaging deliver N DB_URL PORT W    enqueue N messages for an SMTP channel at
+//   bench_messaging deliver N DB_URL PORT W [U] enqueue N messages for an SMTP channel at
 //                                              127.0.0.1:PORT (not timed), then time W sender
-//                                              workers draining the outbox into it
+//                                              workers draining the outbox into it, each with
+//                                              at most U deliveries awaiting their `sent`
+//                                              commit (SenderOptions::max_uncommitted, default 16)
 // Prints one line "RESULT what=... n=N seconds=S rate=R".
 
 #include <fmt/format.h>
@@ -224,7 +226,7 @@ void RenderOnly(int n) {
              json_secs, bound_secs, bytes);
 }
 
-void Deliver(int n, const std::string& url, int port, int workers) {
+void Deliver(int n, const std::string& url, int port, int workers, int max_uncommitted) {
   auto db = Setup(url,
                   {{"host", "127.0.0.1"},
                    {"port", port},
@@ -253,6 +255,7 @@ void Deliver(int n, const std::string& url, int port, int workers) {
   o.workers = workers;
   o.batch = 32;
   o.idle_wait = 5'000;
+  o.max_uncommitted = max_uncommitted;
   Sender sender(*db, *SystemClock::Default(), o);
   auto t0 = std::chrono::steady_clock::now();
   sender.Start();
@@ -260,8 +263,10 @@ void Deliver(int n, const std::string& url, int port, int workers) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   double secs = Since(t0);
   sender.Stop();
-  fmt::print("RESULT what=deliver n={} seconds={:.3f} rate={:.0f} failed={}\n", n, secs, n / secs,
-             sender.failed());
+  fmt::print(
+      "RESULT what=deliver n={} seconds={:.3f} rate={:.0f} failed={} max_uncommitted={} "
+      "sent_commits={}\n",
+      n, secs, n / secs, sender.failed(), max_uncommitted, sender.sent_commits());
 }
 
 }  // namespace
@@ -274,14 +279,15 @@ int main(int argc, char** argv) {
     RenderEnqueueBulk(std::atoi(argv[2]), argv[3], argc == 5 ? std::atoi(argv[4]) : 20000);
   } else if (mode == "render" && argc == 3) {
     RenderOnly(std::atoi(argv[2]));
-  } else if (mode == "deliver" && argc == 6) {
-    Deliver(std::atoi(argv[2]), argv[3], std::atoi(argv[4]), std::atoi(argv[5]));
+  } else if (mode == "deliver" && (argc == 6 || argc == 7)) {
+    Deliver(std::atoi(argv[2]), argv[3], std::atoi(argv[4]), std::atoi(argv[5]),
+            argc == 7 ? std::atoi(argv[6]) : SenderOptions{}.max_uncommitted);
   } else {
     fmt::print(stderr,
                "usage: bench_messaging render-enqueue N DB_URL\n"
                "       bench_messaging render-enqueue-bulk N DB_URL [BATCH]\n"
                "       bench_messaging render N\n"
-               "       bench_messaging deliver N DB_URL PORT WORKERS\n");
+               "       bench_messaging deliver N DB_URL PORT WORKERS [MAX_UNCOMMITTED]\n");
     return 2;
   }
   return 0;

@@ -234,6 +234,44 @@ Status Complete(store::Database& db, const Message& m, std::string_view worker,
   });
 }
 
+Result<std::vector<Status>> CompleteMany(store::Database& db, const std::vector<Delivered>& done,
+                                         Micros now) {
+  std::vector<Status> out(done.size());
+  if (done.empty()) return out;
+  RG_TRY(db.Write([&](Tx& tx) -> Status {
+    // The function may run again (PostgreSQL retries), so every slot is rewritten each time.
+    for (size_t i = 0; i < done.size(); ++i) {
+      const Message& m = done[i].message;
+      // The lease check and the write in one statement: 1 row changed <=> still ours.
+      RG_ASSIGN_OR_RETURN(
+          int64_t changed,
+          tx.Exec(
+              "UPDATE outbox SET status = 'sent', provider_id = ?, lease_owner = NULL, "
+              "lease_until = NULL, last_error = NULL, sent_at = ?, updated_at = ? "
+              "WHERE merchant_id = ? AND id = ? AND status = 'sending' AND lease_owner = ?",
+              {done[i].provider_id, done[i].sent_at, now, m.merchant_id, m.id, done[i].worker}));
+      if (changed == 1) {
+        RG_TRY(
+            AppendMessageEvent(tx, m, "message_sent", done[i].sent_at,
+                               {{"provider_id", done[i].provider_id}, {"attempts", m.attempts}}));
+        out[i] = {};
+        continue;
+      }
+      RG_ASSIGN_OR_RETURN(
+          Rows rows,
+          tx.Query("SELECT status, lease_owner FROM outbox WHERE merchant_id = ? AND id = ?",
+                   {m.merchant_id, m.id}));
+      out[i] = rows.empty() ? Fail(Code::kNotFound, "message not found", "message_id")
+                            : Fail(Code::kFailedPrecondition,
+                                   fmt::format("lease lost: message {} is {} (lease owner {})",
+                                               m.id, rows[0].Str(0), rows[0].Str(1)),
+                                   "message_id");
+    }
+    return {};
+  }));
+  return out;
+}
+
 Micros BackoffDelay(const RetryPolicy& p, int attempt, double u) {
   double d = static_cast<double>(p.base) * std::pow(2.0, std::max(0, attempt - 1));
   d = std::min(d, static_cast<double>(p.max));

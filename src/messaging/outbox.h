@@ -115,6 +115,22 @@ Result<std::vector<Message>> Claim(store::Database& db, int n, std::string_view 
 Status Complete(store::Database& db, const Message& m, std::string_view worker,
                 std::string_view provider_id, Micros now);
 
+// Several sending -> sent in ONE committed transaction (one commit, one fsync, for messages
+// delivered by one or several workers). Each message is checked under its own lease (its
+// `worker`): one whose lease is lost gets failed_precondition "lease lost: ..." in its slot and is
+// left unchanged; the others are written. The result has one Status per entry of `done`, in
+// order; an error of the transaction itself (database unavailable) is the Result's error and then
+// nothing is written. Whoever groups deliveries widens the crash window: a crash before the
+// commit re-delivers every message of the group (with the same identity; see the file comment).
+struct Delivered {
+  Message message;
+  std::string worker;  // the lease owner that delivered it
+  std::string provider_id;
+  Micros sent_at = 0;  // when the provider accepted it (sent_at, and the message_sent event)
+};
+Result<std::vector<Status>> CompleteMany(store::Database& db, const std::vector<Delivered>& done,
+                                         Micros now);
+
 struct RetryPolicy {
   Micros base = 30 * kMicrosPerSecond;     // first retry after about this long
   Micros max = 3600 * kMicrosPerSecond;    // never longer than this

@@ -173,6 +173,54 @@ TEST_P(OutboxTest, ClaimLeasesDueMessagesOnceAndAnExpiredLeaseIsClaimedAgain) {
                                                     "message_queued", "message_sent"}));
 }
 
+TEST_P(OutboxTest, CompleteManyWritesEveryMessageStillLeasedInOneCommit) {
+  Enqueued a = Put(Msg("a"));
+  Enqueued b = Put(Msg("b"));
+  Enqueued c = Put(Msg("c"));
+  std::vector<Message> got = ClaimNow(3, "w1", 30 * kSec);
+  ASSERT_EQ(got.size(), 3u);
+  // b's lease runs out and w2 takes it; w1 then reports all three delivered.
+  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+    RG_TRY(tx.Exec("UPDATE outbox SET lease_until = 0 WHERE merchant_id = ? AND id = ?",
+                   {kMerchant, b.message.id}));
+    return {};
+  }));
+  std::vector<Message> stolen = ClaimNow(3, "w2");
+  ASSERT_EQ(stolen.size(), 1u);
+  clock_.Advance(kSec);
+  std::vector<Delivered> done;
+  for (const Message& m : got)
+    done.push_back(Delivered{m, "w1", "p-" + m.dedup_key, clock_.Now() - 500'000});
+  auto r = CompleteMany(db(), done, clock_.Now());
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  ASSERT_EQ(r->size(), 3u);
+  EXPECT_TRUE((*r)[0].has_value());
+  ASSERT_FALSE((*r)[1].has_value());
+  EXPECT_EQ((*r)[1].error().code, Code::kFailedPrecondition);
+  EXPECT_EQ((*r)[1].error().message,
+            fmt::format("lease lost: message {} is sending (lease owner w2)", b.message.id));
+  EXPECT_TRUE((*r)[2].has_value());
+  for (const Enqueued* e : {&a, &c}) {
+    Message m = Get(e->message.id);
+    EXPECT_EQ(m.status, MessageStatus::kSent);
+    EXPECT_EQ(m.provider_id, "p-" + m.dedup_key);
+    EXPECT_EQ(m.sent_at, clock_.Now() - 500'000);
+    EXPECT_EQ(m.updated_at, clock_.Now());
+    EXPECT_EQ(m.lease_owner, std::nullopt);
+  }
+  Message mb = Get(b.message.id);
+  EXPECT_EQ(mb.status, MessageStatus::kSending);
+  EXPECT_EQ(mb.lease_owner, "w2");
+  EXPECT_EQ(mb.provider_id, std::nullopt);
+  EXPECT_EQ(EventTypes(),
+            (std::vector<std::string>{"message_queued", "message_queued", "message_queued",
+                                      "message_sent", "message_sent"}));
+  // Nothing to write is no transaction at all.
+  auto none = CompleteMany(db(), {}, clock_.Now());
+  ASSERT_TRUE(none.has_value());
+  EXPECT_TRUE(none->empty());
+}
+
 TEST_P(OutboxTest, ConcurrentClaimsTakeDisjointMessages) {
   for (int i = 0; i < 60; ++i) Put(Msg("k" + std::to_string(i)));
   std::vector<std::vector<Message>> got(4);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <tuple>
 
 #include "base/crypto.h"
 #include "base/log.h"
@@ -12,6 +13,7 @@
 namespace regulars::messaging {
 
 struct Sender::Worker {
+  int index = 0;
   std::string id;
   struct Cached {
     std::unique_ptr<Channel> channel;  // null when the row cannot make one
@@ -19,7 +21,22 @@ struct Sender::Worker {
     Micros loaded_at = 0;
   };
   std::map<Id, Cached> channels;
+  struct CachedSettings {
+    MessagingSettings settings;
+    Micros loaded_at = 0;
+  };
+  std::map<Id, CachedSettings> settings;  // per merchant
+  uint64_t generation = 0;
+  // (merchant, member, medium) -> sends made in the current batch, for the caps.
+  std::map<std::tuple<Id, Id, Medium>, std::vector<Micros>> batch_sends;
+  int outstanding = 0;  // submitted deliveries not yet committed (guarded by done_mu_)
   std::mt19937_64 rng{std::random_device{}()};
+};
+
+// What the policy needs about one message, read at the start of its batch.
+struct Sender::Facts {
+  PolicyFacts facts;
+  const MessagingSettings* settings = nullptr;  // in Worker::settings
 };
 
 Sender::Sender(store::Database& db, const Clock& clock, SenderOptions options)
@@ -29,14 +46,26 @@ Sender::Sender(store::Database& db, const Clock& clock, SenderOptions options)
     gethostname(host, sizeof host - 1);
     options_.name = fmt::format("{}-{}-{}", host, getpid(), RandomToken(4));
   }
+  if (!options_.make_channel) options_.make_channel = MakeChannel;
+  options_.max_uncommitted = std::max(0, options_.max_uncommitted);
   for (int i = 0; i < std::max(1, options_.workers); ++i) {
     auto w = std::make_unique<Worker>();
+    w->index = i;
     w->id = fmt::format("{}-{}", options_.name, i);
     workers_.push_back(std::move(w));
   }
+  if (options_.max_uncommitted > 0) completer_ = std::thread([this] { CompleterLoop(); });
 }
 
-Sender::~Sender() { Stop(); }
+Sender::~Sender() {
+  Stop();
+  {
+    std::lock_guard lock(done_mu_);
+    completer_stop_ = true;
+  }
+  done_cv_.notify_all();
+  if (completer_.joinable()) completer_.join();
+}
 
 void Sender::Start() {
   stop_ = false;
@@ -62,21 +91,135 @@ void Sender::Loop(int worker) {
   }
 }
 
+void Sender::CompleterLoop() {
+  std::vector<std::pair<int, Delivered>> taken;
+  std::vector<Delivered> done;
+  while (true) {
+    {
+      std::unique_lock lock(done_mu_);
+      done_cv_.wait(lock, [&] { return completer_stop_ || !queued_.empty(); });
+      if (queued_.empty()) return;  // stopping, and nothing left
+      taken.swap(queued_);
+    }
+    done.clear();
+    for (auto& [worker, d] : taken) done.push_back(std::move(d));
+    auto results = CompleteMany(db_, done, clock_.Now());
+    ++sent_commits_;
+    int64_t ok = 0;
+    if (!results) {
+      // Nothing was written: the rows stay `sending` and are delivered again (same identity)
+      // when their leases run out.
+      spdlog::warn("sender completer messages={} error={}", done.size(),
+                   results.error().ToString());
+    } else {
+      for (size_t i = 0; i < done.size(); ++i) {
+        if ((*results)[i])
+          ++ok;
+        else
+          spdlog::warn("sender message_id={} error={}", done[i].message.id,
+                       (*results)[i].error().ToString());
+      }
+    }
+    sent_ += ok;
+    {
+      std::lock_guard lock(done_mu_);
+      for (auto& [worker, d] : taken) --workers_[worker]->outstanding;
+    }
+    taken.clear();
+    committed_cv_.notify_all();
+  }
+}
+
+void Sender::Submit(Worker& w, Delivered d) {
+  if (options_.max_uncommitted == 0) {
+    auto results = CompleteMany(db_, {d}, clock_.Now());
+    ++sent_commits_;
+    Status s = results ? (*results)[0] : Status(std::unexpected(results.error()));
+    if (s)
+      ++sent_;
+    else
+      spdlog::warn("sender message_id={} error={}", d.message.id, s.error().ToString());
+    return;
+  }
+  {
+    std::unique_lock lock(done_mu_);
+    committed_cv_.wait(lock, [&] { return w.outstanding < options_.max_uncommitted; });
+    ++w.outstanding;
+    queued_.emplace_back(w.index, std::move(d));
+  }
+  done_cv_.notify_one();
+}
+
+void Sender::Drain(Worker& w) {
+  if (options_.max_uncommitted == 0) return;
+  std::unique_lock lock(done_mu_);
+  committed_cv_.wait(lock, [&] { return w.outstanding == 0; });
+}
+
 Result<int> Sender::RunOnce(int worker) {
   Worker& w = *workers_.at(worker);
+  if (uint64_t g = generation_.load(); g != w.generation) {
+    w.channels.clear();
+    w.settings.clear();
+    w.generation = g;
+  }
+  Micros now = clock_.Now();
   RG_ASSIGN_OR_RETURN(std::vector<Message> batch,
-                      Claim(db_, options_.batch, w.id, options_.lease, clock_.Now()));
+                      Claim(db_, options_.batch, w.id, options_.lease, now));
+  if (batch.empty()) return 0;
+  // On an error here the batch stays leased and returns to the outbox when the lease ends.
+  RG_ASSIGN_OR_RETURN(std::vector<Facts> facts, ReadFacts(w, batch, now));
+  w.batch_sends.clear();
   int handled = 0;
-  for (const Message& m : batch) {
+  for (size_t i = 0; i < batch.size(); ++i) {
     if (stop_ && !threads_.empty()) break;  // the rest return to others when the lease ends
-    auto s = Handle(w, m);
-    if (!s) spdlog::warn("sender message_id={} error={}", m.id, s.error().ToString());
+    auto s = Handle(w, batch[i], facts[i]);
+    if (!s) spdlog::warn("sender message_id={} error={}", batch[i].id, s.error().ToString());
     ++handled;
   }
+  Drain(w);
   return handled;
 }
 
-Status Sender::Handle(Worker& w, const Message& m) {
+Result<std::vector<Sender::Facts>> Sender::ReadFacts(Worker& w, const std::vector<Message>& batch,
+                                                     Micros now) {
+  return db_.ReadValue([&](store::Tx& tx) -> Result<std::vector<Facts>> {
+    std::vector<Facts> out(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Message& m = batch[i];
+      auto& cached = w.settings[m.merchant_id];
+      if (cached.loaded_at == 0 || now - cached.loaded_at > options_.settings_cache_ttl) {
+        RG_ASSIGN_OR_RETURN(cached.settings, GetMessagingSettings(tx, m.merchant_id));
+        cached.loaded_at = now;
+      }
+      const MessagingSettings& s = cached.settings;
+      Facts& f = out[i];
+      f.settings = &s;
+      f.facts.purpose = m.purpose;
+      f.facts.medium = m.medium;
+      RG_ASSIGN_OR_RETURN(f.facts.suppression,
+                          FindSuppression(tx, m.merchant_id, m.medium, m.recipient));
+      if (m.purpose != Purpose::kMarketing || !m.member_id) continue;
+      if (m.medium == Medium::kWebhook) {
+        f.facts.consent = true;
+      } else {
+        RG_ASSIGN_OR_RETURN(
+            store::Rows c,
+            tx.Query("SELECT granted FROM member_consents WHERE merchant_id = ? "
+                     "AND member_id = ? AND channel = ?",
+                     {m.merchant_id, *m.member_id, std::string(MediumName(m.medium))}));
+        if (!c.empty()) f.facts.consent = c[0].Bool(0);
+      }
+      if (!s.policy.caps.empty()) {
+        RG_ASSIGN_OR_RETURN(f.facts.sent_at, RecentSends(tx, m.merchant_id, *m.member_id, m.medium,
+                                                         now - 7 * kMicrosPerDay));
+      }
+    }
+    return out;
+  });
+}
+
+Status Sender::Handle(Worker& w, const Message& m, Facts& facts) {
   // 1. The channel.
   Micros now = clock_.Now();
   auto& cached = w.channels[m.channel_id];
@@ -91,7 +234,7 @@ Status Sender::Handle(Worker& w, const Message& m) {
           MakeError(Code::kFailedPrecondition, "channel not found or inactive", "channel_id");
     } else {
       auto config = ToConfig(**row, options_.secrets);
-      auto made = config ? MakeChannel(*config)
+      auto made = config ? options_.make_channel(*config)
                          : Result<std::unique_ptr<Channel>>(std::unexpected(config.error()));
       if (made)
         cached.channel = std::move(*made);
@@ -106,34 +249,13 @@ Status Sender::Handle(Worker& w, const Message& m) {
     return {};
   }
 
-  // 2. The policy, at send time.
-  PolicyFacts facts;
-  facts.purpose = m.purpose;
-  facts.medium = m.medium;
-  auto read = db_.ReadValue([&](store::Tx& tx) -> Result<MessagingSettings> {
-    RG_ASSIGN_OR_RETURN(MessagingSettings s, GetMessagingSettings(tx, m.merchant_id));
-    RG_ASSIGN_OR_RETURN(facts.suppression,
-                        FindSuppression(tx, m.merchant_id, m.medium, m.recipient));
-    if (m.purpose != Purpose::kMarketing || !m.member_id) return s;
-    if (m.medium == Medium::kWebhook) {
-      facts.consent = true;
-    } else {
-      RG_ASSIGN_OR_RETURN(
-          store::Rows c,
-          tx.Query("SELECT granted FROM member_consents WHERE merchant_id = ? "
-                   "AND member_id = ? AND channel = ?",
-                   {m.merchant_id, *m.member_id, std::string(MediumName(m.medium))}));
-      if (!c.empty()) facts.consent = c[0].Bool(0);
-    }
-    if (!s.policy.caps.empty()) {
-      RG_ASSIGN_OR_RETURN(facts.sent_at, RecentSends(tx, m.merchant_id, *m.member_id, m.medium,
-                                                     now - 7 * kMicrosPerDay));
-    }
-    return s;
-  });
-  if (!read) return std::unexpected(read.error());
-  const MessagingSettings& settings = *read;
-  RG_ASSIGN_OR_RETURN(Decision d, Decide(settings.policy, facts, now));
+  // 2. The policy, at send time (facts from the start of the batch plus this batch's sends).
+  std::vector<Micros>* batch_sends = nullptr;
+  if (m.member_id) {
+    batch_sends = &w.batch_sends[{m.merchant_id, *m.member_id, m.medium}];
+    facts.facts.sent_at.insert(facts.facts.sent_at.end(), batch_sends->begin(), batch_sends->end());
+  }
+  RG_ASSIGN_OR_RETURN(Decision d, Decide(facts.settings->policy, facts.facts, now));
   switch (d.kind) {
     case Decision::Kind::kDefer:
       return Defer(db_, m, w.id, d.until, d.reason, now);
@@ -145,11 +267,13 @@ Status Sender::Handle(Worker& w, const Message& m) {
       break;
   }
 
-  // 3. The provider. `sending` is committed (Claim); `sent` is committed right after.
+  // 3. The provider. `sending` is committed (Claim); `sent` is committed by Submit's commit.
   SendOutcome o = cached.channel->Send(m.ToEnvelope());
   if (o.kind == SendOutcome::Kind::kSent) {
-    ++sent_;
-    return Complete(db_, m, w.id, o.provider_id, clock_.Now());
+    Micros at = clock_.Now();
+    if (batch_sends) batch_sends->push_back(at);
+    Submit(w, Delivered{m, w.id, std::move(o.provider_id), at});
+    return {};
   }
   double u = std::uniform_real_distribution<double>(0.0, 1.0)(w.rng);
   RG_ASSIGN_OR_RETURN(MessageStatus st, Retry(db_, m, w.id, o, clock_.Now(), options_.retry, u));

@@ -1,14 +1,29 @@
 #pragma once
 
 // The sender: N worker threads, each claiming batches from the outbox, building each message's
-// Channel with MakeChannel (cached per channel row, per worker), checking the send policy at
-// send time (consent, suppression, quiet hours, caps — policy.h), then calling the provider and
-// recording the outcome (outbox.h). One message is in a provider call per worker at a time, so
-// a crash leaves at most `workers` messages with an unknown outcome.
+// Channel with MakeChannel (cached per channel row, per worker, so a worker keeps one provider
+// connection open across messages — for SMTP one session per worker), checking the send policy
+// at send time (consent, suppression, quiet hours, caps — policy.h), then calling the provider
+// and recording the outcome (outbox.h).
+//
+// Per claimed batch a worker reads the policy facts of all its messages in one read transaction;
+// the merchant's messaging settings are cached per worker for settings_cache_ttl (or until
+// InvalidateCaches()). Sends to the same member earlier in the batch count towards its caps.
+//
+// `sent` is recorded by one completer thread that commits every delivery queued by any worker
+// in one transaction (CompleteMany), while the workers go on to the next message. A worker has at
+// most `max_uncommitted` delivered messages whose commit is still outstanding; one more delivery
+// waits for them. The crash window (a message the provider accepted whose `sent` is not
+// committed, which a restart delivers again with the same identity, deduplicated by receivers):
+// at most workers × (max_uncommitted + 1) messages; with max_uncommitted = 0 the worker commits
+// each delivery itself before the next provider call (at most `workers`, the contract before
+// deliveries were pipelined).
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -23,13 +38,19 @@ namespace regulars::messaging {
 
 struct SenderOptions {
   int workers = 2;
-  int batch = 16;
+  int batch = 32;
   Micros lease = 120 * kMicrosPerSecond;             // longer than a batch can take
   Micros idle_wait = 500 * 1000;                     // sleep when nothing is due
   Micros channel_cache_ttl = 60 * kMicrosPerSecond;  // channel rows are re-read after this
+  Micros settings_cache_ttl = 5 * kMicrosPerSecond;  // messaging settings are re-read after this
+  // Per worker, deliveries whose `sent` commit may be outstanding. In practice a worker has about
+  // (commit latency / provider call time) of them; this caps it where commits are slow (fsync).
+  int max_uncommitted = 16;
   RetryPolicy retry;
   std::string name;                    // worker ids are "<name>-<n>"; default host-pid-random
   const SecretBox* secrets = nullptr;  // opens channel secrets; nullptr: channels without
+  // Builds a channel from its config; default MakeChannel (tests substitute their own).
+  std::function<Result<std::unique_ptr<Channel>>(const ChannelConfig&)> make_channel;
 };
 
 class Sender {
@@ -38,21 +59,36 @@ class Sender {
   ~Sender();  // Stop()s
 
   void Start();
-  // Asks the workers to finish their current message and waits for them.
+  // Asks the workers to finish their current message and waits for them (and for the commits of
+  // what they delivered).
   void Stop();
 
   // One claim-and-send round for worker `worker` (0-based) on the calling thread: the number of
-  // messages handled. For tests and tools; do not mix with Start().
+  // messages handled. Returns once every delivery of the round is committed. For tests and
+  // tools; do not mix with Start().
   Result<int> RunOnce(int worker);
 
-  // Totals since start, for metrics and tests.
+  // Every worker re-reads channel rows and messaging settings at its next round (call after
+  // changing them; otherwise the TTLs above apply).
+  void InvalidateCaches() { generation_.fetch_add(1); }
+
+  // Totals since start, for metrics and tests. sent() counts committed `sent` rows.
   int64_t sent() const { return sent_.load(); }
   int64_t failed() const { return failed_.load(); }
+  // Transactions that recorded `sent` rows (CompleteMany calls).
+  int64_t sent_commits() const { return sent_commits_.load(); }
 
  private:
   struct Worker;
-  Status Handle(Worker& w, const Message& m);
+  struct Facts;
+  Result<std::vector<Facts>> ReadFacts(Worker& w, const std::vector<Message>& batch, Micros now);
+  Status Handle(Worker& w, const Message& m, Facts& facts);
+  // Hands a delivery to the completer (or commits it, with max_uncommitted = 0).
+  void Submit(Worker& w, Delivered d);
+  // Waits until every delivery `w` submitted is committed.
+  void Drain(Worker& w);
   void Loop(int worker);
+  void CompleterLoop();
 
   store::Database& db_;
   const Clock& clock_;
@@ -60,7 +96,16 @@ class Sender {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
-  std::atomic<int64_t> sent_{0}, failed_{0};
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int64_t> sent_{0}, failed_{0}, sent_commits_{0};
+
+  // The completer: deliveries waiting for their commit, per worker counts of them.
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;                // to the completer: work queued, or stopping
+  std::condition_variable committed_cv_;           // to the workers: a commit finished
+  std::vector<std::pair<int, Delivered>> queued_;  // (worker index, delivery)
+  bool completer_stop_ = false;
+  std::thread completer_;
 };
 
 }  // namespace regulars::messaging

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "messaging/messaging_repo.h"
+#include "messaging/smtp_fake_server.h"
 #include "store/testing.h"
 
 namespace regulars::messaging {
@@ -163,6 +164,157 @@ TEST_P(SenderTest, WorkerThreadsDrainTheOutbox) {
     return r[0].Int(0);
   });
   EXPECT_EQ(n.value_or(0), 40);
+}
+
+TEST_P(SenderTest, SettingsAreCachedUntilTheirTtlOrAnInvalidation) {
+  // 22:13 in Taipei: inside the quiet hours of SetUp's settings.
+  Consent(true);
+  SenderOptions o = Options();
+  o.settings_cache_ttl = 60 * kMicrosPerSecond;
+  Sender s(db(), clock_, o);
+  Id a = Put("c1", Purpose::kMarketing);
+  EXPECT_EQ(Run(s), 1);
+  EXPECT_EQ(Get(a).status, MessageStatus::kDeferred);
+  auto put = [&](nlohmann::json settings) {
+    ASSERT_TRUE(db().Write(
+        [&](store::Tx& tx) { return PutMessagingSettings(tx, kMerchant, settings, 0); }));
+  };
+  put({{"policy", {{"quiet_hours", nullptr}}}});
+  // Within the TTL the worker still applies the quiet hours it read.
+  Id b = Put("c2", Purpose::kMarketing);
+  EXPECT_EQ(Run(s), 1);
+  EXPECT_EQ(Get(b).status, MessageStatus::kDeferred);
+  // An invalidation makes the next round read them again.
+  s.InvalidateCaches();
+  Id c = Put("c3", Purpose::kMarketing);
+  EXPECT_EQ(Run(s), 1);
+  EXPECT_EQ(Get(c).status, MessageStatus::kSent);
+  // So does the TTL running out.
+  put({{"policy", {{"quiet_hours", {{"start", "21:00"}, {"end", "09:00"}}}}}});
+  Id d = Put("c4", Purpose::kMarketing);
+  EXPECT_EQ(Run(s), 1);
+  EXPECT_EQ(Get(d).status, MessageStatus::kSent);
+  clock_.Advance(61 * kMicrosPerSecond);
+  Id e = Put("c5", Purpose::kMarketing);
+  EXPECT_EQ(Run(s), 1);
+  EXPECT_EQ(Get(e).status, MessageStatus::kDeferred);
+  EXPECT_EQ(Get(e).last_error, "quiet_hours");
+}
+
+TEST_P(SenderTest, ACapCountsTheSendsEarlierInTheSameBatch) {
+  clock_.Set(*ParseRfc3339("2026-09-22T03:00:00Z"));  // 11:00 in Taipei
+  Consent(true);
+  ASSERT_TRUE(db().Write([&](store::Tx& tx) {
+    return PutMessagingSettings(
+        tx, kMerchant,
+        {{"policy",
+          {{"caps", {{{"medium", "email"}, {"period", "day"}, {"max", 2}, {"action", "skip"}}}}}}},
+        0);
+  }));
+  Id a = Put("p1", Purpose::kMarketing);
+  Id b = Put("p2", Purpose::kMarketing);
+  Id c = Put("p3", Purpose::kMarketing);
+  Sender s(db(), clock_, Options());
+  EXPECT_EQ(Run(s), 3);  // one batch: the facts were read before any of them was sent
+  EXPECT_EQ(Get(a).status, MessageStatus::kSent);
+  EXPECT_EQ(Get(b).status, MessageStatus::kSent);
+  EXPECT_EQ(Get(c).status, MessageStatus::kSkipped);
+  EXPECT_EQ(Get(c).last_error, "frequency_cap");
+  EXPECT_EQ(s.sent(), 2);
+}
+
+TEST_P(SenderTest, AWorkerKeepsOneSmtpSessionAcrossBatches) {
+  clock_.Set(*ParseRfc3339("2026-09-22T03:00:00Z"));
+  testing::FakeSmtpServer server;
+  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+    ChannelRow smtp;
+    smtp.merchant_id = kMerchant;
+    smtp.id = 3;
+    smtp.kind = ChannelKind::kSmtp;
+    smtp.name = "smtp";
+    smtp.settings = {{"host", "127.0.0.1"},
+                     {"port", server.port()},
+                     {"security", "none"},
+                     {"from", "Shop <shop@example.com>"}};
+    RG_TRY(CreateChannel(tx, nullptr, smtp, nlohmann::json::object(), 0));
+    return {};
+  }));
+  for (int i = 0; i < 10; ++i) Put("s" + std::to_string(i), Purpose::kTransactional, 3);
+  SenderOptions o = Options();
+  o.batch = 4;
+  Sender s(db(), clock_, o);
+  EXPECT_EQ(Run(s), 4);
+  EXPECT_EQ(Run(s), 4);
+  EXPECT_EQ(Run(s), 2);
+  EXPECT_EQ(s.sent(), 10);
+  EXPECT_EQ(server.messages(), 10);
+  EXPECT_EQ(server.connections(), 1);
+  // Invalidated, the channel is built again: a new session.
+  s.InvalidateCaches();
+  Put("s10", Purpose::kTransactional, 3);
+  EXPECT_EQ(Run(s), 1);
+  EXPECT_EQ(server.messages(), 11);
+  EXPECT_EQ(server.connections(), 2);
+}
+
+// Accepts everything; at each call counts the messages it accepted earlier whose row is still
+// `sending` (delivered, `sent` not committed yet).
+class ProbeChannel final : public Channel {
+ public:
+  ProbeChannel(store::Database& db, Id merchant, std::vector<Id>& accepted, int& most)
+      : db_(db), merchant_(merchant), accepted_(accepted), most_(most) {}
+  ChannelKind kind() const override { return ChannelKind::kLog; }
+  SendOutcome Send(const Envelope& e) override {
+    int uncommitted = 0;
+    for (Id id : accepted_) {
+      auto m = db_.ReadValue([&](store::Tx& tx) { return GetMessage(tx, merchant_, id); });
+      if (m && *m && (*m)->status == MessageStatus::kSending) ++uncommitted;
+    }
+    most_ = std::max(most_, uncommitted);
+    accepted_.push_back(e.message_id);
+    SendOutcome o;
+    o.provider_id = "probe-" + std::to_string(e.message_id);
+    return o;
+  }
+
+ private:
+  store::Database& db_;
+  Id merchant_;
+  std::vector<Id>& accepted_;
+  int& most_;
+};
+
+TEST_P(SenderTest, AtMostMaxUncommittedDeliveriesWaitForTheirCommit) {
+  clock_.Set(*ParseRfc3339("2026-09-22T03:00:00Z"));
+  int key = 0;
+  for (int max_uncommitted : {0, 2}) {
+    SCOPED_TRACE(max_uncommitted);
+    for (int i = 0; i < 12; ++i) Put("u" + std::to_string(key++), Purpose::kTransactional);
+    std::vector<Id> accepted;
+    int most = -1;
+    SenderOptions o = Options();
+    o.max_uncommitted = max_uncommitted;
+    o.make_channel = [&](const ChannelConfig&) -> Result<std::unique_ptr<Channel>> {
+      return std::make_unique<ProbeChannel>(db(), kMerchant, accepted, most);
+    };
+    Sender s(db(), clock_, o);
+    EXPECT_EQ(Run(s), 12);
+    // RunOnce returns with every delivery committed.
+    EXPECT_EQ(s.sent(), 12);
+    ASSERT_EQ(accepted.size(), 12u);
+    for (Id id : accepted) {
+      EXPECT_EQ(Get(id).status, MessageStatus::kSent);
+      EXPECT_EQ(Get(id).provider_id, "probe-" + std::to_string(id));
+    }
+    if (max_uncommitted == 0) {
+      EXPECT_EQ(most, 0);  // each `sent` is committed before the next provider call
+      EXPECT_EQ(s.sent_commits(), 12);
+    } else {
+      EXPECT_LE(most, max_uncommitted);
+      EXPECT_GE(s.sent_commits(), 6);  // a commit carries at most max_uncommitted
+      EXPECT_LE(s.sent_commits(), 12);
+    }
+  }
 }
 
 RG_INSTANTIATE_BACKENDS(SenderTest);

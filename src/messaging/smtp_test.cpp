@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 
+#include "messaging/smtp_fake_server.h"
 #include "messaging/smtp_test_server.h"
 
 namespace regulars::messaging {
@@ -126,6 +127,49 @@ TEST(SmtpTest, DeliversToARealSmtpServerPlain) {
   ASSERT_EQ(got.size(), 2u);
   ExpectReceived(got[0], e);
   ExpectReceived(got[1], e2);
+}
+
+Envelope Numbered(int i) {
+  Envelope e = Mail("m" + std::to_string(i) + "@example.com");
+  e.dedup_key = "7001/receipt:n" + std::to_string(i);
+  return e;
+}
+
+TEST(SmtpTest, OneConnectionCarriesEveryMessage) {
+  testing::FakeSmtpServer server;
+  auto ch = Make(Config(server.port()));
+  ASSERT_TRUE(ch);
+  for (int i = 0; i < 5; ++i) {
+    SendOutcome o = ch->Send(Numbered(i));
+    EXPECT_EQ(o.kind, SendOutcome::Kind::kSent) << o.error;
+  }
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(server.messages(), 5);
+  // One greeting per session, then MAIL, RCPT, DATA per message.
+  std::vector<std::string> cmds = server.commands();
+  ASSERT_EQ(cmds.size(), 16u);
+  EXPECT_TRUE(cmds[0].starts_with("EHLO ")) << cmds[0];
+  EXPECT_EQ(cmds[1], "MAIL FROM:<shop@bean.example>");
+  EXPECT_EQ(cmds[2], "RCPT TO:<m0@example.com>");
+  EXPECT_EQ(cmds[3], "DATA");
+  EXPECT_EQ(cmds[14], "RCPT TO:<m4@example.com>");
+}
+
+TEST(SmtpTest, AConnectionTheServerClosedIsOpenedAgain) {
+  testing::FakeSmtpServer server;
+  server.close_after(2);  // the server ends each session after two messages
+  auto ch = Make(Config(server.port()));
+  ASSERT_TRUE(ch);
+  for (int i = 0; i < 5; ++i) {
+    SendOutcome o = ch->Send(Numbered(i));
+    EXPECT_EQ(o.kind, SendOutcome::Kind::kSent) << i << ": " << o.error;
+    // The next message goes out once the server has hung up (not racing its close).
+    if (i % 2 == 1) {
+      EXPECT_TRUE(server.WaitForClosed((i + 1) / 2));
+    }
+  }
+  EXPECT_EQ(server.messages(), 5);
+  EXPECT_EQ(server.connections(), 3);
 }
 
 TEST(SmtpTest, RepliesMapToPermanentAndTemporaryOutcomes) {

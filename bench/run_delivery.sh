@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Messaging delivery alone (the delivery part of run_messaging.sh, with the crash-window setting
+# varied): the sender workers (bench_messaging deliver: W workers, each with one SMTP session,
+# at most U deliveries awaiting their `sent` commit) into postfix's smtp-sink, and in the same
+# run postfix's smtp-source sending the same number of messages to the same sink with as many
+# sessions as the sender has workers (-s W, -d: one connection per session).
+#
+#   flock /tmp/regulars-bench.lock bench/run_delivery.sh
+#
+# Environment (defaults in brackets): BUILD [build]  BENCH [$BUILD/bench/bench_messaging]
+#   DELIVER_N [10000]  WORKERS [4]  UNCOMMITTED ["0 1 16"] (one sender run per value)
+#   RUNS [3]  PORT [25260]  BASELINE [] (another bench_messaging binary, e.g. one built from an
+#   earlier commit, run the same way with its default settings as one more row)
+# Prints every run and then the medians. Needs root for smtp-sink -u nobody.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+BENCH=${BENCH:-$BUILD/bench/bench_messaging}
+DELIVER_N=${DELIVER_N:-10000}
+WORKERS=${WORKERS:-4}
+UNCOMMITTED=${UNCOMMITTED:-0 1 16}
+RUNS=${RUNS:-3}
+PORT=${PORT:-25260}
+BASELINE=${BASELINE:-}
+
+[ -x "$BENCH" ] || { echo "run_delivery: $BENCH not built (ninja -C build bench_messaging)" >&2; exit 1; }
+WORK=$(mktemp -d /tmp/rg-delivery-bench-XXXXXX)
+SINK=""
+cleanup() {
+  [ -n "$SINK" ] && kill "$SINK" 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
+
+/usr/sbin/smtp-sink -u nobody "127.0.0.1:$PORT" 1000 &
+SINK=$!
+sleep 0.5
+
+echo "load before: $(cat /proc/loadavg)" >&2
+: >"$WORK/source"
+for run in $(seq 1 "$RUNS"); do
+  for u in $UNCOMMITTED; do
+    out=$("$BENCH" deliver "$DELIVER_N" "sqlite:$WORK/deliver-$run-$u.db" "$PORT" "$WORKERS" "$u" |
+      grep RESULT)
+    echo "run $run: $out" >&2
+    echo "$out" | field rate >>"$WORK/deliver-$u"
+    echo "$out" | field sent_commits >>"$WORK/commits-$u"
+    rm -f "$WORK"/deliver-"$run"-"$u".db*
+  done
+
+  if [ -n "$BASELINE" ]; then
+    out=$("$BASELINE" deliver "$DELIVER_N" "sqlite:$WORK/baseline-$run.db" "$PORT" "$WORKERS" |
+      grep RESULT)
+    echo "run $run: baseline $out" >&2
+    echo "$out" | field rate >>"$WORK/baseline"
+    rm -f "$WORK"/baseline-"$run".db*
+  fi
+
+  t0=$(now)
+  /usr/sbin/smtp-source -s "$WORKERS" -d -m "$DELIVER_N" -f shop@example.com -t m@example.com \
+    "127.0.0.1:$PORT"
+  t1=$(now)
+  rate=$(awk -v a="$t0" -v b="$t1" -v n="$DELIVER_N" 'BEGIN {printf "%.0f", n / (b - a)}')
+  echo "run $run: RESULT what=smtp-source n=$DELIVER_N rate=$rate" >&2
+  echo "$rate" >>"$WORK/source"
+done
+echo "load after: $(cat /proc/loadavg)" >&2
+
+s=$(median <"$WORK/source")
+echo "| what | n | median of $RUNS | |"
+echo "|---|---|---|---|"
+for u in $UNCOMMITTED; do
+  d=$(median <"$WORK/deliver-$u"); c=$(median <"$WORK/commits-$u")
+  echo "| Regulars sender, $WORKERS workers, max_uncommitted=$u -> smtp-sink | $DELIVER_N | $d msg/s ($c \`sent\` commits) | $(awk -v a="$d" -v b="$s" 'BEGIN {printf "%.2f", a / b}') of smtp-source |"
+done
+if [ -n "$BASELINE" ]; then
+  d=$(median <"$WORK/baseline")
+  echo "| baseline $(basename "$BASELINE"), $WORKERS workers -> smtp-sink | $DELIVER_N | $d msg/s | $(awk -v a="$d" -v b="$s" 'BEGIN {printf "%.2f", a / b}') of smtp-source |"
+fi
+echo "| smtp-source -s $WORKERS -d -> smtp-sink | $DELIVER_N | $s msg/s | |"
