@@ -234,11 +234,11 @@ uint32_t FactSeconds(int64_t at_s) {
       std::clamp<int64_t>(at_s, 0, int64_t{std::numeric_limits<uint32_t>::max()}));
 }
 
-// Makes room in `v` for `n` elements: grows by an eighth (at least 4,096) rather than doubling,
+// Makes room in `v` for `n` elements: grows by a sixteenth (at least 4,096) rather than doubling,
 // so a live order after the build does not double the array the store counts.
 void Reserve(std::vector<OrderFact>& v, size_t n) {
   if (n <= v.capacity()) return;
-  v.reserve(std::max(n, v.capacity() + std::max<size_t>(v.capacity() / 8, 4096)));
+  v.reserve(std::max(n, v.capacity() + std::max<size_t>(v.capacity() / 16, 4096)));
 }
 
 }  // namespace
@@ -308,7 +308,8 @@ void MerchantFeatures::InsertOrder(uint32_t i, int64_t at_s, int64_t net_minor, 
   order_facts.insert(pos, fact);
   ++r.count;
   SetNet(k, net_minor);
-  if (garbage_facts > 4096 && garbage_facts * 8 > order_facts.size()) CompactOrderLogs();
+  if (garbage_facts > kCompactMinGarbage && garbage_facts * kCompactFraction > order_facts.size())
+    CompactOrderLogs();
 }
 
 void MerchantFeatures::SetNet(size_t k, int64_t net_minor) {
@@ -755,7 +756,7 @@ Result<MerchantFeatures> BuildMerchantFeatures(Tx& tx, Id merchant_id, Micros no
     if (members.size() < page.limit) break;
     page.after = f.member_ids.back();
   }
-  f.order_facts.shrink_to_fit();  // the growth's headroom (up to an eighth)
+  f.order_facts.shrink_to_fit();  // the growth's headroom (up to a sixteenth)
   return f;
 }
 
@@ -1032,7 +1033,9 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
     else
       AddMember(f, meta, std::move(m));
   }
-  if (f.garbage_facts > 4096 && f.garbage_facts * 8 > f.order_facts.size()) f.CompactOrderLogs();
+  if (f.garbage_facts > MerchantFeatures::kCompactMinGarbage &&
+      f.garbage_facts * MerchantFeatures::kCompactFraction > f.order_facts.size())
+    f.CompactOrderLogs();
   f.last_seq = last;
   bytes_.store(ComputeBytesLocked(), std::memory_order_relaxed);
   return count;

@@ -196,8 +196,12 @@ struct MerchantFeatures {
   // A fresh build lays the slices out in member order with nothing between them. An order
   // applied live to a member whose slice is not the last one moves that slice to the end
   // (the old copy becomes garbage_facts); CompactOrderLogs() rewrites the array without
-  // garbage once it exceeds an eighth of it (and 4,096 facts), so live orders cost amortised
-  // O(log length) and the array stays within ~12.5% of the facts held.
+  // garbage once it exceeds a sixteenth of it (and kCompactMinGarbage facts), so live orders
+  // cost amortised O(log length); with the array's growth by a sixteenth its capacity stays
+  // within ~13% of the facts held (the store's bound under 300 MB at 1M members / 10M orders
+  // counts on it: docs/benchmarks.md).
+  static constexpr size_t kCompactMinGarbage = 4096;
+  static constexpr size_t kCompactFraction = 16;  // compact when garbage > size / this
   std::vector<OrderFact> order_facts;
   size_t garbage_facts = 0;       // facts in order_facts that no member's slice covers
   std::vector<int64_t> big_nets;  // nets above INT32_MAX (OrderFact::net < 0 points here)

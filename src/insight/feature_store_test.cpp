@@ -616,17 +616,17 @@ TEST(ApplyOrderTest, ALiveOrderMovesTheLogToTheEndAndCompactionDropsTheOldCopies
     EXPECT_EQ(std::vector<OrderFact>(f.Orders(i).begin(), f.Orders(i).end()), before[i]);
 }
 
-TEST(ApplyOrderTest, CompactsOnItsOwnWhenTheGarbageExceedsAnEighth) {
+TEST(ApplyOrderTest, CompactsOnItsOwnWhenTheGarbageExceedsASixteenth) {
   MerchantFeatures f = EmptyStore(2);
   // Alternating members: each order moves its member's log past the other's, so the garbage
-  // grows by the log's length every time, until it passes 4,096 facts and an eighth.
+  // grows by the log's length every time, until it passes 4,096 facts and a sixteenth.
   int64_t compactions = 0;
   size_t last_garbage = 0;
   for (int64_t k = 0; k < 400; ++k) {
     ApplyOrder(f, At(100 + k % 2, 10'000 + k, 10 + k, "S" + std::to_string(k % 5)));
     if (f.garbage_facts < last_garbage) ++compactions;
     last_garbage = f.garbage_facts;
-    ASSERT_LE(f.garbage_facts * 8, f.order_facts.size() + 8 * 4096);
+    ASSERT_LE(f.garbage_facts * 16, f.order_facts.size() + 16 * 4096);
   }
   EXPECT_GE(compactions, 1);
   // Whatever the compactions did, each log is its member's orders, oldest first.
