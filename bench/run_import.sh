@@ -39,6 +39,7 @@
 #   PERF=1: after the measured runs, one more SQLite import of the generated file under
 #           `perf record -g`; the top of `perf report` goes to the folder (kept) and stderr
 #   RESULTS [unset]: also append the table rows to this file
+#   IMPORT_ARGS [unset]: extra arguments for every `regulars import orders` ("--batch-orders 2000")
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -106,7 +107,8 @@ regulars_import() {
     --json | json_str merchant_id)
   [ -n "$merchant" ] || die "merchant create failed"
   t0=$(now)
-  "$REGULARS" import orders "$path" "$@" --merchant "$merchant" --preset "$preset" --json \
+  # shellcheck disable=SC2086 # IMPORT_ARGS is a list of words
+  "$REGULARS" import orders "$path" "$@" --merchant "$merchant" --preset "$preset" --json ${IMPORT_ARGS:-} \
     >"$WORK/last.json" 2>"$WORK/last.err" || {
     cat "$WORK/last.err" >&2
     die "regulars import orders failed"
