@@ -3,12 +3,15 @@
 //   bench_messaging render-enqueue N DB_URL    render a personalised e-mail template for N
 //                                              members and enqueue each (outbox row + its
 //                                              message_queued event), 5,000 per transaction
-//   bench_messaging render-enqueue-bulk N DB_URL [BATCH]
+//   bench_messaging render-enqueue-bulk N DB_URL [BATCH [PIPELINED]]
 //                                              the same messages through the bulk path
 //                                              (outbox_bulk.h EnqueueBatch: variables bound
 //                                              by position, multi-row INSERTs), BATCH
 //                                              members per transaction [20000]; then runs
-//                                              again and checks that nothing is enqueued
+//                                              again and checks that nothing is enqueued.
+//                                              PIPELINED=1: batch k+1 is rendered on this
+//                                              thread (RenderBatch) while batch k is written
+//                                              (EnqueueRendered) [0]
 //   bench_messaging render N                   rendering alone, both ways: a JSON context
 //                                              per member + Render, and RenderBound
 //   bench_messaging deliver N DB_URL PORT W [U] enqueue N messages for an SMTP channel at
@@ -22,6 +25,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <thread>
 
 #include "messaging/messaging_repo.h"
@@ -161,38 +165,60 @@ BulkRequest MakeBulkRequest(CompiledTemplate* t) {
   return req;
 }
 
-// One pass over n members in transactions of `batch`; returns (created, seconds).
+// One pass over n members in transactions of `batch`; returns (created, seconds). Pipelined:
+// this thread builds and renders batch k+1 (RenderBatch) while the database writes batch k
+// (EnqueueRendered); otherwise EnqueueBatch renders inside the transaction.
 std::pair<int64_t, double> BulkPass(store::Database& db, CompiledTemplate& t, int n, int batch,
-                                    Micros now) {
+                                    Micros now, bool pipelined) {
   BulkRequest req = MakeBulkRequest(&t);
   std::vector<BulkMember> members;
   members.reserve(batch);
   int64_t created = 0;
+  std::vector<NewMessage> writing;
+  std::future<Result<BulkEnqueued>> pending;
+  auto collect = [&] {
+    if (!pending.valid()) return;
+    auto r = pending.get();
+    if (!r) Die(r.error());
+    created += r->created;
+  };
   auto t0 = std::chrono::steady_clock::now();
   for (int start = 0; start < n; start += batch) {
     members.clear();
     for (int i = start; i < std::min(n, start + batch); ++i) members.push_back(MakeBulkMember(i));
-    auto r = db.WriteValue(
-        [&](store::Tx& tx) { return EnqueueBatch(tx, kMerchant, now, req, members); });
-    if (!r) Die(r.error());
-    created += r->created;
+    if (!pipelined) {
+      auto r = db.WriteValue(
+          [&](store::Tx& tx) { return EnqueueBatch(tx, kMerchant, now, req, members); });
+      if (!r) Die(r.error());
+      created += r->created;
+      continue;
+    }
+    auto rendered = RenderBatch(req, members);
+    if (!rendered) Die(rendered.error());
+    collect();
+    writing = std::move(*rendered);
+    pending = std::async(std::launch::async, [&] {
+      return db.WriteValue(
+          [&](store::Tx& tx) { return EnqueueRendered(tx, kMerchant, now, req, writing); });
+    });
   }
+  collect();
   return {created, Since(t0)};
 }
 
-void RenderEnqueueBulk(int n, const std::string& url, int batch) {
+void RenderEnqueueBulk(int n, const std::string& url, int batch, bool pipelined) {
   auto db = Setup(url, nlohmann::json::object(), ChannelKind::kLog);
   auto compiled = CompiledTemplate::Compile(Personalised());
   if (!compiled) Die(compiled.error());
   Micros now = SystemClock::Default()->Now();
-  auto [created, secs] = BulkPass(*db, *compiled, n, batch, now);
+  auto [created, secs] = BulkPass(*db, *compiled, n, batch, now, pipelined);
   if (created != n) Die(MakeError(Code::kInternal, fmt::format("created {} of {}", created, n)));
-  auto [again, secs2] = BulkPass(*db, *compiled, n, batch, now);
+  auto [again, secs2] = BulkPass(*db, *compiled, n, batch, now, pipelined);
   if (again != 0) Die(MakeError(Code::kInternal, fmt::format("re-run created {}", again)));
   fmt::print(
-      "RESULT what=render_enqueue_bulk n={} seconds={:.3f} rate={:.0f} batch={} "
+      "RESULT what=render_enqueue_bulk n={} seconds={:.3f} rate={:.0f} batch={} pipelined={} "
       "rerun_seconds={:.3f}\n",
-      n, secs, n / secs, batch, secs2);
+      n, secs, n / secs, batch, pipelined ? 1 : 0, secs2);
 }
 
 void RenderOnly(int n) {
@@ -275,8 +301,9 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "render-enqueue" && argc == 4) {
     RenderEnqueue(std::atoi(argv[2]), argv[3]);
-  } else if (mode == "render-enqueue-bulk" && (argc == 4 || argc == 5)) {
-    RenderEnqueueBulk(std::atoi(argv[2]), argv[3], argc == 5 ? std::atoi(argv[4]) : 20000);
+  } else if (mode == "render-enqueue-bulk" && argc >= 4 && argc <= 6) {
+    RenderEnqueueBulk(std::atoi(argv[2]), argv[3], argc >= 5 ? std::atoi(argv[4]) : 20000,
+                      argc == 6 && std::atoi(argv[5]) != 0);
   } else if (mode == "render" && argc == 3) {
     RenderOnly(std::atoi(argv[2]));
   } else if (mode == "deliver" && (argc == 6 || argc == 7)) {
@@ -285,7 +312,7 @@ int main(int argc, char** argv) {
   } else {
     fmt::print(stderr,
                "usage: bench_messaging render-enqueue N DB_URL\n"
-               "       bench_messaging render-enqueue-bulk N DB_URL [BATCH]\n"
+               "       bench_messaging render-enqueue-bulk N DB_URL [BATCH [PIPELINED]]\n"
                "       bench_messaging render N\n"
                "       bench_messaging deliver N DB_URL PORT WORKERS [MAX_UNCOMMITTED]\n");
     return 2;
