@@ -398,5 +398,25 @@ TEST_P(FeatureEventsTest, ReversedReferralReachesTheReferrer) {
   EXPECT_EQ(events[1].second.value("side", ""), "referrer");
 }
 
+// Tiers are ranked by level: a new level below Ana's tier raises her rank (tier_created, a
+// merchant event, makes the store re-rank everyone).
+TEST_P(FeatureEventsTest, ANewTierBelowShiftsRanksInTheStore) {
+  Id diamond = 0;
+  Write([&](store::Tx& tx) -> Result<loyalty::Tier> {
+    auto t = loyalty::CreateTier(tx, A(), {5, "Diamond", 900000, 1000, "{}"});
+    if (t) diamond = t->id;
+    return t;
+  });
+  Write([&](store::Tx& tx) { return loyalty::OverrideTier(tx, A(), ana_, 5, std::nullopt); });
+  auto store = BuiltStore();
+  ASSERT_EQ(InStore(*store, ana_).tier_rank, 3);
+  Write([&](store::Tx& tx) {
+    return loyalty::CreateTier(tx, A(), {4, "Platinum", 600000, 1000, "{}"});
+  });
+  Held h = CaughtUp(*store, ana_);
+  EXPECT_EQ(h.tier_rank, 4);
+  EXPECT_EQ(h.tier_id, diamond);
+}
+
 }  // namespace
 }  // namespace regulars::insight

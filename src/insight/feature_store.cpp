@@ -885,6 +885,7 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
   // Everything is read in one snapshot: the members reloaded reflect exactly the events read.
   std::vector<Op> ops;
   std::set<Id> reload;
+  bool tiers_created = false;  // a new tier can shift the ranks of the tiers above it
   std::unordered_map<Id, OrderInput> order_rows;
   std::vector<MemberData> reloaded;
   std::unordered_map<Id, int64_t> points;  // member -> points after the events
@@ -894,6 +895,7 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
   RG_TRY(db_.Read([&](Tx& tx) -> Status {
     ops.clear();
     reload.clear();
+    tiers_created = false;
     order_rows.clear();
     reloaded.clear();
     points.clear();
@@ -907,7 +909,10 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
       for (const auto& e : page) {
         last = e.seq;
         ++count;
-        if (!e.member_id) continue;
+        if (!e.member_id) {
+          if (e.type == "tier_created") tiers_created = true;
+          continue;
+        }
         // Segment membership events change no feature (membership is evaluated from the
         // features): the first fill of a big segment must not reload all its members.
         if (e.type == "segment_entered" || e.type == "segment_exited") continue;
@@ -1032,6 +1037,16 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
       ReloadMember(f, meta, it->second, std::move(m));
     else
       AddMember(f, meta, std::move(m));
+  }
+  if (tiers_created) {
+    // Ranks count the merchant's levels: re-rank every member's tier as of this snapshot.
+    std::unordered_map<Id, int32_t> rank_of;
+    for (const auto& [level, t] : meta.tiers) rank_of[t.id] = t.rank;
+    for (size_t i = 0; i < f.size(); ++i) {
+      if (f.tier_id[i] == 0) continue;
+      auto it = rank_of.find(f.tier_id[i]);
+      f.tier_rank[i] = it == rank_of.end() ? 0 : it->second;
+    }
   }
   if (f.garbage_facts > MerchantFeatures::kCompactMinGarbage &&
       f.garbage_facts * MerchantFeatures::kCompactFraction > f.order_facts.size())

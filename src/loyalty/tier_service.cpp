@@ -180,6 +180,11 @@ Result<Tier> CreateTier(store::Tx& tx, const Actor& actor, TierInput in) {
               "benefits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
               {actor.merchant_id, t.id, int64_t{t.level}, t.name, t.threshold,
                t.earn_multiplier_milli, t.benefits_json, actor.now, actor.now}));
+  // A merchant event: tiers are ranked by level, so a new level below others shifts the rank
+  // of every member above it (the insight store re-ranks on it).
+  json data = {{"tier_id", IdToString(t.id)}, {"level", t.level}, {"name", t.name}};
+  RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
+                             {"tier_created", std::nullopt, actor.Label(), data.dump()}));
   return t;
 }
 
