@@ -18,7 +18,7 @@
 //                                              127.0.0.1:PORT (not timed), then time W sender
 //                                              workers draining the outbox into it, each with
 //                                              at most U deliveries awaiting their `sent`
-//                                              commit (SenderOptions::max_uncommitted, default 16)
+//                                              commit (SenderOptions::max_uncommitted, default 0)
 // Prints one line "RESULT what=... n=N seconds=S rate=R".
 
 #include <fmt/format.h>

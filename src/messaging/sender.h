@@ -10,14 +10,14 @@
 // the merchant's messaging settings are cached per worker for settings_cache_ttl (or until
 // InvalidateCaches()). Sends to the same member earlier in the batch count towards its caps.
 //
-// `sent` is recorded by one completer thread that commits every delivery queued by any worker
-// in one transaction (CompleteMany), while the workers go on to the next message. A worker has at
-// most `max_uncommitted` delivered messages whose commit is still outstanding; one more delivery
-// waits for them. The crash window (a message the provider accepted whose `sent` is not
-// committed, which a restart delivers again with the same identity, deduplicated by receivers):
-// at most workers × (max_uncommitted + 1) messages; with max_uncommitted = 0 the worker commits
-// each delivery itself before the next provider call (at most `workers`, the contract before
-// deliveries were pipelined).
+// With max_uncommitted > 0, `sent` is recorded by one completer thread that commits every
+// delivery queued by any worker in one transaction (CompleteMany), while the workers go on to the
+// next message. A worker has at most `max_uncommitted` delivered messages whose commit is still
+// outstanding; one more delivery waits for them. The crash window (a message the provider accepted
+// whose `sent` is not committed, which a restart delivers again with the same identity,
+// deduplicated by receivers): at most workers × (max_uncommitted + 1) messages; with
+// max_uncommitted = 0 the worker commits each delivery itself before the next provider call (at
+// most `workers`, the contract before deliveries were pipelined).
 
 #include <atomic>
 #include <condition_variable>
@@ -44,8 +44,12 @@ struct SenderOptions {
   Micros channel_cache_ttl = 60 * kMicrosPerSecond;  // channel rows are re-read after this
   Micros settings_cache_ttl = 5 * kMicrosPerSecond;  // messaging settings are re-read after this
   // Per worker, deliveries whose `sent` commit may be outstanding. In practice a worker has about
-  // (commit latency / provider call time) of them; this caps it where commits are slow (fsync).
-  int max_uncommitted = 16;
+  // (commit latency / provider call time) of them; this caps it where commits are slow (fsync,
+  // PostgreSQL). 0 (the default): each `sent` is committed before the next provider call, so a
+  // crash re-delivers at most one message per worker (tests/outbox_crash_test asserts at most
+  // one per kill). 16 roughly doubles delivery to a fast local SMTP server (docs/benchmarks.md)
+  // at the price of up to workers × 17 re-deliveries per crash.
+  int max_uncommitted = 0;
   RetryPolicy retry;
   std::string name;                    // worker ids are "<name>-<n>"; default host-pid-random
   const SecretBox* secrets = nullptr;  // opens channel secrets; nullptr: channels without
