@@ -279,7 +279,11 @@ bench_backend() {
       # The order's own transaction: the plain BEGIN ... COMMIT that inserts into orders (the
       # API-key check is a separate read-only transaction, cached for 2 s, so rare under load;
       # the dispatcher and the feature store's tailer run transactions of their own around it).
-      nwrite=$(awk '/(statement|execute [^:]*): BEGIN$/ {on = 1; n = 0; mine = 0}
+      # Only that backend's lines ("[pid]" after the time stamp): others' interleave.
+      local backend
+      backend=$(grep -m1 'INSERT INTO orders ' "$work/$name.statements.txt" | awk '{print $4}')
+      nwrite=$(awk -v b="$backend" '$4 != b {next}
+        /(statement|execute [^:]*): BEGIN$/ {on = 1; n = 0; mine = 0}
         on {n++} on && /INSERT INTO orders / {mine = 1}
         on && /: COMMIT$/ {if (mine) {print n; found = 1; exit} on = 0}
         END {if (!found) print 0}' "$work/$name.statements.txt")
