@@ -327,6 +327,18 @@ TEST_P(MessagingApi, EmailUnsubscribeLinkStopsLaterMarketing) {
   ASSERT_EQ(suppressed.body["data"].size(), 1u) << suppressed.raw;
   EXPECT_EQ(suppressed.body["data"][0]["id"], later["id"]);
   EXPECT_EQ(smtp.Received().size(), 1u);
+
+  // Opting in again at the counter, after the unsubscribe, lifts it: the next promotion arrives.
+  clock_.Advance(60 * kMicrosPerSecond);
+  auto opt_in = Patch("/api/v1/members/" + member, a_.owner_key,
+                      {{"consent", {{"email", true}}}, {"consent_source", "counter"}});
+  ASSERT_EQ(opt_in.status, 200) << opt_in.raw;
+  json promo2 = Send(member, promo, "promo:2");
+  EXPECT_EQ(Deliver(), 1);
+  EXPECT_EQ(Message(promo2["id"])["status"], "sent") << Message(promo2["id"]);
+  auto mails2 = smtp.WaitFor(2);
+  ASSERT_EQ(mails2.size(), 2u);
+  EXPECT_NE(mails2[1].text.find("本週第二杯半價。"), std::string::npos) << mails2[1].text;
 }
 
 TEST_P(MessagingApi, MemberWithoutConsentReceivesNoMarketing) {

@@ -395,14 +395,24 @@ Status AddSuppression(Tx& tx, Id merchant_id, Medium medium, std::string_view ad
   return {};
 }
 
+Result<std::optional<SuppressionRecord>> FindSuppressionRecord(Tx& tx, Id merchant_id,
+                                                               Medium medium,
+                                                               std::string_view address) {
+  RG_ASSIGN_OR_RETURN(
+      Rows rows, tx.Query("SELECT reason, created_at FROM message_suppressions WHERE "
+                          "merchant_id = ? AND medium = ? AND address = ?",
+                          {merchant_id, std::string(MediumName(medium)), std::string(address)}));
+  if (rows.empty()) return std::optional<SuppressionRecord>{};
+  std::optional<SuppressionReason> reason = ParseSuppressionReason(rows[0].Str(0));
+  if (!reason) return std::optional<SuppressionRecord>{};
+  return std::optional<SuppressionRecord>{SuppressionRecord{*reason, rows[0].Int(1)}};
+}
+
 Result<std::optional<SuppressionReason>> FindSuppression(Tx& tx, Id merchant_id, Medium medium,
                                                          std::string_view address) {
-  RG_ASSIGN_OR_RETURN(
-      Rows rows, tx.Query("SELECT reason FROM message_suppressions WHERE merchant_id = ? "
-                          "AND medium = ? AND address = ?",
-                          {merchant_id, std::string(MediumName(medium)), std::string(address)}));
-  if (rows.empty()) return std::optional<SuppressionReason>{};
-  return ParseSuppressionReason(rows[0].Str(0));
+  RG_ASSIGN_OR_RETURN(auto record, FindSuppressionRecord(tx, merchant_id, medium, address));
+  if (!record) return std::optional<SuppressionReason>{};
+  return std::optional<SuppressionReason>{record->reason};
 }
 
 Result<std::vector<Micros>> RecentSends(Tx& tx, Id merchant_id, Id member_id, Medium medium,

@@ -168,6 +168,14 @@ Status AddSuppression(store::Tx& tx, Id merchant_id, Medium medium, std::string_
                       SuppressionReason reason, std::optional<Id> member_id, Micros now);
 Result<std::optional<SuppressionReason>> FindSuppression(store::Tx& tx, Id merchant_id,
                                                          Medium medium, std::string_view address);
+// The same with the time the suppression was first recorded (policy.h rule 1).
+struct SuppressionRecord {
+  SuppressionReason reason;
+  Micros created_at = 0;
+};
+Result<std::optional<SuppressionRecord>> FindSuppressionRecord(store::Tx& tx, Id merchant_id,
+                                                               Medium medium,
+                                                               std::string_view address);
 
 // When the member's messages on `medium` were sent at or after `since` (for frequency caps).
 Result<std::vector<Micros>> RecentSends(store::Tx& tx, Id merchant_id, Id member_id, Medium medium,

@@ -145,7 +145,11 @@ nlohmann::json PolicySettingsToJson(const PolicySettings& s) {
 
 Result<Decision> Decide(const PolicySettings& s, const PolicyFacts& f, Micros now) {
   using K = Decision::Kind;
-  if (f.suppression) {
+  // An unsubscribe is lifted by an explicit opt-in given after it (the consent's own time is
+  // later than the suppression's); a bounce or a complaint is not.
+  bool opted_in_again = f.suppression == SuppressionReason::kUnsubscribed &&
+                        f.consent.value_or(false) && f.consent_changed_at > f.suppressed_at;
+  if (f.suppression && !opted_in_again) {
     if (*f.suppression == SuppressionReason::kBounced || f.purpose == Purpose::kMarketing)
       return Decision{K::kSuppress, 0, std::string(SuppressionReasonName(*f.suppression))};
   }

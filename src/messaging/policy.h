@@ -5,7 +5,8 @@
 //
 // Rules, in this order:
 //   1. A suppression for the recipient: hard bounce suppresses every message; unsubscribed and
-//      complaint suppress marketing only.
+//      complaint suppress marketing only. An unsubscribe no longer counts once the member has
+//      granted consent for the medium again after it (consent_changed_at > suppressed_at).
 //   2. Marketing only: the member's marketing consent for the medium must be granted (no
 //      decision recorded = not granted). Transactional messages need no marketing consent.
 //   3. Marketing only: quiet hours in the merchant's zone defer to the end of the quiet period
@@ -64,7 +65,9 @@ struct PolicyFacts {
   Purpose purpose = Purpose::kTransactional;
   Medium medium = Medium::kEmail;
   std::optional<bool> consent;                   // marketing consent for the medium
+  Micros consent_changed_at = 0;                 // when `consent` was last set
   std::optional<SuppressionReason> suppression;  // for the recipient address
+  Micros suppressed_at = 0;                      // when `suppression` was recorded
   std::vector<Micros> sent_at;                   // the member's sends on this medium, any order
 };
 

@@ -227,5 +227,26 @@ TEST(PolicyTest, ParsesSettingsAndNamesTheBadField) {
   EXPECT_EQ(bad_zone.error().field, "timezone");
 }
 
+TEST(PolicyTest, AnOptInAfterAnUnsubscribeLiftsItButNotABounceOrComplaint) {
+  Micros now = T("2026-12-01T03:00:00Z");
+  PolicyFacts mk = Marketing(Medium::kEmail);
+  mk.suppression = SuppressionReason::kUnsubscribed;
+  mk.suppressed_at = T("2026-11-01T00:00:00Z");
+  mk.consent = true;
+  mk.consent_changed_at = T("2026-10-31T23:59:59Z");  // the grant the unsubscribe overrode
+  EXPECT_EQ(D(PolicySettings{}, mk, now), (Decision{K::kSuppress, 0, "unsubscribed"}));
+  mk.consent_changed_at = mk.suppressed_at;  // same instant: not after
+  EXPECT_EQ(D(PolicySettings{}, mk, now), (Decision{K::kSuppress, 0, "unsubscribed"}));
+  mk.consent_changed_at = T("2026-11-20T10:00:00Z");  // opted in again at the counter
+  EXPECT_EQ(D(PolicySettings{}, mk, now), (Decision{K::kSend, 0, ""}));
+  mk.consent = false;  // withdrawn again later: the unsubscribe counts again
+  EXPECT_EQ(D(PolicySettings{}, mk, now), (Decision{K::kSuppress, 0, "unsubscribed"}));
+  mk.consent = true;
+  mk.suppression = SuppressionReason::kComplaint;
+  EXPECT_EQ(D(PolicySettings{}, mk, now), (Decision{K::kSuppress, 0, "complaint"}));
+  mk.suppression = SuppressionReason::kBounced;
+  EXPECT_EQ(D(PolicySettings{}, mk, now), (Decision{K::kSuppress, 0, "bounced"}));
+}
+
 }  // namespace
 }  // namespace regulars::messaging

@@ -197,18 +197,25 @@ Result<std::vector<Sender::Facts>> Sender::ReadFacts(Worker& w, const std::vecto
       f.settings = &s;
       f.facts.purpose = m.purpose;
       f.facts.medium = m.medium;
-      RG_ASSIGN_OR_RETURN(f.facts.suppression,
-                          FindSuppression(tx, m.merchant_id, m.medium, m.recipient));
+      RG_ASSIGN_OR_RETURN(auto suppression,
+                          FindSuppressionRecord(tx, m.merchant_id, m.medium, m.recipient));
+      if (suppression) {
+        f.facts.suppression = suppression->reason;
+        f.facts.suppressed_at = suppression->created_at;
+      }
       if (m.purpose != Purpose::kMarketing || !m.member_id) continue;
       if (m.medium == Medium::kWebhook) {
         f.facts.consent = true;
       } else {
         RG_ASSIGN_OR_RETURN(
             store::Rows c,
-            tx.Query("SELECT granted FROM member_consents WHERE merchant_id = ? "
+            tx.Query("SELECT granted, changed_at FROM member_consents WHERE merchant_id = ? "
                      "AND member_id = ? AND channel = ?",
                      {m.merchant_id, *m.member_id, std::string(MediumName(m.medium))}));
-        if (!c.empty()) f.facts.consent = c[0].Bool(0);
+        if (!c.empty()) {
+          f.facts.consent = c[0].Bool(0);
+          f.facts.consent_changed_at = c[0].Int(1);
+        }
       }
       if (!s.policy.caps.empty()) {
         RG_ASSIGN_OR_RETURN(f.facts.sent_at, RecentSends(tx, m.merchant_id, *m.member_id, m.medium,
