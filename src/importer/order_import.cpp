@@ -4,7 +4,8 @@
 // Shape: lines are streamed and grouped by order id; each finished group is kept in a batch;
 // a full batch is planned and written in one transaction: which orders / returns already exist
 // (one query per 500 ids), members resolved from in-memory maps loaded once, new members,
-// orders, items, returns and events written with multi-row INSERTs of fixed shapes.
+// orders, items, returns and events written with prepared INSERTs of fixed shapes (multi-row on
+// PostgreSQL, one row on SQLite: see Inserter).
 //
 // State kept in memory for the whole run (what bounds memory): the member keys (customer id,
 // phone, e-mail → member), the order ids seen in the file, and for every member order line of the
