@@ -43,7 +43,7 @@ trap cleanup EXIT
 
 now() { date +%s.%N; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
+field() { grep -oE "(^| )$1=[0-9.]*" | cut -d= -f2; }  # " seconds=" is not "rerun_seconds="
 
 /usr/sbin/smtp-sink -u nobody "127.0.0.1:$PORT" 1000 &
 SINK=$!
