@@ -145,14 +145,19 @@ Envelope Message::ToEnvelope() const {
   return e;
 }
 
-Result<Enqueued> Enqueue(Tx& tx, Id merchant_id, Micros now, const NewMessage& n,
-                         std::string_view actor) {
+Status ValidateNewMessage(const NewMessage& n) {
   if (n.dedup_key.empty()) return InvalidField("dedup_key", "required");
   if (n.dedup_key.size() > 200) return InvalidField("dedup_key", "at most 200 bytes");
   if (n.recipient.empty()) return InvalidField("recipient", "required");
   if (n.channel_id <= 0) return InvalidField("channel_id", "required");
   if (n.max_attempts < 1 || n.max_attempts > 50)
     return InvalidField("max_attempts", "must be from 1 to 50");
+  return {};
+}
+
+Result<Enqueued> Enqueue(Tx& tx, Id merchant_id, Micros now, const NewMessage& n,
+                         std::string_view actor) {
+  RG_TRY(ValidateNewMessage(n));
   RG_ASSIGN_OR_RETURN(auto existing, GetMessageByDedupKey(tx, merchant_id, n.dedup_key));
   if (existing) return Enqueued{std::move(*existing), false};
 

@@ -98,6 +98,11 @@ struct Enqueued {
   bool created = false;  // false: the dedup key existed and `message` is the first one
 };
 
+// The checks Enqueue (and outbox_bulk.h) make on a message: invalid_argument naming dedup_key
+// (required, at most 200 bytes), recipient (required), channel_id (required) or max_attempts
+// (1..50).
+Status ValidateNewMessage(const NewMessage& m);
+
 // Inserts a queued message (and its message_queued event) in the caller's transaction, or
 // returns the existing message with the same dedup key unchanged. invalid_argument naming the
 // field for a missing dedup_key/recipient or out-of-range max_attempts.

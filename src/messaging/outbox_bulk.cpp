@@ -219,16 +219,6 @@ Result<BulkEnqueued> EnqueueManyLabelled(Tx& tx, Id merchant_id, Micros now,
 
 }  // namespace
 
-Status ValidateNewMessage(const NewMessage& n) {
-  if (n.dedup_key.empty()) return InvalidField("dedup_key", "required");
-  if (n.dedup_key.size() > 200) return InvalidField("dedup_key", "at most 200 bytes");
-  if (n.recipient.empty()) return InvalidField("recipient", "required");
-  if (n.channel_id <= 0) return InvalidField("channel_id", "required");
-  if (n.max_attempts < 1 || n.max_attempts > 50)
-    return InvalidField("max_attempts", "must be from 1 to 50");
-  return {};
-}
-
 Result<BulkEnqueued> EnqueueMany(Tx& tx, Id merchant_id, Micros now,
                                  std::span<const NewMessage> messages, std::string_view actor) {
   return EnqueueManyLabelled(tx, merchant_id, now, messages, nullptr, actor, "messages");

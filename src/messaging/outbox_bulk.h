@@ -33,10 +33,6 @@
 
 namespace regulars::messaging {
 
-// The checks Enqueue makes on a message: invalid_argument naming dedup_key (required, at most
-// 200 bytes), recipient (required), channel_id (required) or max_attempts (1..50).
-Status ValidateNewMessage(const NewMessage& m);
-
 struct BulkEnqueued {
   int64_t created = 0;
   int64_t existing = 0;  // dedup key already in the outbox, or earlier in the same batch
