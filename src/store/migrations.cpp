@@ -12,7 +12,6 @@
 #include "store/schema/0008_refund_reversals.h"
 #include "store/schema/0009_insight.h"
 #include "store/schema/0010_messaging.h"
-#include "store/schema/0011_outbox_partial_indexes.h"
 
 namespace regulars::store {
 namespace {}  // namespace
@@ -29,7 +28,6 @@ const std::vector<Migration>& AllMigrations() {
       {8, "refund_reversals", schema::kRefundReversals},
       {9, "insight", schema::kInsight},
       {10, "messaging", schema::kMessaging},
-      {11, "outbox_partial_indexes", schema::kOutboxPartialIndexes},
   };
   return kAll;
 }
