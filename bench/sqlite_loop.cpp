@@ -22,9 +22,9 @@
 //
 // Variants (--per-tx): N orders per transaction, each a BEGIN IMMEDIATE ... COMMIT; "Ns" also
 // puts each order in a SAVEPOINT ... RELEASE, as the server's group commit did until it ran
-// batches without savepoints (it now takes one only to run a batch again after a failure). One COMMIT is
-// one fsync of the WAL (synchronous=FULL), so per-tx 1 measures the disk's sync rate and larger
-// batches how far group commit can go. Each variant runs for --seconds.
+// batches without savepoints (it now takes one only to run a batch again after a failure). One
+// COMMIT is one fsync of the WAL (synchronous=FULL), so per-tx 1 measures the disk's sync rate and
+// larger batches how far group commit can go. Each variant runs for --seconds.
 //
 // Checkpoints: by default SQLite's own rule, as in the server (a PASSIVE checkpoint inside the
 // COMMIT that takes the WAL past 1,000 pages; --wal-autocheckpoint changes the threshold, 0 turns
