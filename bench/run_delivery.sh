@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Messaging delivery alone (the delivery part of run_messaging.sh, with the crash-window setting
+# Messaging delivery (run_messaging.sh ends with it; run alone to vary the crash-window setting
 # varied): the sender workers (bench_messaging deliver: W workers, each with one SMTP session,
 # at most U deliveries awaiting their `sent` commit) into postfix's smtp-sink, and in the same
 # run postfix's smtp-source sending the same number of messages to the same sink with as many

@@ -6,17 +6,16 @@
 # nothing) for RENDER_N members, and as its
 # peer in the same run the one-by-one path (render-enqueue: a JSON context per member, Render,
 # Enqueue, 5,000 per transaction) for SINGLE_N members; with PG=1 also the bulk path on a
-# throwaway PostgreSQL with durable settings (PG_DURABLE=1 scripts/with-postgres.sh); (2) delivery into
-# postfix's smtp-sink by the sender workers (bench_messaging deliver) against postfix's
-# smtp-source sending the same number of messages to the same sink with as many sessions as
-# the sender has workers (-s W, -d: one connection per session, as the sender keeps one).
+# throwaway PostgreSQL with durable settings (PG_DURABLE=1 scripts/with-postgres.sh); (2) then
+# delivery against postfix's smtp-source, by bench/run_delivery.sh with the sender's defaults
+# (UNCOMMITTED=0; run that script alone to vary it).
 #
 #   bench/run_messaging.sh
 #
 # Environment (defaults in brackets): BUILD [build]  BENCH [$BUILD/bench/bench_messaging]
 #   RENDER_N [1000000]  SINGLE_N [100000]  BATCH [20000]  PIPELINED [1]  PG [0]
-#   DELIVER_N [20000] (0: no delivery runs)  WORKERS [4]  RUNS [3]  PORT [25250]
-# Prints every run and then the medians. Needs root for smtp-sink -u nobody.
+#   DELIVER_N [20000] (0: no delivery runs)  WORKERS [4]  RUNS [3]
+# Prints every run and then the medians. Delivery needs root for smtp-sink -u nobody.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,26 +29,15 @@ PG=${PG:-0}
 DELIVER_N=${DELIVER_N:-20000}
 WORKERS=${WORKERS:-4}
 RUNS=${RUNS:-3}
-PORT=${PORT:-25250}
 
 [ -x "$BENCH" ] || { echo "run_messaging: $BENCH not built (ninja -C build bench_messaging)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/rg-messaging-bench-XXXXXX)
-SINK=""
-cleanup() {
-  [ -n "$SINK" ] && kill "$SINK" 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+trap 'rm -rf "$WORK"' EXIT
 
-now() { date +%s.%N; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 field() { grep -oE "(^| )$1=[0-9.]*" | cut -d= -f2; }  # " seconds=" is not "rerun_seconds="
 
-/usr/sbin/smtp-sink -u nobody "127.0.0.1:$PORT" 1000 &
-SINK=$!
-sleep 0.5
-
-: >"$WORK/render" ; : >"$WORK/deliver" ; : >"$WORK/source"
+: >"$WORK/render"
 for run in $(seq 1 "$RUNS"); do
   out=$("$BENCH" render-enqueue-bulk "$RENDER_N" "sqlite:$WORK/bulk-$run.db" "$BATCH" "$PIPELINED" |
     grep RESULT)
@@ -73,21 +61,6 @@ for run in $(seq 1 "$RUNS"); do
     echo "$out" | field rate >>"$WORK/pg"
     echo "$out" | field seconds >>"$WORK/pg.s"
   fi
-
-  [ "$DELIVER_N" -gt 0 ] || continue
-
-  out=$("$BENCH" deliver "$DELIVER_N" "sqlite:$WORK/deliver-$run.db" "$PORT" "$WORKERS" | grep RESULT)
-  echo "run $run: $out" >&2
-  echo "$out" | field rate >>"$WORK/deliver"
-  rm -f "$WORK"/deliver-"$run".db*
-
-  t0=$(now)
-  /usr/sbin/smtp-source -s "$WORKERS" -d -m "$DELIVER_N" -f shop@example.com -t m@example.com \
-    "127.0.0.1:$PORT"
-  t1=$(now)
-  rate=$(awk -v a="$t0" -v b="$t1" -v n="$DELIVER_N" 'BEGIN {printf "%.0f", n / (b - a)}')
-  echo "run $run: RESULT what=smtp-source n=$DELIVER_N rate=$rate" >&2
-  echo "$rate" >>"$WORK/source"
 done
 
 r=$(median <"$WORK/render"); rs=$(median <"$WORK/render.s")
@@ -101,6 +74,5 @@ if [ "$PG" = 1 ]; then
 fi
 echo "| render + enqueue, one by one (SQLite) | $SINGLE_N | $rs s ($r msg/s) | |"
 [ "$DELIVER_N" -gt 0 ] || exit 0
-d=$(median <"$WORK/deliver"); s=$(median <"$WORK/source")
-echo "| Regulars sender, $WORKERS workers -> smtp-sink | $DELIVER_N | $d msg/s | $(awk -v a="$d" -v b="$s" 'BEGIN {printf "%.2f", a / b}') of smtp-source |"
-echo "| smtp-source -s $WORKERS -d -> smtp-sink | $DELIVER_N | $s msg/s | |"
+BENCH=$BENCH DELIVER_N=$DELIVER_N WORKERS=$WORKERS RUNS=$RUNS UNCOMMITTED=0 \
+  "$ROOT/bench/run_delivery.sh"
