@@ -12,6 +12,7 @@
 #include "store/schema/0008_refund_reversals.h"
 #include "store/schema/0009_insight.h"
 #include "store/schema/0010_messaging.h"
+#include "store/schema/0011_config_version.h"
 
 namespace regulars::store {
 namespace {}  // namespace
@@ -28,6 +29,7 @@ const std::vector<Migration>& AllMigrations() {
       {8, "refund_reversals", schema::kRefundReversals},
       {9, "insight", schema::kInsight},
       {10, "messaging", schema::kMessaging},
+      {11, "config_version", schema::kConfigVersion},
   };
   return kAll;
 }
