@@ -14,7 +14,10 @@ namespace regulars::events {
 // COMMIT so that seq order is commit order (no reader can skip an event), and taken last it
 // covers one statement and the commit instead of the whole transaction. The returned event has
 // its id but seq 0 (not numbered yet); a failure to write it (merchant not found) fails the
-// transaction. The same transaction does not see the event in queries.
+// transaction. The same transaction does not see the event in queries. Events appended in a row
+// are written together by one BeforeCommit function (one seq reservation per merchant, then
+// multi-row INSERTs), so a transaction of n events costs O(n): work another module defers with
+// Tx::BeforeCommit between two appends runs after both (only MoveMemberEvents splits a run).
 Result<Event> AppendEvent(store::Tx& tx, Id merchant_id, Micros now, NewEvent e);
 
 // Reserves `n` consecutive seq numbers for events the caller inserts itself in this transaction

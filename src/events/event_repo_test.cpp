@@ -124,6 +124,67 @@ TEST_P(EventRepoTest, MoveMemberEventsMovesWhatWasAppendedBeforeIt) {
   EXPECT_EQ(events[2].member_id, std::optional<Id>(5));
 }
 
+// A transaction appending thousands of events (the expiry sweep over many members) writes them
+// in one buffered reservation and multi-row INSERTs: each merchant's seqs stay consecutive in the
+// order appended (interleaved merchants included, across INSERT chunks), a reader sees every
+// event with its fields, and the next transaction continues the numbering.
+TEST_P(EventRepoTest, ThousandsOfEventsInOneTransactionGetConsecutiveSeqs) {
+  constexpr Id kOther = 43;
+  constexpr int kEvents = 3000;
+  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+    RG_TRY(tx.Exec(
+        "INSERT INTO merchants (merchant_id, name, region, currency, timezone, language, "
+        "created_at, updated_at) VALUES (?, 'o', 'TW', 'TWD', 'Asia/Taipei', 'zh-TW', 0, 0)",
+        {kOther}));
+    // The other merchant goes first, then every seventh event is its.
+    RG_TRY(AppendEvent(tx, kOther, 1, {"other", std::nullopt, "test", "{}"}));
+    return {};
+  }));
+  auto s = db().Write([&](store::Tx& tx) -> Status {
+    for (int i = 0; i < kEvents; ++i) {
+      Id merchant = i % 7 == 3 ? kOther : kMerchant;
+      RG_TRY(AppendEvent(tx, merchant, 1000 + i,
+                         {"points_expired", i % 2 ? std::optional<Id>(Id{100 + i}) : std::nullopt,
+                          "sweep", "{\"i\":" + std::to_string(i) + "}"}));
+    }
+    return {};
+  });
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  auto mine = db().ReadValue([](store::Tx& tx) { return ReadEvents(tx, kMerchant, 0, 10000); });
+  auto other = db().ReadValue([](store::Tx& tx) { return ReadEvents(tx, kOther, 0, 10000); });
+  ASSERT_TRUE(mine.has_value()) << mine.error().ToString();
+  ASSERT_TRUE(other.has_value()) << other.error().ToString();
+  int others = 0;
+  for (int i = 0; i < kEvents; ++i) others += i % 7 == 3;
+  ASSERT_EQ(mine->size(), static_cast<size_t>(kEvents - others));
+  ASSERT_EQ(other->size(), static_cast<size_t>(others + 1));
+  size_t m = 0, o = 1;
+  for (int i = 0; i < kEvents; ++i) {
+    const Event& e = i % 7 == 3 ? (*other)[o++] : (*mine)[m++];
+    int64_t want_seq = i % 7 == 3 ? static_cast<int64_t>(o) : static_cast<int64_t>(m);
+    ASSERT_EQ(e.seq, want_seq) << "event " << i;
+    ASSERT_EQ(e.data, "{\"i\":" + std::to_string(i) + "}") << "seq " << e.seq;
+    ASSERT_EQ(e.occurred_at, 1000 + i) << "seq " << e.seq;
+    ASSERT_EQ(e.member_id, i % 2 ? std::optional<Id>(Id{100 + i}) : std::nullopt)
+        << "seq " << e.seq;
+    ASSERT_EQ(e.type, "points_expired");
+    ASSERT_EQ(e.actor, "sweep");
+  }
+  EXPECT_EQ(Scalar("SELECT last_event_seq FROM merchants WHERE merchant_id = 42"),
+            kEvents - others);
+  EXPECT_EQ(Scalar("SELECT last_event_seq FROM merchants WHERE merchant_id = 43"), others + 1);
+  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+    RG_TRY(AppendEvent(tx, kMerchant, 1, {"next", std::nullopt, "test", "{}"}));
+    return {};
+  }));
+  auto last = db().ReadValue(
+      [&](store::Tx& tx) { return ReadEvents(tx, kMerchant, kEvents - others, 10); });
+  ASSERT_TRUE(last.has_value()) << last.error().ToString();
+  ASSERT_EQ(last->size(), 1u);
+  EXPECT_EQ((*last)[0].seq, kEvents - others + 1);
+  EXPECT_EQ((*last)[0].type, "next");
+}
+
 // Writers of one merchant at once: every committed event has its own seq, 1..N without a gap,
 // and each transaction's two events are adjacent (the numbering holds the merchant row until
 // COMMIT, so no other transaction's event can come between).
