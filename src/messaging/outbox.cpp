@@ -103,8 +103,8 @@ Status AppendMessageEvent(Tx& tx, const Message& m, std::string_view type, Micro
 
 // Runs `fn` on the message row if the worker still holds its lease, then appends the event.
 Status UnderLease(store::Database& db, const Message& m, std::string_view worker,
-                  const std::function<Status(Tx&)>& fn) {
-  return db.Write([&](Tx& tx) -> Status {
+                  const store::WriteOptions& wo, const std::function<Status(Tx&)>& fn) {
+  return db.Write(wo, [&](Tx& tx) -> Status {
     RG_ASSIGN_OR_RETURN(
         Rows rows,
         tx.Query("SELECT status, lease_owner FROM outbox WHERE merchant_id = ? AND id = ?",
@@ -203,9 +203,9 @@ Result<Enqueued> Enqueue(Tx& tx, Id merchant_id, Micros now, const NewMessage& n
 }
 
 Result<std::vector<Message>> Claim(store::Database& db, int n, std::string_view worker,
-                                   Micros lease, Micros now) {
+                                   Micros lease, Micros now, const store::WriteOptions& wo) {
   if (n <= 0) return std::vector<Message>{};
-  return db.WriteValue([&](Tx& tx) -> Result<std::vector<Message>> {
+  return db.WriteValue(wo, [&](Tx& tx) -> Result<std::vector<Message>> {
     std::string pick =
         "SELECT merchant_id, id FROM outbox WHERE (status IN ('queued', 'deferred') AND "
         "next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?) "
@@ -227,8 +227,8 @@ Result<std::vector<Message>> Claim(store::Database& db, int n, std::string_view 
 }
 
 Status Complete(store::Database& db, const Message& m, std::string_view worker,
-                std::string_view provider_id, Micros now) {
-  return UnderLease(db, m, worker, [&](Tx& tx) -> Status {
+                std::string_view provider_id, Micros now, const store::WriteOptions& wo) {
+  return UnderLease(db, m, worker, wo, [&](Tx& tx) -> Status {
     RG_TRY(
         tx.Exec("UPDATE outbox SET status = 'sent', provider_id = ?, lease_owner = NULL, "
                 "lease_until = NULL, last_error = NULL, sent_at = ?, updated_at = ? "
@@ -240,10 +240,10 @@ Status Complete(store::Database& db, const Message& m, std::string_view worker,
 }
 
 Result<std::vector<Status>> CompleteMany(store::Database& db, const std::vector<Delivered>& done,
-                                         Micros now) {
+                                         Micros now, const store::WriteOptions& wo) {
   std::vector<Status> out(done.size());
   if (done.empty()) return out;
-  RG_TRY(db.Write([&](Tx& tx) -> Status {
+  RG_TRY(db.Write(wo, [&](Tx& tx) -> Status {
     // The function may run again (PostgreSQL retries), so every slot is rewritten each time.
     for (size_t i = 0; i < done.size(); ++i) {
       const Message& m = done[i].message;
@@ -285,10 +285,10 @@ Micros BackoffDelay(const RetryPolicy& p, int attempt, double u) {
 }
 
 Result<MessageStatus> Retry(store::Database& db, const Message& m, std::string_view worker,
-                            const SendOutcome& outcome, Micros now, const RetryPolicy& p,
-                            double u) {
+                            const SendOutcome& outcome, Micros now, const RetryPolicy& p, double u,
+                            const store::WriteOptions& wo) {
   MessageStatus result = MessageStatus::kFailed;
-  RG_TRY(UnderLease(db, m, worker, [&](Tx& tx) -> Status {
+  RG_TRY(UnderLease(db, m, worker, wo, [&](Tx& tx) -> Status {
     bool permanent = outcome.kind == SendOutcome::Kind::kPermanent;
     if (permanent || m.attempts >= m.max_attempts) {
       result = MessageStatus::kFailed;
@@ -317,8 +317,8 @@ Result<MessageStatus> Retry(store::Database& db, const Message& m, std::string_v
 }
 
 Status Defer(store::Database& db, const Message& m, std::string_view worker, Micros until,
-             std::string_view reason, Micros now) {
-  return UnderLease(db, m, worker, [&](Tx& tx) -> Status {
+             std::string_view reason, Micros now, const store::WriteOptions& wo) {
+  return UnderLease(db, m, worker, wo, [&](Tx& tx) -> Status {
     RG_TRY(
         tx.Exec("UPDATE outbox SET status = 'deferred', lease_owner = NULL, lease_until = NULL, "
                 "attempts = attempts - 1, next_attempt_at = ?, last_error = ?, updated_at = ? "
@@ -331,9 +331,9 @@ Status Defer(store::Database& db, const Message& m, std::string_view worker, Mic
 
 namespace {
 Status Finish(store::Database& db, const Message& m, std::string_view worker,
-              std::string_view status, std::string_view event, std::string_view reason,
-              Micros now) {
-  return UnderLease(db, m, worker, [&](Tx& tx) -> Status {
+              std::string_view status, std::string_view event, std::string_view reason, Micros now,
+              const store::WriteOptions& wo) {
+  return UnderLease(db, m, worker, wo, [&](Tx& tx) -> Status {
     RG_TRY(tx.Exec(
         "UPDATE outbox SET status = ?, lease_owner = NULL, lease_until = NULL, "
         "attempts = attempts - 1, last_error = ?, updated_at = ? WHERE merchant_id = ? AND id = ?",
@@ -344,13 +344,13 @@ Status Finish(store::Database& db, const Message& m, std::string_view worker,
 }  // namespace
 
 Status Skip(store::Database& db, const Message& m, std::string_view worker, std::string_view reason,
-            Micros now) {
-  return Finish(db, m, worker, "skipped", "message_skipped", reason, now);
+            Micros now, const store::WriteOptions& wo) {
+  return Finish(db, m, worker, "skipped", "message_skipped", reason, now, wo);
 }
 
 Status Suppress(store::Database& db, const Message& m, std::string_view worker,
-                std::string_view reason, Micros now) {
-  return Finish(db, m, worker, "suppressed", "message_suppressed", reason, now);
+                std::string_view reason, Micros now, const store::WriteOptions& wo) {
+  return Finish(db, m, worker, "suppressed", "message_suppressed", reason, now, wo);
 }
 
 Result<MessageStatus> ApplyReceipt(Tx& tx, Id channel_id, std::string_view provider_id,

@@ -15,6 +15,10 @@
 // Writers of a finished attempt must still hold the lease: Complete/Retry/Defer/Skip/Suppress
 // match (id, status 'sending', lease_owner) and return failed_precondition "lease lost" otherwise
 // (another worker took the message after the lease ran out).
+//
+// Claim and the writers of an attempt's outcome take store::WriteOptions: durable by default; the
+// sender commits them relaxed (store/db.h; why that is safe: messaging/sender.h). Enqueue runs in
+// the caller's transaction, which must be durable: the message itself must survive power loss.
 
 #include <functional>
 #include <optional>
@@ -114,11 +118,11 @@ Result<Enqueued> Enqueue(store::Tx& tx, Id merchant_id, Micros now, const NewMes
 // counts the attempt, in one committed transaction. PostgreSQL: FOR UPDATE SKIP LOCKED, so
 // concurrent workers take disjoint rows; SQLite: the single writer serialises claims.
 Result<std::vector<Message>> Claim(store::Database& db, int n, std::string_view worker,
-                                   Micros lease, Micros now);
+                                   Micros lease, Micros now, const store::WriteOptions& wo = {});
 
 // sending -> sent, recording the provider's id.
 Status Complete(store::Database& db, const Message& m, std::string_view worker,
-                std::string_view provider_id, Micros now);
+                std::string_view provider_id, Micros now, const store::WriteOptions& wo = {});
 
 // Several sending -> sent in ONE committed transaction (one commit, one fsync, for messages
 // delivered by one or several workers). Each message is checked under its own lease (its
@@ -134,7 +138,7 @@ struct Delivered {
   Micros sent_at = 0;  // when the provider accepted it (sent_at, and the message_sent event)
 };
 Result<std::vector<Status>> CompleteMany(store::Database& db, const std::vector<Delivered>& done,
-                                         Micros now);
+                                         Micros now, const store::WriteOptions& wo = {});
 
 struct RetryPolicy {
   Micros base = 30 * kMicrosPerSecond;     // first retry after about this long
@@ -150,15 +154,16 @@ Micros BackoffDelay(const RetryPolicy& p, int attempt, double u);
 // max_attempts, else queued at now + (retry_after when given, capped) or BackoffDelay(u).
 // Returns the new status.
 Result<MessageStatus> Retry(store::Database& db, const Message& m, std::string_view worker,
-                            const SendOutcome& outcome, Micros now, const RetryPolicy& p, double u);
+                            const SendOutcome& outcome, Micros now, const RetryPolicy& p, double u,
+                            const store::WriteOptions& wo = {});
 
 // Policy outcomes at send time. Defer gives the attempt back (it did not reach a provider).
 Status Defer(store::Database& db, const Message& m, std::string_view worker, Micros until,
-             std::string_view reason, Micros now);
+             std::string_view reason, Micros now, const store::WriteOptions& wo = {});
 Status Skip(store::Database& db, const Message& m, std::string_view worker, std::string_view reason,
-            Micros now);
+            Micros now, const store::WriteOptions& wo = {});
 Status Suppress(store::Database& db, const Message& m, std::string_view worker,
-                std::string_view reason, Micros now);
+                std::string_view reason, Micros now, const store::WriteOptions& wo = {});
 
 // A provider receipt for (channel, provider id): delivered -> delivered; failed -> failed;
 // bounced -> failed plus a `bounced` suppression of the recipient on that medium. NotFound when

@@ -352,6 +352,39 @@ TEST_P(OutboxTest, DeferGivesTheAttemptBackAndSkipSuppressFinish) {
   EXPECT_EQ(got[0].attempts, 1);
 }
 
+// Each writer of an attempt commits with the WriteOptions it is given (durable by default): one
+// transaction each, counted as relaxed or durable by the store; Enqueue stays the caller's.
+TEST_P(OutboxTest, AttemptWritersCommitWithTheirWriteOptions) {
+  const store::WriteOptions relaxed{.durable = false};
+  for (int i = 0; i < 6; ++i) Put(Msg("w" + std::to_string(i)));
+  store::WriteStats s0 = db().Stats();
+  auto got = Claim(db(), 6, "w", 60 * kSec, clock_.Now(), relaxed);
+  ASSERT_TRUE(got.has_value()) << got.error().ToString();
+  ASSERT_EQ(got->size(), 6u);
+  const std::vector<Message>& m = *got;
+  Micros now = clock_.Now();
+  ASSERT_TRUE(Complete(db(), m[0], "w", "p0", now, relaxed).has_value());
+  auto many = CompleteMany(db(), {Delivered{m[1], "w", "p1", now}}, now, relaxed);
+  ASSERT_TRUE(many.has_value() && (*many)[0].has_value());
+  SendOutcome temp{SendOutcome::Kind::kTemporary, "", "try later", std::nullopt};
+  auto st = Retry(db(), m[2], "w", temp, now, RetryPolicy{}, 0.5, relaxed);
+  ASSERT_TRUE(st.has_value()) << st.error().ToString();
+  EXPECT_EQ(*st, MessageStatus::kQueued);
+  ASSERT_TRUE(Defer(db(), m[3], "w", now + kSec, "quiet_hours", now, relaxed).has_value());
+  ASSERT_TRUE(Skip(db(), m[4], "w", "frequency_cap", now, relaxed).has_value());
+  store::WriteStats s1 = db().Stats();
+  EXPECT_EQ(s1.relaxed_commits - s0.relaxed_commits, 6);
+  EXPECT_EQ(s1.durable_commits - s0.durable_commits, 0);
+  ASSERT_TRUE(Suppress(db(), m[5], "w", "no_consent", now).has_value());  // default: durable
+  store::WriteStats s2 = db().Stats();
+  EXPECT_EQ(s2.relaxed_commits - s1.relaxed_commits, 0);
+  EXPECT_EQ(s2.durable_commits - s1.durable_commits, 1);
+  const std::vector<MessageStatus> want = {MessageStatus::kSent,    MessageStatus::kSent,
+                                           MessageStatus::kQueued,  MessageStatus::kDeferred,
+                                           MessageStatus::kSkipped, MessageStatus::kSuppressed};
+  for (size_t i = 0; i < m.size(); ++i) EXPECT_EQ(Get(m[i].id).status, want[i]) << i;
+}
+
 TEST_P(OutboxTest, ReceiptsDeliverFailAndBounceIntoASuppression) {
   Enqueued a = Put(Msg("a"));
   Enqueued b = Put(Msg("b"));

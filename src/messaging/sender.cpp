@@ -103,7 +103,7 @@ void Sender::CompleterLoop() {
     }
     done.clear();
     for (auto& [worker, d] : taken) done.push_back(std::move(d));
-    auto results = CompleteMany(db_, done, clock_.Now());
+    auto results = CompleteMany(db_, done, clock_.Now(), WriteOpts());
     ++sent_commits_;
     int64_t ok = 0;
     if (!results) {
@@ -132,7 +132,7 @@ void Sender::CompleterLoop() {
 
 void Sender::Submit(Worker& w, Delivered d) {
   if (options_.max_uncommitted == 0) {
-    auto results = CompleteMany(db_, {d}, clock_.Now());
+    auto results = CompleteMany(db_, {d}, clock_.Now(), WriteOpts());
     ++sent_commits_;
     Status s = results ? (*results)[0] : Status(std::unexpected(results.error()));
     if (s)
@@ -165,7 +165,7 @@ Result<int> Sender::RunOnce(int worker) {
   }
   Micros now = clock_.Now();
   RG_ASSIGN_OR_RETURN(std::vector<Message> batch,
-                      Claim(db_, options_.batch, w.id, options_.lease, now));
+                      Claim(db_, options_.batch, w.id, options_.lease, now, WriteOpts()));
   if (batch.empty()) return 0;
   // On an error here the batch stays leased and returns to the outbox when the lease ends.
   RG_ASSIGN_OR_RETURN(std::vector<Facts> facts, ReadFacts(w, batch, now));
@@ -252,7 +252,7 @@ Status Sender::Handle(Worker& w, const Message& m, Facts& facts) {
   if (!cached.channel) {
     SendOutcome o{SendOutcome::Kind::kPermanent, "", cached.error.message, std::nullopt};
     ++failed_;
-    RG_TRY(Retry(db_, m, w.id, o, clock_.Now(), options_.retry, 0.5));
+    RG_TRY(Retry(db_, m, w.id, o, clock_.Now(), options_.retry, 0.5, WriteOpts()));
     return {};
   }
 
@@ -265,11 +265,11 @@ Status Sender::Handle(Worker& w, const Message& m, Facts& facts) {
   RG_ASSIGN_OR_RETURN(Decision d, Decide(facts.settings->policy, facts.facts, now));
   switch (d.kind) {
     case Decision::Kind::kDefer:
-      return Defer(db_, m, w.id, d.until, d.reason, now);
+      return Defer(db_, m, w.id, d.until, d.reason, now, WriteOpts());
     case Decision::Kind::kSkip:
-      return Skip(db_, m, w.id, d.reason, now);
+      return Skip(db_, m, w.id, d.reason, now, WriteOpts());
     case Decision::Kind::kSuppress:
-      return Suppress(db_, m, w.id, d.reason, now);
+      return Suppress(db_, m, w.id, d.reason, now, WriteOpts());
     case Decision::Kind::kSend:
       break;
   }
@@ -283,7 +283,8 @@ Status Sender::Handle(Worker& w, const Message& m, Facts& facts) {
     return {};
   }
   double u = std::uniform_real_distribution<double>(0.0, 1.0)(w.rng);
-  RG_ASSIGN_OR_RETURN(MessageStatus st, Retry(db_, m, w.id, o, clock_.Now(), options_.retry, u));
+  RG_ASSIGN_OR_RETURN(MessageStatus st,
+                      Retry(db_, m, w.id, o, clock_.Now(), options_.retry, u, WriteOpts()));
   if (st == MessageStatus::kFailed) ++failed_;
   // A connection-level failure may be the channel's state; build it afresh next time.
   if (o.kind == SendOutcome::Kind::kTemporary) cached.loaded_at = 0;

@@ -18,6 +18,22 @@
 // deduplicated by receivers): at most workers × (max_uncommitted + 1) messages; with
 // max_uncommitted = 0 the worker commits each delivery itself before the next provider call (at
 // most `workers`, the contract before deliveries were pipelined).
+//
+// Durability of the sender's writes (relaxed_commits, default true): the claim and every outcome
+// the sender records (`sent`, defer, skip, suppress, retry/failed) are committed relaxed
+// (store/db.h: they survive a crash of this process, not power loss). The message itself was made
+// durable when it was enqueued; these marks only keep it from being handled again, so losing the
+// last few hundred ms of them (power loss, OS crash; on PostgreSQL a server crash) is repaired by
+// what a crash of the worker already causes: a lost claim leaves the message queued (claimed
+// again later; its attempt is not counted); a lost `sent` leaves it `sending` under an expired
+// lease, so it is delivered again with the same Message-ID / Idempotency-Key, which receivers
+// deduplicate; a lost defer/skip/suppress/retry is decided again by the policy or the provider.
+// Losses are a suffix of the commit order, so a `sent` never survives without its claim. A crash of
+// the process (SIGKILL) loses none of them, so the crash window above is unchanged. Not relaxed:
+// Enqueue (the caller's transaction) and provider receipts (routes_messaging.cpp, ApplyReceipt):
+// a receipt we acknowledged is not sent again, and a lost bounce would lose its suppression.
+// One more effect: a `message_sent` event committed relaxed can be read (dispatcher, API) before
+// it is durable; after a power loss its seq may be reused by another event.
 
 #include <atomic>
 #include <condition_variable>
@@ -50,6 +66,8 @@ struct SenderOptions {
   // one per kill). 16 roughly doubles delivery to a fast local SMTP server (docs/benchmarks.md)
   // at the price of up to workers × 17 re-deliveries per crash.
   int max_uncommitted = 0;
+  // Commit the claim and the outcomes relaxed (see the file comment); false: durable, as before.
+  bool relaxed_commits = true;
   RetryPolicy retry;
   std::string name;                    // worker ids are "<name>-<n>"; default host-pid-random
   const SecretBox* secrets = nullptr;  // opens channel secrets; nullptr: channels without
@@ -93,6 +111,7 @@ class Sender {
   void Drain(Worker& w);
   void Loop(int worker);
   void CompleterLoop();
+  store::WriteOptions WriteOpts() const { return {.durable = !options_.relaxed_commits}; }
 
   store::Database& db_;
   const Clock& clock_;

@@ -145,6 +145,32 @@ TEST_P(SenderTest, ProviderErrorsRetryAndAMissingChannelFails) {
   EXPECT_EQ(s.failed(), 1);
 }
 
+// The claim and every outcome (sent, retry, suppress) are committed relaxed by default (see
+// sender.h), durably with relaxed_commits = false; the outcomes themselves are the same.
+TEST_P(SenderTest, TheClaimAndTheOutcomesAreCommittedRelaxed) {
+  clock_.Set(*ParseRfc3339("2026-09-22T03:00:00Z"));  // 11:00 in Taipei
+  for (bool relaxed : {true, false}) {
+    SCOPED_TRACE(relaxed ? "relaxed" : "durable");
+    std::string k = relaxed ? "r" : "d";
+    Id sent = Put(k + "sent", Purpose::kTransactional);
+    Id retry = Put(k + "retry", Purpose::kTransactional, 2);
+    Id suppressed = Put(k + "nc", Purpose::kMarketing);
+    SenderOptions o = Options();
+    o.relaxed_commits = relaxed;
+    Sender s(db(), clock_, o);
+    const store::WriteStats before = db().Stats();
+    EXPECT_EQ(Run(s), 3);
+    const store::WriteStats after = db().Stats();
+    // One claim and three outcomes, each its own transaction.
+    EXPECT_EQ(after.relaxed_commits - before.relaxed_commits, relaxed ? 4 : 0);
+    EXPECT_EQ(after.durable_commits - before.durable_commits, relaxed ? 0 : 4);
+    EXPECT_EQ(Get(sent).status, MessageStatus::kSent);
+    EXPECT_EQ(Get(retry).status, MessageStatus::kQueued);
+    EXPECT_EQ(Get(suppressed).status, MessageStatus::kSuppressed);
+    EXPECT_EQ(Get(suppressed).last_error, "no_consent");
+  }
+}
+
 TEST_P(SenderTest, WorkerThreadsDrainTheOutbox) {
   clock_.Set(*ParseRfc3339("2026-09-22T03:00:00Z"));
   for (int i = 0; i < 40; ++i) Put("k" + std::to_string(i), Purpose::kTransactional);

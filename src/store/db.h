@@ -10,6 +10,19 @@
 // failing command rolls back alone). On PostgreSQL each Write takes a pooled connection.
 // The function may run more than once (PostgreSQL retries serialization failures and deadlocks),
 // so it must have no effects outside the transaction. It must not call Write or Read itself.
+//
+// Durability (WriteOptions): a Write is durable by default: once it returns success the commit
+// survives power loss (SQLite synchronous as configured, FULL by default; PostgreSQL
+// synchronous_commit as configured). A relaxed Write (`.durable = false`) is as atomic, isolated
+// and visible to later reads as a durable one and survives a crash (SIGKILL) of this process, but
+// not an OS crash or power loss (on PostgreSQL, nor a crash of the server): then the last relaxed
+// commits may be lost, at most those of the last 200 ms plus one batch on SQLite (the writer syncs
+// the WAL once a relaxed commit has waited that long), of the last 3 × wal_writer_delay on
+// PostgreSQL (600 ms by default). What is lost is always a suffix of the commit order: a durable
+// commit makes every earlier commit durable too. Only for writes whose loss is harmless or
+// repaired by a retry (the sender's status marks: a lost `sent` re-delivers the message with the
+// same identity, see messaging/sender.h). SQLite: a group-commit batch is durable when any of its
+// commands is; PostgreSQL: `SET LOCAL synchronous_commit = off` in that transaction.
 
 #include <cstdint>
 #include <functional>
@@ -17,6 +30,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <variant>
 #include <vector>
 
@@ -124,22 +138,45 @@ struct Options {
   int max_batch = 512;
 };
 
+// How one Write commits; see the file comment ("Durability").
+struct WriteOptions {
+  // false: relaxed, survives a crash of this process but not power loss.
+  bool durable = true;
+};
+
+// Commit counters of a database since it was opened (for tests and metrics).
+struct WriteStats {
+  int64_t durable_commits = 0;  // transactions committed durably
+  int64_t relaxed_commits = 0;  // transactions committed relaxed (every command relaxed)
+  int64_t relaxed_syncs = 0;    // SQLite: WAL syncs forced because relaxed commits were pending
+  int64_t waiting = 0;          // SQLite: Writes queued for the writer thread right now
+};
+
 class Database {
  public:
   virtual ~Database() = default;
 
   // Runs `fn` in one read-write transaction; see the file comment for the contract.
-  Status Write(const std::function<Status(Tx&)>& fn) { return WriteImpl(fn); }
+  Status Write(const std::function<Status(Tx&)>& fn) { return WriteImpl(fn, WriteOptions{}); }
+  Status Write(const WriteOptions& options, const std::function<Status(Tx&)>& fn) {
+    return WriteImpl(fn, options);
+  }
   template <class F>
   auto WriteValue(F&& fn) -> decltype(fn(std::declval<Tx&>())) {
+    return WriteValue(WriteOptions{}, std::forward<F>(fn));
+  }
+  template <class F>
+  auto WriteValue(const WriteOptions& options, F&& fn) -> decltype(fn(std::declval<Tx&>())) {
     using R = decltype(fn(std::declval<Tx&>()));
     std::optional<typename R::value_type> out;
-    Status s = WriteImpl([&](Tx& tx) -> Status {
-      auto r = fn(tx);
-      if (!r) return std::unexpected(std::move(r.error()));
-      out = std::move(*r);
-      return {};
-    });
+    Status s = WriteImpl(
+        [&](Tx& tx) -> Status {
+          auto r = fn(tx);
+          if (!r) return std::unexpected(std::move(r.error()));
+          out = std::move(*r);
+          return {};
+        },
+        options);
     if (!s) return std::unexpected(std::move(s.error()));
     return std::move(*out);
   }
@@ -164,9 +201,11 @@ class Database {
   virtual std::string Describe() const = 0;
   // Total microseconds spent in the database since start (for /metrics).
   virtual int64_t TotalDbMicros() const = 0;
+  // How commits were made since the database was opened.
+  virtual WriteStats Stats() const { return {}; }
 
  protected:
-  virtual Status WriteImpl(const std::function<Status(Tx&)>& fn) = 0;
+  virtual Status WriteImpl(const std::function<Status(Tx&)>& fn, const WriteOptions& options) = 0;
   virtual Status ReadImpl(const std::function<Status(Tx&)>& fn) = 0;
 };
 

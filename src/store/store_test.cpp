@@ -8,6 +8,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <mutex>
 #include <set>
@@ -492,6 +493,58 @@ TEST_P(StoreTest, ConcurrentBeforeCommitFailuresRollBackAlone) {
   EXPECT_EQ(Ids(), expected);
 }
 
+// The level a Write's transaction commits at, read inside it: SQLite's PRAGMA synchronous (1 =
+// NORMAL, 2 = FULL) or PostgreSQL's synchronous_commit.
+Result<std::string> CommitLevel(Tx& tx) {
+  RG_ASSIGN_OR_RETURN(Rows rows,
+                      tx.Query(tx.dialect() == Dialect::kSqlite ? "PRAGMA synchronous"
+                                                                : "SHOW synchronous_commit"));
+  return rows[0].Str(0);
+}
+
+// A relaxed Write commits at the relaxed level, is visible to every later read, and counts as
+// relaxed; a durable one after it goes back to the configured level.
+TEST_P(StoreTest, RelaxedWriteIsVisibleAndDurableOneStaysDurable) {
+  const bool sqlite = db().dialect() == Dialect::kSqlite;
+  const WriteStats before = db().Stats();
+  std::string relaxed_level, durable_level;
+  auto s = db().Write(WriteOptions{.durable = false}, [&](Tx& tx) -> Status {
+    RG_TRY(Insert(tx, 1, int64_t{7}));
+    RG_ASSIGN_OR_RETURN(relaxed_level, CommitLevel(tx));
+    return {};
+  });
+  ASSERT_TRUE(s.has_value()) << s.error().ToString();
+  EXPECT_EQ(relaxed_level, sqlite ? "1" : "off");
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{1}));
+
+  auto v = db().WriteValue(WriteOptions{.durable = true}, [&](Tx& tx) -> Result<int64_t> {
+    RG_TRY(Insert(tx, 2, int64_t{8}));
+    RG_ASSIGN_OR_RETURN(durable_level, CommitLevel(tx));
+    return int64_t{42};
+  });
+  ASSERT_TRUE(v.has_value()) << v.error().ToString();
+  EXPECT_EQ(*v, 42);
+  // As configured: FULL on SQLite; PostgreSQL's server setting (scripts/with-postgres.sh runs it
+  // with synchronous_commit=off for speed, PG_DURABLE=1 with on), which a read sees too.
+  auto configured = db().ReadValue([](Tx& tx) { return CommitLevel(tx); });
+  ASSERT_TRUE(configured.has_value()) << configured.error().ToString();
+  EXPECT_EQ(durable_level, sqlite ? "2" : *configured);
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{1, 2}));
+
+  // A failing relaxed Write rolls back like a durable one and is not counted.
+  auto failed = db().Write(WriteOptions{.durable = false}, [&](Tx& tx) -> Status {
+    RG_TRY(Insert(tx, 3));
+    return Fail(Code::kFailedPrecondition, "no");
+  });
+  ASSERT_FALSE(failed.has_value());
+  EXPECT_EQ(failed.error().code, Code::kFailedPrecondition);
+  EXPECT_EQ(Ids(), (std::vector<int64_t>{1, 2}));
+
+  const WriteStats after = db().Stats();
+  EXPECT_EQ(after.relaxed_commits - before.relaxed_commits, 1);
+  EXPECT_EQ(after.durable_commits - before.durable_commits, 1);
+}
+
 TEST_P(StoreTest, MigrationsAreIdempotent) {
   ManualClock clock(1'790'000'000'000'000);
   auto again = Migrate(db(), clock);
@@ -552,6 +605,107 @@ TEST(SqliteCheckpointTest, WalIsCopiedBackOffTheWriter) {
   });
   ASSERT_TRUE(n.has_value());
   EXPECT_EQ(*n, 2000);
+}
+
+// Polls `done` every 5 ms for up to 30 s (no timing is asserted).
+bool Eventually(const std::function<bool()>& done) {
+  for (int i = 0; i < 6000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return done();
+}
+
+// SQLite group commit: a relaxed command that shares its batch with a durable one commits with
+// it at the configured level (FULL): the batch is durable. The first Write holds the writer until
+// the other two are queued, so that both land in the next batch.
+TEST(SqliteRelaxedTest, DurableCommandMakesItsBatchDurable) {
+  auto opened = OpenTestDatabase("sqlite", /*migrate=*/false);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  Database& db = **opened;
+  ASSERT_TRUE(db.Write([](Tx& tx) { return tx.ExecScript("CREATE TABLE t (id INTEGER)"); }));
+  const WriteStats before = db.Stats();
+  bool both_queued = false;
+  std::string relaxed_level, durable_level;
+  std::thread relaxed, durable;
+  auto hold = db.Write([&](Tx&) -> Status {
+    relaxed = std::thread([&] {
+      auto s = db.Write(WriteOptions{.durable = false}, [&](Tx& tx) -> Status {
+        RG_TRY(tx.Exec("INSERT INTO t (id) VALUES (1)"));
+        RG_ASSIGN_OR_RETURN(relaxed_level, CommitLevel(tx));
+        return {};
+      });
+      EXPECT_TRUE(s.has_value()) << s.error().ToString();
+    });
+    durable = std::thread([&] {
+      auto s = db.Write([&](Tx& tx) -> Status {
+        RG_TRY(tx.Exec("INSERT INTO t (id) VALUES (2)"));
+        RG_ASSIGN_OR_RETURN(durable_level, CommitLevel(tx));
+        return {};
+      });
+      EXPECT_TRUE(s.has_value()) << s.error().ToString();
+    });
+    both_queued = Eventually([&] { return db.Stats().waiting == 2; });
+    return {};
+  });
+  relaxed.join();
+  durable.join();
+  ASSERT_TRUE(hold.has_value()) << hold.error().ToString();
+  ASSERT_TRUE(both_queued);
+  EXPECT_EQ(relaxed_level, "2");
+  EXPECT_EQ(durable_level, "2");
+  const WriteStats after = db.Stats();
+  EXPECT_EQ(after.durable_commits - before.durable_commits, 2);  // the holder's and the pair's
+  EXPECT_EQ(after.relaxed_commits - before.relaxed_commits, 0);
+  auto n = db.ReadValue([](Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT COUNT(*) FROM t"));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(*n, 2);
+}
+
+// A relaxed commit not followed by a durable one is synced by the writer itself (after 200 ms):
+// exactly one WAL sync, and none more while nothing relaxed is pending.
+TEST(SqliteRelaxedTest, PendingRelaxedCommitsAreSynced) {
+  auto opened = OpenTestDatabase("sqlite", /*migrate=*/false);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  Database& db = **opened;
+  ASSERT_TRUE(db.Write([](Tx& tx) { return tx.ExecScript("CREATE TABLE t (id INTEGER)"); }));
+  ASSERT_EQ(db.Stats().relaxed_syncs, 0);
+  ASSERT_TRUE(db.Write(WriteOptions{.durable = false}, [&](Tx& tx) -> Status {
+    RG_TRY(tx.Exec("INSERT INTO t (id) VALUES (1)"));
+    return {};
+  }));
+  EXPECT_EQ(db.Stats().relaxed_commits, 1);
+  EXPECT_TRUE(Eventually([&] { return db.Stats().relaxed_syncs == 1; }));
+  // A durable Write afterwards syncs by itself; nothing relaxed is pending, so no further sync.
+  ASSERT_TRUE(db.Write([](Tx& tx) -> Status {
+    RG_TRY(tx.Exec("INSERT INTO t (id) VALUES (9)"));
+    return {};
+  }));
+  EXPECT_EQ(db.Stats().relaxed_syncs, 1);
+  EXPECT_EQ(db.Stats().relaxed_commits, 1);
+}
+
+// With synchronous=NORMAL configured there is nothing to relax: both kinds commit at NORMAL.
+TEST(SqliteRelaxedTest, NormalConfiguredCommitsBothAlike) {
+  Options o;
+  o.sqlite_synchronous = "NORMAL";
+  auto opened = OpenTestDatabase("sqlite", /*migrate=*/false, o);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  Database& db = **opened;
+  std::string relaxed_level, durable_level;
+  ASSERT_TRUE(db.Write(WriteOptions{.durable = false}, [&](Tx& tx) -> Status {
+    RG_ASSIGN_OR_RETURN(relaxed_level, CommitLevel(tx));
+    return {};
+  }));
+  ASSERT_TRUE(db.Write([&](Tx& tx) -> Status {
+    RG_ASSIGN_OR_RETURN(durable_level, CommitLevel(tx));
+    return {};
+  }));
+  EXPECT_EQ(relaxed_level, "1");
+  EXPECT_EQ(durable_level, "1");
 }
 
 TEST(MigrationsTest, VersionsAscend) {

@@ -1,14 +1,27 @@
 // SQLite driver: WAL, foreign keys, busy timeout, synchronous=FULL by default, and group commit
 // through one writer thread (see db.h).
+//
+// Relaxed writes (WriteOptions::durable = false): a batch whose commands are all relaxed commits
+// with synchronous=NORMAL (in WAL mode: no fsync at COMMIT; the commit is in the OS page cache,
+// so a crash of this process loses nothing); the writer switches back to the configured level
+// before a batch with any durable command, whose fsync of the WAL makes every earlier frame
+// durable too. Power-loss bound: once a relaxed commit has waited kRelaxedSyncMicros (200 ms) for
+// a durable one, the next batch is durable, or, when no batch comes, the writer syncs the WAL
+// itself; so at most the relaxed commits of the last 200 ms plus one batch can be lost. With
+// synchronous NORMAL or OFF configured, relaxed and durable batches commit alike.
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <unordered_map>
 
@@ -266,6 +279,10 @@ class SqliteDatabase final : public Database {
     checkpointer_ = std::make_unique<Conn>();
     RG_TRY(checkpointer_->Open(path_, options_, /*writer=*/false));
     sqlite3_wal_hook(writer_->db(), &SqliteDatabase::OnWalCommit, this);
+    std::string level = options_.sqlite_synchronous;
+    for (char& c : level) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    relaxable_ = level == "FULL" || level == "EXTRA" || level == "2" || level == "3";
+    durable_pragma_ = fmt::format("PRAGMA synchronous={}", options_.sqlite_synchronous);
     writer_thread_ = std::thread([this] { WriterLoop(); });
     ckpt_thread_ = std::thread([this] { CheckpointLoop(); });
     return {};
@@ -274,15 +291,20 @@ class SqliteDatabase final : public Database {
   Dialect dialect() const override { return Dialect::kSqlite; }
   std::string Describe() const override { return "sqlite:" + path_; }
   int64_t TotalDbMicros() const override { return total_micros_.load(); }
+  WriteStats Stats() const override {
+    return WriteStats{durable_commits_.load(), relaxed_commits_.load(), relaxed_syncs_.load(),
+                      waiting_.load()};
+  }
 
  protected:
-  Status WriteImpl(const std::function<Status(Tx&)>& fn) override {
-    Job job{&fn, {}};
+  Status WriteImpl(const std::function<Status(Tx&)>& fn, const WriteOptions& options) override {
+    Job job{&fn, options.durable, {}};
     auto fut = job.done.get_future();
     {
       std::lock_guard lock(mu_);
       if (stopping_) return Fail(Code::kUnavailable, "database is closing");
       queue_.push_back(&job);
+      ++waiting_;
     }
     cv_.notify_one();
     return fut.get();
@@ -321,12 +343,14 @@ class SqliteDatabase final : public Database {
  private:
   struct Job {
     const std::function<Status(Tx&)>* fn;
+    bool durable = true;
     std::promise<Status> done;
   };
 
   // Called by SQLite on the writer thread after each commit with the WAL's size in pages.
   static int OnWalCommit(void* self, sqlite3*, const char*, int pages) {
     auto* db = static_cast<SqliteDatabase*>(self);
+    db->wal_written_ = true;  // this commit wrote frames (and, when durable, synced them)
     if (pages >= kCheckpointPages) {
       {
         std::lock_guard lock(db->ckpt_mu_);
@@ -362,13 +386,30 @@ class SqliteDatabase final : public Database {
     std::vector<Job*> batch;
     std::vector<Status> results;
     for (;;) {
+      bool sync_due = false;
       {
         std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-        if (queue_.empty() && stopping_) return;
-        size_t n = std::min(queue_.size(), static_cast<size_t>(std::max(1, options_.max_batch)));
-        batch.assign(queue_.begin(), queue_.begin() + n);
-        queue_.erase(queue_.begin(), queue_.begin() + n);
+        auto ready = [&] { return stopping_ || !queue_.empty(); };
+        if (!relaxed_pending_since_)
+          cv_.wait(lock, ready);
+        else
+          sync_due = !cv_.wait_until(
+              lock, *relaxed_pending_since_ + std::chrono::microseconds(kRelaxedSyncMicros), ready);
+        if (!sync_due && queue_.empty() && stopping_) {
+          lock.unlock();
+          SyncRelaxed();
+          return;
+        }
+        if (!sync_due) {
+          size_t n = std::min(queue_.size(), static_cast<size_t>(std::max(1, options_.max_batch)));
+          batch.assign(queue_.begin(), queue_.begin() + n);
+          queue_.erase(queue_.begin(), queue_.begin() + n);
+          waiting_ -= static_cast<int64_t>(n);
+        }
+      }
+      if (sync_due) {
+        SyncRelaxed();
+        continue;
       }
       RunBatch(batch, results);
       for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
@@ -381,8 +422,52 @@ class SqliteDatabase final : public Database {
   // failure rolls back alone. A function may therefore run twice, which db.h allows. A batch of
   // one needs no second run: its rollback is the failure's.
   void RunBatch(const std::vector<Job*>& batch, std::vector<Status>& results) {
-    if (RunBatchOnce(batch, results, /*savepoints=*/false)) return;
-    RunBatchOnce(batch, results, /*savepoints=*/true);
+    bool relaxed =
+        std::none_of(batch.begin(), batch.end(), [](const Job* j) { return j->durable; });
+    if (relaxed && relaxed_pending_since_ &&
+        Clock::now() - *relaxed_pending_since_ >= std::chrono::microseconds(kRelaxedSyncMicros))
+      relaxed = false;  // relaxed commits have waited long enough: this batch syncs them
+    if (auto s = SetRelaxed(relaxed && relaxable_); !s && !relaxed) {
+      results.assign(batch.size(), s);  // never commit a durable command relaxed
+      return;
+    }
+    batch_relaxed_ = relaxed;
+    if (!RunBatchOnce(batch, results, /*savepoints=*/false))
+      RunBatchOnce(batch, results, /*savepoints=*/true);
+  }
+
+  // Switches the writer's synchronous level between batches (outside a transaction).
+  Status SetRelaxed(bool relaxed) {
+    if (relaxed == writer_relaxed_) return {};
+    RG_TRY(writer_->Step(relaxed ? "PRAGMA synchronous=NORMAL" : durable_pragma_));
+    writer_relaxed_ = relaxed;
+    return {};
+  }
+
+  // Called after a COMMIT succeeded: counts it and tracks relaxed commits not yet synced.
+  void Committed() {
+    bool wrote = wal_written_;
+    wal_written_ = false;
+    ++(batch_relaxed_ ? relaxed_commits_ : durable_commits_);
+    if (!writer_relaxed_) {
+      if (wrote) relaxed_pending_since_.reset();  // its WAL sync covered every earlier frame
+      return;
+    }
+    if (wrote && !relaxed_pending_since_) relaxed_pending_since_ = Clock::now();
+  }
+
+  // Makes the relaxed commits so far durable: fsync of the WAL file, all of whose frames are then
+  // on disk.
+  void SyncRelaxed() {
+    if (!relaxed_pending_since_) return;
+    relaxed_pending_since_.reset();
+    sqlite3_file* wal = nullptr;
+    if (sqlite3_file_control(writer_->db(), "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) !=
+            SQLITE_OK ||
+        !wal || !wal->pMethods)
+      return;
+    (void)wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
+    ++relaxed_syncs_;
   }
 
   // Runs one command's function and the work it left for before the commit.
@@ -445,10 +530,13 @@ class SqliteDatabase final : public Database {
       }
       results[i] = std::move(r);
     }
+    wal_written_ = false;
     if (auto s = writer_->Step("COMMIT"); !s) {
       (void)writer_->Step("ROLLBACK");
       for (auto& r : results)
         if (r) r = s;
+    } else {
+      Committed();
     }
     return true;
   }
@@ -456,6 +544,16 @@ class SqliteDatabase final : public Database {
   std::string path_;
   Options options_;
   static constexpr int kCheckpointPages = 1000;  // SQLite's own default threshold
+  // Relaxed writes (file comment); writer-thread state except the counters.
+  using Clock = std::chrono::steady_clock;
+  static constexpr int64_t kRelaxedSyncMicros = 200'000;
+  bool relaxable_ = false;       // the configured level syncs at COMMIT (FULL, EXTRA)
+  std::string durable_pragma_;   // "PRAGMA synchronous=<configured>"
+  bool writer_relaxed_ = false;  // the writer connection is at synchronous=NORMAL now
+  bool batch_relaxed_ = false;   // the running batch's commands are all relaxed
+  bool wal_written_ = false;     // set by OnWalCommit
+  std::optional<Clock::time_point> relaxed_pending_since_;  // oldest relaxed commit not synced
+  std::atomic<int64_t> durable_commits_{0}, relaxed_commits_{0}, relaxed_syncs_{0}, waiting_{0};
   std::unique_ptr<Conn> writer_;
   std::thread writer_thread_;
   std::unique_ptr<Conn> checkpointer_;
