@@ -6,7 +6,10 @@
 
 #include <chrono>
 #include <ctime>
+#include <memory>
 #include <mutex>
+
+#include "messaging/smtp_session.h"
 
 namespace regulars::messaging {
 namespace {
@@ -94,11 +97,16 @@ size_t ReadBody(char* ptr, size_t size, size_t nmemb, void* userp) {
   return n;
 }
 
+// Plain sessions without AUTH (security "none") go through SmtpSession, which pipelines; TLS and
+// AUTH through libcurl, one easy handle kept per channel (libcurl does not pipeline SMTP).
 class SmtpChannel final : public Channel {
  public:
-  SmtpChannel(std::string url, long use_ssl, std::string from, std::string username,
-              std::string password, long timeout_ms, bool verify, std::string helo)
-      : url_(std::move(url)),
+  SmtpChannel(std::string host, int port, std::string url, long use_ssl, std::string from,
+              std::string username, std::string password, long timeout_ms, bool verify,
+              std::string helo)
+      : host_(std::move(host)),
+        port_(port),
+        url_(std::move(url)),
         use_ssl_(use_ssl),
         from_(std::move(from)),
         username_(std::move(username)),
@@ -121,6 +129,20 @@ class SmtpChannel final : public Channel {
       return out;
     }
     std::string mime = BuildMime(e, from_, RfcDate());
+    if (use_ssl_ == CURLUSESSL_NONE && username_.empty()) {
+      if (!session_)
+        session_ = std::make_unique<SmtpSession>(
+            SmtpSessionOptions{host_, port_, helo_, static_cast<int>(timeout_ms_)});
+      SmtpResult r = session_->Send(AddressOnly(from_), to, mime);
+      if (r.sent) {
+        out.provider_id = SmtpMessageId(e);
+        return out;
+      }
+      out.error = std::move(r.error);
+      out.kind = r.code >= 500 && r.code < 600 ? SendOutcome::Kind::kPermanent
+                                               : SendOutcome::Kind::kTemporary;
+      return out;
+    }
     // One handle per channel keeps the SMTP connection open between messages.
     if (!curl_) curl_ = curl_easy_init();
     if (!curl_) {
@@ -177,6 +199,9 @@ class SmtpChannel final : public Channel {
  private:
   std::mutex mu_;
   CURL* curl_ = nullptr;
+  std::unique_ptr<SmtpSession> session_;
+  std::string host_;
+  int port_;
   std::string url_;
   long use_ssl_;
   std::string from_, username_, password_;
@@ -283,9 +308,9 @@ Result<std::unique_ptr<Channel>> MakeSmtpChannel(const ChannelConfig& c) {
   if (!username.empty() && password.empty())
     return InvalidField("secrets.password", "required with settings.username");
   std::string url = fmt::format("{}://{}:{}", scheme, host, port);
-  return std::unique_ptr<Channel>(new SmtpChannel(std::move(url), use_ssl, std::move(from),
-                                                  std::move(username), std::move(password),
-                                                  timeout_ms, verify, std::move(helo)));
+  return std::unique_ptr<Channel>(
+      new SmtpChannel(host, port, std::move(url), use_ssl, std::move(from), std::move(username),
+                      std::move(password), timeout_ms, verify, std::move(helo)));
 }
 
 }  // namespace regulars::messaging

@@ -6,7 +6,12 @@
 // enough of RFC 5321 for libcurl: 220 greeting; EHLO/HELO, MAIL, RCPT, RSET, NOOP -> 250;
 // DATA -> 354, then the message up to "<CRLF>.<CRLF>" -> 250; QUIT -> 221 and close. With
 // close_after(n) it closes each connection after n accepted messages (as servers do that limit
-// messages per session), so a client must open a new one.
+// messages per session), so a client must open a new one. With pipelining(true) it advertises
+// PIPELINING and holds its replies to MAIL and RCPT until DATA arrives (RFC 2920 allows a server
+// to), so a client that waits for each reply stalls: only a pipelining client gets through.
+// Without it, early_commands() counts commands that arrived before the reply to the previous one
+// was sent (a client that pipelines although PIPELINING was not advertised). A recipient
+// containing "reject5" is refused (550), and DATA without an accepted recipient gets 554.
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -55,6 +60,8 @@ class FakeSmtpServer {
 
   int port() const { return port_; }
   void close_after(int n) { close_after_ = n; }
+  void pipelining(bool on) { pipelining_ = on; }
+  int early_commands() const { return early_.load(); }
   int connections() const { return connections_.load(); }
   int messages() const { return messages_.load(); }
   // Waits (up to ~10 s) until n sessions have ended on the server's side; false if they did not.
@@ -87,6 +94,8 @@ class FakeSmtpServer {
 
   void Session(int fd) {
     std::string buf;
+    std::string held;  // replies held back until DATA (pipelining mode)
+    int rcpts = 0;     // accepted recipients of the current transaction
     bool in_data = false;
     int accepted = 0;
     auto line = [&](std::string& out) -> bool {  // the next CRLF-terminated line
@@ -121,15 +130,28 @@ class FakeSmtpServer {
         }
         std::string verb = l.substr(0, 4);
         for (char& c : verb) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
+        if (!pipelining_ && !buf.empty()) ++early_;
         if (verb == "QUIT") {
           Send(fd, "221 Bye\r\n");
           break;
         }
-        in_data = verb == "DATA";
-        std::string reply = verb == "EHLO" || verb == "HELO" ? "250 fake\r\n"
-                            : in_data ? "354 End data with <CR><LF>.<CR><LF>\r\n"
-                                      : "250 Ok\r\n";
-        if (!Send(fd, reply)) break;
+        if (verb == "MAIL" || verb == "RSET") rcpts = 0;
+        bool refused = verb == "RCPT" && l.find("reject5") != std::string::npos;
+        if (verb == "RCPT" && !refused) ++rcpts;
+        in_data = verb == "DATA" && rcpts > 0;
+        std::string reply = refused                      ? "550 5.1.1 no such user\r\n"
+                            : verb == "DATA" && !in_data ? "554 5.5.1 no valid recipients\r\n"
+                            : verb == "EHLO"
+                                ? (pipelining_ ? "250-fake\r\n250 PIPELINING\r\n" : "250 fake\r\n")
+                            : verb == "HELO" ? "250 fake\r\n"
+                            : in_data        ? "354 End data with <CR><LF>.<CR><LF>\r\n"
+                                             : "250 Ok\r\n";
+        if (pipelining_ && (verb == "MAIL" || verb == "RCPT")) {
+          held += reply;  // answered together with DATA
+          continue;
+        }
+        if (!Send(fd, held + reply)) break;
+        held.clear();
       }
     }
     {
@@ -144,6 +166,8 @@ class FakeSmtpServer {
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::atomic<int> close_after_{0};
+  std::atomic<bool> pipelining_{false};
+  std::atomic<int> early_{0};
   std::atomic<int> connections_{0}, messages_{0}, closed_{0};
   mutable std::mutex mu_;
   std::vector<int> open_fds_;

@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "messaging/smtp_fake_server.h"
+#include "messaging/smtp_session.h"
 #include "messaging/smtp_test_server.h"
 
 namespace regulars::messaging {
@@ -153,6 +154,66 @@ TEST(SmtpTest, OneConnectionCarriesEveryMessage) {
   EXPECT_EQ(cmds[2], "RCPT TO:<m0@example.com>");
   EXPECT_EQ(cmds[3], "DATA");
   EXPECT_EQ(cmds[14], "RCPT TO:<m4@example.com>");
+}
+
+// A server that advertises PIPELINING and answers MAIL and RCPT only together with DATA: the
+// client must send all three at once (a client waiting for each reply would time out here).
+TEST(SmtpTest, PipeliningSendsMailRcptAndDataTogether) {
+  testing::FakeSmtpServer server;
+  server.pipelining(true);
+  auto ch = Make(Config(server.port()));
+  ASSERT_TRUE(ch);
+  for (int i = 0; i < 3; ++i) {
+    SendOutcome o = ch->Send(Numbered(i));
+    EXPECT_EQ(o.kind, SendOutcome::Kind::kSent) << o.error;
+    EXPECT_EQ(o.provider_id, SmtpMessageId(Numbered(i)));
+  }
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(server.messages(), 3);
+  std::vector<std::string> cmds = server.commands();
+  ASSERT_EQ(cmds.size(), 10u);
+  EXPECT_EQ(cmds[7], "MAIL FROM:<shop@bean.example>");
+  EXPECT_EQ(cmds[8], "RCPT TO:<m2@example.com>");
+  EXPECT_EQ(cmds[9], "DATA");
+}
+
+// A refused recipient in a pipelined transaction: permanent with the reply, the session reset
+// (RSET) and used for the next message.
+TEST(SmtpTest, APipelinedRefusalResetsTheSession) {
+  testing::FakeSmtpServer server;
+  server.pipelining(true);
+  auto ch = Make(Config(server.port()));
+  ASSERT_TRUE(ch);
+  SendOutcome refused = ch->Send(Mail("reject5@example.com"));
+  EXPECT_EQ(refused.kind, SendOutcome::Kind::kPermanent);
+  EXPECT_EQ(refused.error, "smtp: RCPT TO: 550 5.1.1 no such user (reply 550)");
+  SendOutcome ok = ch->Send(Numbered(1));
+  EXPECT_EQ(ok.kind, SendOutcome::Kind::kSent) << ok.error;
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(server.messages(), 1);
+  std::vector<std::string> cmds = server.commands();
+  ASSERT_EQ(cmds.size(), 8u);
+  EXPECT_EQ(cmds[4], "RSET");
+}
+
+// Without PIPELINING in the EHLO reply every command waits for its reply.
+TEST(SmtpTest, NoPipeliningUnlessAdvertised) {
+  testing::FakeSmtpServer server;
+  auto ch = Make(Config(server.port()));
+  ASSERT_TRUE(ch);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(ch->Send(Numbered(i)).kind, SendOutcome::Kind::kSent);
+  EXPECT_EQ(server.messages(), 3);
+  EXPECT_EQ(server.early_commands(), 0);
+  SendOutcome refused = ch->Send(Mail("reject5@example.com"));
+  EXPECT_EQ(refused.kind, SendOutcome::Kind::kPermanent);
+  EXPECT_EQ(refused.error, "smtp: RCPT TO: 550 5.1.1 no such user (reply 550)");
+  EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(SmtpTest, DotStuffingEscapesLeadingDotsAndTerminates) {
+  EXPECT_EQ(DotStuff(".a\r\nb\r\n..c"), "..a\r\nb\r\n...c\r\n.\r\n");
+  EXPECT_EQ(DotStuff("x\r\n"), "x\r\n.\r\n");
+  EXPECT_EQ(DotStuff(""), "\r\n.\r\n");
 }
 
 TEST(SmtpTest, AConnectionTheServerClosedIsOpenedAgain) {
