@@ -11,6 +11,7 @@
 #include "base/text.h"
 #include "base/zone.h"
 #include "events/event_repo.h"
+#include "loyalty/config_cache.h"
 #include "members/member_repo.h"
 
 namespace regulars::loyalty {
@@ -362,6 +363,7 @@ Result<CouponTemplate> CreateCouponTemplate(store::Tx& tx, const Actor& actor,
                              "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                              kTemplateCols),
                  TemplateValues(t)));
+  RG_TRY(BumpConfigVersion(tx, actor.merchant_id));
   return t;
 }
 
@@ -386,6 +388,7 @@ Result<CouponTemplate> UpdateCouponTemplate(store::Tx& tx, const Actor& actor, I
               "birthday_days_before = ?, spend_threshold_minor = ?, active = ?, updated_at = ? "
               "WHERE merchant_id = ? AND id = ?",
               params));
+  RG_TRY(BumpConfigVersion(tx, actor.merchant_id));
   return t;
 }
 
@@ -666,6 +669,11 @@ Result<CouponView> RedeemCoupon(store::Tx& tx, const Actor& actor, std::string_v
 
 Status OnMemberJoined(store::Tx& tx, const Actor& actor, Id member_id) {
   RG_ASSIGN_OR_RETURN(auto templates, TemplatesIssuedOn(tx, actor.merchant_id, IssueOn::kWelcome));
+  return OnMemberJoined(tx, actor, member_id, templates);
+}
+
+Status OnMemberJoined(store::Tx& tx, const Actor& actor, Id member_id,
+                      const std::vector<CouponTemplate>& templates) {
   for (const auto& t : templates) {
     RG_TRY(IssueAutomaticCoupon(tx, actor, t, member_id, "welcome", "welcome"));
   }
@@ -674,7 +682,11 @@ Status OnMemberJoined(store::Tx& tx, const Actor& actor, Id member_id) {
 
 Status OnOrderForCoupons(store::Tx& tx, const Actor& actor, const OrderResult& result) {
   if (!result.order.member_id) return {};
-  RG_ASSIGN_OR_RETURN(auto templates, TemplatesIssuedOn(tx, actor.merchant_id, IssueOn::kSpend));
+  std::vector<CouponTemplate> read;
+  if (!result.config) {
+    RG_ASSIGN_OR_RETURN(read, TemplatesIssuedOn(tx, actor.merchant_id, IssueOn::kSpend));
+  }
+  const auto& templates = result.config ? result.config->spend_templates : read;
   for (const auto& t : templates) {
     if (!t.spend_threshold_minor || result.order.total_minor < *t.spend_threshold_minor) continue;
     RG_TRY(IssueAutomaticCoupon(tx, actor, t, *result.order.member_id, "spend",

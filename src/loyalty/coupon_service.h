@@ -114,6 +114,9 @@ Result<CouponView> RedeemCoupon(store::Tx& tx, const accounts::Actor& actor, std
 // Welcome offer: one coupon of every active `welcome` template. Call right after a member is
 // created (by the members route, by an order that registers a member, by imports).
 Status OnMemberJoined(store::Tx& tx, const accounts::Actor& actor, Id member_id);
+// The same with the merchant's active welcome templates given (from the configuration cache).
+Status OnMemberJoined(store::Tx& tx, const accounts::Actor& actor, Id member_id,
+                      const std::vector<CouponTemplate>& welcome_templates);
 // Spend-threshold gifts (滿額贈): one coupon of every active `spend` template whose threshold
 // the order's total reaches. Call from AfterOrderCreated.
 Status OnOrderForCoupons(store::Tx& tx, const accounts::Actor& actor, const OrderResult& result);

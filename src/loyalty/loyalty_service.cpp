@@ -8,6 +8,7 @@
 
 #include "base/text.h"
 #include "events/event_repo.h"
+#include "loyalty/config_cache.h"
 #include "members/member_repo.h"
 
 namespace regulars::loyalty {
@@ -125,7 +126,7 @@ Status SavePointType(store::Tx& tx, const PointType& p, bool insert) {
   if (!r && r.error().code == Code::kAlreadyExists)
     return Fail(Code::kAlreadyExists, "code: another point type already uses this code", "code");
   RG_TRY(r);
-  return {};
+  return BumpConfigVersion(tx, p.merchant_id);
 }
 
 }  // namespace
@@ -212,7 +213,7 @@ Status InsertRuleVersion(store::Tx& tx, const Actor& actor, const StoredRule& s)
       "?, ?, ?, ?, ?)",
       {actor.merchant_id, s.rule.id, int64_t{s.rule.version}, s.valid_from, s.rule.point_type_id,
        s.rule.name, RuleDefinitionJson(s.rule), int64_t{s.active ? 1 : 0}, actor.now}));
-  return {};
+  return BumpConfigVersion(tx, actor.merchant_id);
 }
 
 Status ApplyRule(store::Tx& tx, const Actor& actor, StoredRule& s, const RuleInput& in) {
@@ -299,6 +300,31 @@ Result<std::vector<EarningRule>> RulesInForce(store::Tx& tx, Id merchant_id, Mic
     RG_ASSIGN_OR_RETURN(StoredRule s, RuleFromRow(r));
     out.push_back(std::move(s.rule));
   }
+  return out;
+}
+
+Result<std::vector<RuleVersion>> ActiveRuleVersions(store::Tx& tx, Id merchant_id) {
+  RG_ASSIGN_OR_RETURN(
+      Rows rows,
+      tx.Query(fmt::format("SELECT {}, r.valid_to FROM earning_rules r JOIN point_types p ON "
+                           "p.merchant_id = r.merchant_id AND p.id = r.point_type_id WHERE "
+                           "r.merchant_id = ? AND r.active = 1 AND p.active = 1 ORDER BY r.id, "
+                           "r.version",
+                           kRuleCols),
+               {merchant_id}));
+  std::vector<RuleVersion> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    RG_ASSIGN_OR_RETURN(StoredRule s, RuleFromRow(r));
+    out.push_back({std::move(s.rule), s.valid_from, r.OptInt(8)});
+  }
+  return out;
+}
+
+std::vector<EarningRule> RulesAt(const std::vector<RuleVersion>& versions, Micros at) {
+  std::vector<EarningRule> out;
+  for (const RuleVersion& v : versions)
+    if (v.valid_from <= at && (!v.valid_to || *v.valid_to > at)) out.push_back(v.rule);
   return out;
 }
 

@@ -55,6 +55,18 @@ Result<StoredRule> UpdateRule(store::Tx& tx, const accounts::Actor& actor, Id id
 Result<std::vector<StoredRule>> ListRules(store::Tx& tx, const accounts::Actor& actor);
 // The active versions in force at `at`.
 Result<std::vector<EarningRule>> RulesInForce(store::Tx& tx, Id merchant_id, Micros at);
+// One version of a rule with the interval it was in force: [valid_from, valid_to).
+struct RuleVersion {
+  EarningRule rule;
+  Micros valid_from = 0;
+  std::optional<Micros> valid_to;  // nullopt: still in force
+};
+// Every active version, of any time, of the rules whose point type is active, by rule id and
+// version: what RulesInForce chooses from (see RulesAt).
+Result<std::vector<RuleVersion>> ActiveRuleVersions(store::Tx& tx, Id merchant_id);
+// Pure: the versions of `versions` in force at `at`, in their order; with ActiveRuleVersions'
+// list, the same rules as RulesInForce(tx, merchant_id, at).
+std::vector<EarningRule> RulesAt(const std::vector<RuleVersion>& versions, Micros at);
 
 // Rewards -------------------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@
 #include "base/text.h"
 #include "base/zone.h"
 #include "events/event_repo.h"
+#include "loyalty/config_cache.h"
 #include "loyalty/loyalty_service.h"
 #include "loyalty/order_hooks.h"
 #include "loyalty/tier_service.h"
@@ -54,9 +55,10 @@ struct Resolved {
   Micros occurred_at = 0;
 };
 
-Result<Resolved> Resolve(store::Tx& tx, const Actor& actor, const OrderInput& in, bool may_create) {
+Result<Resolved> Resolve(store::Tx& tx, const Actor& actor, const OrderInput& in, bool may_create,
+                         const MerchantConfig& config) {
   Resolved r;
-  RG_ASSIGN_OR_RETURN(r.settings, LoadMerchantSettings(tx, actor.merchant_id));
+  r.settings = config.settings;
   if (in.currency && *in.currency != r.settings.currency)
     return InvalidField("currency", fmt::format("this shop uses {}", r.settings.currency));
   r.occurred_at = in.occurred_at.value_or(actor.now);
@@ -106,7 +108,7 @@ Result<Resolved> Resolve(store::Tx& tx, const Actor& actor, const OrderInput& in
 }
 
 Result<OrderFacts> Facts(store::Tx& tx, const Actor& actor, const OrderInput& in, const Resolved& r,
-                         const std::vector<EarningRule>& rules) {
+                         const std::vector<EarningRule>& rules, const MerchantConfig& config) {
   OrderFacts f;
   f.total_minor = in.total_minor;
   for (const auto& i : in.items)
@@ -117,7 +119,8 @@ Result<OrderFacts> Facts(store::Tx& tx, const Actor& actor, const OrderInput& in
   f.local_date = Date{lt.year, lt.month, lt.day};
   if (r.member && r.member->birthday) f.birthday_month = r.member->birthday->month == lt.month;
   if (r.member) {
-    RG_ASSIGN_OR_RETURN(auto tier, CurrentTier(tx, actor.merchant_id, r.member->id, r.occurred_at));
+    RG_ASSIGN_OR_RETURN(auto tier, CurrentTier(tx, actor.merchant_id, r.member->id, r.occurred_at,
+                                               config.tiers));
     if (tier) {
       f.tier_level = tier->level;
       f.tier_name = tier->name;
@@ -208,9 +211,10 @@ Result<EarnResult> CalculateOrder(store::Tx& tx, const Actor& actor, const Order
   OrderInput checked = in;
   if (checked.external_id.empty()) checked.external_id = "calculate";
   RG_TRY(ValidateOrderInput(checked));
-  RG_ASSIGN_OR_RETURN(Resolved r, Resolve(tx, actor, in, /*may_create=*/false));
-  RG_ASSIGN_OR_RETURN(auto rules, RulesInForce(tx, actor.merchant_id, r.occurred_at));
-  RG_ASSIGN_OR_RETURN(OrderFacts f, Facts(tx, actor, in, r, rules));
+  RG_ASSIGN_OR_RETURN(auto config, CurrentConfig(tx, actor));
+  RG_ASSIGN_OR_RETURN(Resolved r, Resolve(tx, actor, in, /*may_create=*/false, *config));
+  std::vector<EarningRule> rules = config->RulesAt(r.occurred_at);
+  RG_ASSIGN_OR_RETURN(OrderFacts f, Facts(tx, actor, in, r, rules, *config));
   return ScoreOrder(rules, f);
 }
 
@@ -219,15 +223,20 @@ Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderIn
   OrderInput in = given;
   // A cashier limited to branches sells at their (first) branch unless the order says otherwise.
   if (!in.branch_id && !actor.branch_ids.empty()) in.branch_id = actor.branch_ids.front();
-  RG_ASSIGN_OR_RETURN(Rows dup, tx.Query("SELECT id FROM orders WHERE merchant_id = ? AND "
-                                         "external_id = ?",
-                                         {actor.merchant_id, in.external_id}));
-  if (!dup.empty())
+  // The configuration's version and the duplicate check in one statement.
+  RG_ASSIGN_OR_RETURN(Rows head, tx.Query("SELECT m.config_version, (SELECT o.id FROM orders o "
+                                          "WHERE o.merchant_id = ? AND o.external_id = ?) FROM "
+                                          "merchants m WHERE m.merchant_id = ?",
+                                          {actor.merchant_id, in.external_id, actor.merchant_id}));
+  if (head.empty()) return Fail(Code::kNotFound, "merchant not found");
+  if (auto dup = head[0].OptInt(1))
     return Fail(MakeError(Code::kAlreadyExists, "external_id: an order with this id already exists",
                           "external_id")
-                    .WithDetail("order_id", IdToString(dup[0].Int(0))));
-  RG_ASSIGN_OR_RETURN(Resolved r, Resolve(tx, actor, in, /*may_create=*/true));
+                    .WithDetail("order_id", IdToString(*dup)));
+  RG_ASSIGN_OR_RETURN(auto config, ConfigAtVersion(tx, actor, head[0].Int(0)));
+  RG_ASSIGN_OR_RETURN(Resolved r, Resolve(tx, actor, in, /*may_create=*/true, *config));
   OrderResult out;
+  out.config = config;
   out.member_created = r.created;
   Order& o = out.order;
   o.id = NewId();
@@ -256,8 +265,8 @@ Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderIn
   }
   if (!r.member) out.point_type_codes.emplace();  // nothing earned: the reply names none
   if (r.member) {
-    RG_ASSIGN_OR_RETURN(auto rules, RulesInForce(tx, actor.merchant_id, r.occurred_at));
-    RG_ASSIGN_OR_RETURN(OrderFacts f, Facts(tx, actor, in, r, rules));
+    std::vector<EarningRule> rules = config->RulesAt(r.occurred_at);
+    RG_ASSIGN_OR_RETURN(OrderFacts f, Facts(tx, actor, in, r, rules, *config));
     out.earned = ScoreOrder(rules, f);
     std::map<Id, int> versions;
     for (const auto& rule : rules) versions[rule.id] = rule.version;
@@ -270,8 +279,8 @@ Result<OrderResult> CreateOrder(store::Tx& tx, const Actor& actor, const OrderIn
                   {actor.merchant_id, o.id, int64_t(i + 1), r.member->id, r.occurred_at, l.rule_id,
                    int64_t{versions[l.rule_id]}, l.point_type_id, l.points, l.explanation}));
     }
-    // The point types, read once: their codes for the reply, their expiry for the lots.
-    RG_ASSIGN_OR_RETURN(auto types, ListPointTypes(tx, actor));
+    // The point types: their codes for the reply, their expiry for the lots.
+    const std::vector<PointType>& types = config->point_types;
     std::map<Id, std::string> codes;
     for (const auto& t : types) codes[t.id] = t.code;
     out.point_type_codes = codes;

@@ -4,6 +4,7 @@
 // in force when it happened; a refund takes back exactly what the refunded part earned.
 
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -15,6 +16,8 @@
 #include "store/db.h"
 
 namespace regulars::loyalty {
+
+struct MerchantConfig;  // loyalty/config_cache.h
 
 struct OrderItemInput {
   std::string sku;
@@ -76,6 +79,10 @@ struct OrderResult {
   // The merchant's point type codes by id as the transaction saw them, when it read them (the
   // reply names point types without reading them again).
   std::optional<std::map<Id, std::string>> point_type_codes;
+  // The merchant's configuration the order was made with (CreateOrder sets it); the order hooks
+  // use it instead of reading stamp cards, tiers, templates and the referral program again.
+  // Unset (a hook called by itself): they read them.
+  std::shared_ptr<const MerchantConfig> config;
 };
 
 // Checks an order's shape; errors name the field ("items[1].quantity").

@@ -11,6 +11,7 @@
 #include "loyalty/coupon_service.h"
 #include "loyalty/ledger_repo.h"
 #include "loyalty/loyalty_service.h"
+#include "loyalty/config_cache.h"
 #include "members/member_repo.h"
 
 namespace regulars::loyalty {
@@ -206,6 +207,7 @@ Result<ReferralProgram> SetReferralProgram(store::Tx& tx, const Actor& actor,
               "newcomer_template_id, min_spend_minor, limit_per_referrer, updated_at) VALUES (?, "
               "?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
               params));
+  RG_TRY(BumpConfigVersion(tx, actor.merchant_id));
   return LoadProgram(tx, actor.merchant_id);
 }
 
@@ -363,6 +365,8 @@ Status RecordMemberDevice(store::Tx& tx, const Actor& actor, Id member_id,
 Status OnOrderForReferrals(store::Tx& tx, const Actor& actor, const OrderResult& result) {
   const Order& order = result.order;
   if (!order.member_id) return {};
+  // An inactive (or never set) program rewards nothing: no need to look for a pending referral.
+  if (result.config && !result.config->referral_program_active) return {};
   RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(fmt::format("SELECT {} FROM referrals WHERE merchant_id "
                                                       "= ? AND newcomer_id = ? AND status = "
                                                       "'pending'",

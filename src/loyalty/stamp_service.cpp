@@ -9,6 +9,7 @@
 #include "events/event_repo.h"
 #include "loyalty/ledger_repo.h"
 #include "loyalty/loyalty_service.h"
+#include "loyalty/config_cache.h"
 #include "members/member_repo.h"
 
 namespace regulars::loyalty {
@@ -116,7 +117,7 @@ Status Save(store::Tx& tx, const Actor& actor, const StampCard& c, bool insert) 
                 "= ? WHERE merchant_id = ? AND id = ?",
                 v));
   }
-  return {};
+  return BumpConfigVersion(tx, actor.merchant_id);
 }
 
 StampReward RewardFromRow(const store::Row& r) {
@@ -275,7 +276,11 @@ Result<StampResult> AddStamps(store::Tx& tx, const Actor& actor, Id member_id, I
 Status StampOrder(store::Tx& tx, const Actor& actor, OrderResult& result,
                   const std::vector<OrderItemInput>& items) {
   if (!result.order.member_id) return {};
-  RG_ASSIGN_OR_RETURN(auto cards, ListStampCards(tx, actor.merchant_id));
+  std::vector<StampCard> read;
+  if (!result.config) {
+    RG_ASSIGN_OR_RETURN(read, ListStampCards(tx, actor.merchant_id));
+  }
+  const std::vector<StampCard>& cards = result.config ? result.config->stamp_cards : read;
   for (const StampCard& c : cards) {
     if (!c.active) continue;
     int64_t n = StampsForOrder(c, items);

@@ -7,6 +7,7 @@
 #include "base/zone.h"
 #include "events/event_repo.h"
 #include "loyalty/loyalty_service.h"
+#include "loyalty/config_cache.h"
 #include "members/member_repo.h"
 
 namespace regulars::loyalty {
@@ -134,6 +135,7 @@ Result<TierProgram> SetTierProgram(store::Tx& tx, const Actor& actor, TierProgra
        Opt(p.point_type_id),
        std::string(p.window == TierWindow::kCalendarYear ? "calendar_year" : "rolling_days"),
        int64_t{p.window_days}, int64_t{p.grace_days}, actor.now}));
+  RG_TRY(BumpConfigVersion(tx, actor.merchant_id));
   return p;
 }
 
@@ -180,6 +182,7 @@ Result<Tier> CreateTier(store::Tx& tx, const Actor& actor, TierInput in) {
               "benefits, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
               {actor.merchant_id, t.id, int64_t{t.level}, t.name, t.threshold,
                t.earn_multiplier_milli, t.benefits_json, actor.now, actor.now}));
+  RG_TRY(BumpConfigVersion(tx, actor.merchant_id));
   // A merchant event: tiers are ranked by level, so a new level below others shifts the rank
   // of every member above it (the insight store re-ranks on it).
   json data = {{"tier_id", IdToString(t.id)}, {"level", t.level}, {"name", t.name}};
@@ -201,6 +204,7 @@ Result<Tier> UpdateTier(store::Tx& tx, const Actor& actor, Id id, TierInput in) 
               "updated_at = ? WHERE merchant_id = ? AND id = ?",
               {it->name, it->threshold, it->earn_multiplier_milli, it->benefits_json, actor.now,
                actor.merchant_id, id}));
+  RG_TRY(BumpConfigVersion(tx, actor.merchant_id));
   return *it;
 }
 
@@ -228,6 +232,12 @@ Status RequalifyMember(store::Tx& tx, const Actor& actor, Id member_id) {
   RG_ASSIGN_OR_RETURN(auto tiers, ListTiers(tx, actor.merchant_id));
   if (tiers.empty()) return {};
   RG_ASSIGN_OR_RETURN(TierProgram p, GetTierProgram(tx, actor.merchant_id));
+  return RequalifyMember(tx, actor, member_id, tiers, p);
+}
+
+Status RequalifyMember(store::Tx& tx, const Actor& actor, Id member_id,
+                       const std::vector<Tier>& tiers, const TierProgram& p) {
+  if (tiers.empty()) return {};
   RG_ASSIGN_OR_RETURN(auto metric, MetricValue(tx, actor.merchant_id, p, member_id, actor.now));
   RG_TRY(
       tx.Exec("INSERT INTO member_tiers (merchant_id, member_id, level, since) VALUES (?, ?, 0, ?) "
@@ -325,6 +335,17 @@ Result<std::optional<Tier>> CurrentTier(store::Tx& tx, Id merchant_id, Id member
   RG_ASSIGN_OR_RETURN(auto tiers, ListTiers(tx, merchant_id));
   for (const Tier& t : tiers)
     if (t.level == level) return std::optional<Tier>(t);
+  return std::optional<Tier>{};
+}
+
+Result<std::optional<Tier>> CurrentTier(store::Tx& tx, Id merchant_id, Id member_id, Micros now,
+                                        const std::vector<Tier>& tiers) {
+  // Without tiers no level can match one (what the other form finds after reading the state).
+  if (tiers.empty()) return std::optional<Tier>{};
+  RG_ASSIGN_OR_RETURN(MemberTierState s, LoadState(tx, merchant_id, member_id, false));
+  int level = EffectiveLevel(s, now);
+  for (const Tier& t : tiers)
+    if (level != 0 && t.level == level) return std::optional<Tier>(t);
   return std::optional<Tier>{};
 }
 

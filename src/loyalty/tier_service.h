@@ -38,8 +38,11 @@ struct MemberTierView {
 };
 Result<MemberTierView> MemberTier(store::Tx& tx, const accounts::Actor& actor, Id member_id);
 
-// Upgrades at once when an order lifts the member to a higher tier.
+// Upgrades at once when an order lifts the member to a higher tier. With `tiers` and `program`
+// (the merchant's, e.g. from the configuration cache) it does not read them.
 Status RequalifyMember(store::Tx& tx, const accounts::Actor& actor, Id member_id);
+Status RequalifyMember(store::Tx& tx, const accounts::Actor& actor, Id member_id,
+                       const std::vector<Tier>& tiers, const TierProgram& program);
 
 // Sets (or clears, with level 0 and no end) a manual tier until `until`.
 Result<MemberTierView> OverrideTier(store::Tx& tx, const accounts::Actor& actor, Id member_id,
@@ -61,5 +64,8 @@ Result<int> ReviewTiers(store::Tx& tx, Id merchant_id, Micros now);
 
 // The tier in effect for a member (for earning), or nullopt.
 Result<std::optional<Tier>> CurrentTier(store::Tx& tx, Id merchant_id, Id member_id, Micros now);
+// The same with the merchant's tiers given (ListTiers): no statement at all when there are none.
+Result<std::optional<Tier>> CurrentTier(store::Tx& tx, Id merchant_id, Id member_id, Micros now,
+                                        const std::vector<Tier>& tiers);
 
 }  // namespace regulars::loyalty
