@@ -5,7 +5,8 @@
 // a full batch is planned and written in one transaction: which orders / returns already exist
 // (one query per 500 ids), members resolved from in-memory maps loaded once, new members,
 // orders, items, returns and events written with prepared INSERTs of fixed shapes (multi-row on
-// PostgreSQL, one row on SQLite: see Inserter).
+// PostgreSQL, one row on SQLite: see Inserter). Two batches are in hand at a time: one written
+// by a helper thread while the caller's thread parses the next (see Engine::Run).
 //
 // State kept in memory for the whole run (what bounds memory): the member keys (customer id,
 // phone, e-mail → member), the order ids seen in the file, and for every member order line of the
@@ -21,6 +22,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -479,7 +481,10 @@ class Engine {
   // Reads one record into the current group (or rejects it).
   void ParseLine(const std::vector<std::string_view>& f, int64_t line);
   void EndGroup();
-  Status FlushBatch();
+  // Writes writing_ in one transaction (a read one in a dry run) and leaves its counts in
+  // writing_counts_. Runs on a helper thread while the caller's thread parses the next batch:
+  // it touches only the member, order and line state below, never what ParseLine uses.
+  Status WriteBatch();
   Status PlanAndWrite(store::Tx& tx, bool write, BatchCounts& counts);
   Result<std::optional<Id>> ResolveMember(const Group& g, bool& created, bool& matched,
                                           std::vector<members::Member>& new_members,
@@ -549,7 +554,9 @@ class Engine {
   std::vector<std::function<void()>> undo_;
 
   std::optional<Group> group_;
-  std::vector<Group> batch_;
+  std::vector<Group> batch_;    // being parsed (the caller's thread)
+  std::vector<Group> writing_;  // being written (the helper thread), see WriteBatch
+  BatchCounts writing_counts_;
   size_t batch_lines_ = 0;
   std::string last_time_text_;
   Micros last_time_ = 0;
@@ -935,7 +942,7 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
   std::unordered_set<std::string> existing_orders, existing_returns;
   {
     std::vector<std::string> order_ids, return_ids;
-    for (const auto& g : batch_) {
+    for (const auto& g : writing_) {
       if (!g.sales.empty()) order_ids.push_back(g.external_id);
       if (!g.returns.empty() || g.cancelled)
         return_ids.push_back(g.sales.empty() ? g.external_id : g.external_id + "/return");
@@ -1017,8 +1024,8 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
   std::map<Id, int64_t> order_refunded;                 // order → refunded_minor after
   std::unordered_map<size_t, Id> self_order;            // group index → its own new order
 
-  for (size_t gi = 0; gi < batch_.size(); ++gi) {
-    const Group& g = batch_[gi];
+  for (size_t gi = 0; gi < writing_.size(); ++gi) {
+    const Group& g = writing_[gi];
     std::string return_id_text = g.sales.empty() ? g.external_id : g.external_id + "/return";
     bool order_new = !g.sales.empty() && !existing_orders.contains(g.external_id);
     bool has_return = !g.returns.empty() || (g.cancelled && !g.sales.empty());
@@ -1205,7 +1212,7 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
     std::map<Id, int> versions;
     for (const auto& r : rules) versions[r.id] = r.version;
     for (const auto& s : to_score) {
-      const Group& g = batch_[s.group];
+      const Group& g = writing_[s.group];
       loyalty::OrderFacts f;
       for (const auto& it : g.sales) {
         f.lines.push_back({it.sku, it.category, it.quantity, it.unit_price_minor});
@@ -1301,8 +1308,9 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
   return {};
 }
 
-Status Engine::FlushBatch() {
-  if (batch_.empty()) return {};
+Status Engine::WriteBatch() {
+  writing_counts_ = BatchCounts{};
+  if (writing_.empty()) return {};
   BatchCounts counts;
   auto attempt = [&](store::Tx& tx, bool write) -> Status {
     UndoAll();  // a retried transaction starts again from the committed state
@@ -1317,9 +1325,7 @@ Status Engine::FlushBatch() {
   }
   undo_.clear();  // committed (or, in a dry run, as good as): keep the state
   appended_.clear();
-  counts.AddTo(report_);
-  batch_.clear();
-  batch_lines_ = 0;
+  writing_counts_ = counts;
   return {};
 }
 
@@ -1340,6 +1346,62 @@ Result<ImportReport> Engine::Run(CsvReader& reader, const ProgressFn& progress,
   RG_TRY(ResolveColumns(fields));
   report_.encoding = std::string(EncodingName(reader.encoding()));
   const size_t batch_orders = static_cast<size_t>(std::max(1, options_.batch_orders));
+
+  // Two batches at a time: while the helper thread writes one (WriteBatch), this thread reads,
+  // parses and validates the next (CSV decoding, times, amounts, phone and e-mail normalisation).
+  // Member matching and everything else that depends on what earlier batches wrote stays in the
+  // write. What a caller sees is unchanged: the ProgressFn runs after each batch's commit, on
+  // this thread and while no write of the import is in flight, with the counts as they stood
+  // where that batch ended; when it stops the import, the batch parsed meanwhile is dropped
+  // unwritten and the report's line counts are set back to that point.
+  struct Cut {  // where a batch ended in the file
+    int64_t lines = 0, lines_rejected = 0, bytes_consumed = 0;
+    size_t rejected_kept = 0;
+  };
+  auto cut_here = [&] {
+    return Cut{report_.lines, report_.lines_rejected, reader.bytes_consumed(),
+               report_.rejected.size()};
+  };
+  std::optional<Cut> in_flight;  // the batch handed to the helper thread, until settled
+  std::future<Status> written;   // declared after bulk_cache: joined before it is restored
+  // Waits for the batch in flight, adds its counts and reports progress. false: the ProgressFn
+  // stopped the import.
+  auto settle = [&]() -> Result<bool> {
+    if (!in_flight) return true;
+    Cut at = *in_flight;
+    in_flight.reset();
+    if (written.valid()) {
+      Status s = written.get();
+      writing_.clear();
+      RG_TRY(s);
+      writing_counts_.AddTo(report_);
+    }
+    if (progress && !progress({at.lines, at.bytes_consumed, reader.total_bytes()})) {
+      report_.lines = at.lines;
+      report_.lines_rejected = at.lines_rejected;
+      report_.rejected.resize(at.rejected_kept);
+      return false;
+    }
+    return true;
+  };
+  // Hands batch_ to the helper thread (only validated in a validate_only run).
+  auto launch = [&](Cut at) {
+    if (!validate_only) {
+      writing_ = std::move(batch_);
+      written = std::async(std::launch::async, [this] { return WriteBatch(); });
+    }
+    batch_.clear();
+    batch_lines_ = 0;
+    in_flight = at;
+  };
+  // Joins the helper thread on every way out of Run (its result is then ignored).
+  struct Join {
+    std::future<Status>& f;
+    ~Join() {
+      if (f.valid()) f.wait();
+    }
+  } join{written};
+
   bool stopped = false;
   while (true) {
     auto next = reader.Next(fields);
@@ -1362,19 +1424,25 @@ Result<ImportReport> Engine::Run(CsvReader& reader, const ProgressFn& progress,
     }
     ParseLine(fields, reader.record_line());
     if (batch_.size() >= batch_orders) {
-      if (!validate_only) RG_TRY(FlushBatch());
-      batch_.clear();
-      if (progress && !progress({report_.lines, reader.bytes_consumed(), reader.total_bytes()})) {
+      Cut at = cut_here();
+      RG_ASSIGN_OR_RETURN(bool go_on, settle());
+      if (!go_on) {
         stopped = true;
         break;
       }
+      launch(at);
     }
   }
   if (!stopped) {
     EndGroup();
-    if (!validate_only) RG_TRY(FlushBatch());
-    batch_.clear();
-    if (progress) progress({report_.lines, reader.bytes_consumed(), reader.total_bytes()});
+    Cut at = cut_here();
+    RG_ASSIGN_OR_RETURN(bool go_on, settle());
+    if (go_on) {
+      launch(at);
+      RG_TRY(settle());  // the last ProgressFn's answer stops nothing
+    } else {
+      stopped = true;
+    }
   }
   report_.cancelled = stopped;
   report_.encoding = std::string(EncodingName(reader.encoding()));  // settled by now

@@ -307,6 +307,50 @@ TEST_P(ImportTest, CancelledImportRunAgainCompletesWithoutDuplicates) {
   EXPECT_EQ(Count("SELECT SUM(refunded_minor) FROM orders WHERE merchant_id = ?"), 5000);
 }
 
+// The next batch is parsed while one is written; progress still reports each batch where it
+// ended in the file, once it is committed, and every row of the file is written exactly once.
+TEST_P(ImportTest, ProgressReportsEachBatchWhereItEnded) {
+  AddMembers();
+  std::string csv = std::string(kHeader) + kShop;
+  ImportOptions o;
+  o.batch_orders = 1;
+  std::vector<int64_t> lines, orders_then;
+  auto r = Run(csv, o, [&](const Progress& p) {
+    lines.push_back(p.lines);
+    // Runs outside the import's transactions and sees every batch before it committed.
+    orders_then.push_back(Count("SELECT COUNT(*) FROM orders WHERE merchant_id = ?") +
+                          Count("SELECT COUNT(*) FROM order_returns WHERE merchant_id = ?"));
+    return true;
+  });
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  // A1 ends when line 3 (A2) is read, A2 at line 4, ... R2 at the end of the file (line 7).
+  EXPECT_EQ(lines, (std::vector<int64_t>{3, 4, 5, 6, 7, 7}));
+  EXPECT_EQ(orders_then, (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(r->lines, 7);
+  EXPECT_EQ(r->orders_created, 4);
+  EXPECT_EQ(Footprint(), "orders=4 items=5 members=3 identities=1 returns=2 refunds=1 events=9");
+}
+
+// Stopped after the first batch: the batch parsed meanwhile (here with a rejected line) is not
+// written, and the report counts the lines up to where the written batch ended.
+TEST_P(ImportTest, StoppedImportReportsLinesUpToTheLastWrittenBatch) {
+  std::string csv = std::string(kHeader) +
+                    "B1,2026-01-05 10:00:00,TEA,Black tea,1,50,,,,\n"
+                    "B2,2026-01-05 11:00:00,TEA,Black tea,1,50,,,,\n"
+                    "B3,2026-01-05 12:00:00,TEA,Black tea,x,50,,,,\n"
+                    "B4,2026-01-05 13:00:00,TEA,Black tea,1,50,,,,\n";
+  ImportOptions o;
+  o.batch_orders = 1;
+  auto r = Run(csv, o, [&](const Progress&) { return false; });
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_TRUE(r->cancelled);
+  EXPECT_EQ(r->lines, 2);
+  EXPECT_EQ(r->lines_rejected, 0);
+  EXPECT_TRUE(r->rejected.empty());
+  EXPECT_EQ(r->orders_created, 1);
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM orders WHERE merchant_id = ?"), 1);
+}
+
 TEST_P(ImportTest, FreshExportAddsOnlyWhatIsNew) {
   AddMembers();
   std::string day1 = std::string(kHeader) +

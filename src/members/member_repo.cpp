@@ -320,8 +320,13 @@ Result<std::vector<Id>> SearchMemberIds(store::Tx& tx, Id merchant_id, const Sea
 
 namespace {
 
-// Runs `head` + "(?, ...), ..." over `values` (rows of `cols` values) in statements of 100, 10
-// and 1 rows, so the drivers' statement caches see three shapes per table.
+// Runs `head` + "(?, ...), ..." over `values` (rows of `cols` values). PostgreSQL: statements of
+// 100, 10 and 1 rows (three shapes per table for the driver's statement cache; one round trip per
+// 100 rows). SQLite: the one-row statement once per row. A multi-row INSERT into a table with a
+// UNIQUE index or a foreign key gets a statement journal on SQLite, and ending each one inside a
+// savepoint walks the whole in-memory sub-journal, which grows with every page the transaction
+// touched (a bulk import's cost grew with its batch squared); a one-row INSERT needs none, and
+// the driver's cached prepared statement costs no more per row.
 Status InsertChunked(store::Tx& tx, std::string_view head, size_t cols,
                      const std::vector<Value>& values) {
   size_t rows = values.size() / cols;
@@ -329,16 +334,22 @@ Status InsertChunked(store::Tx& tx, std::string_view head, size_t cols,
   std::string row = "(";
   for (size_t c = 0; c < cols; ++c) row += c ? ", ?" : "?";
   row += ")";
+  const bool one_by_one = tx.dialect() == store::Dialect::kSqlite;
+  std::string one_row = std::string(head) + row;
+  std::vector<Value> params;
   while (done < rows) {
     size_t left = rows - done;
-    size_t n = left >= 100 ? 100 : left >= 10 ? 10 : 1;
-    std::string sql(head);
-    for (size_t i = 0; i < n; ++i) {
-      if (i) sql += ", ";
-      sql += row;
+    size_t n = one_by_one ? 1 : left >= 100 ? 100 : left >= 10 ? 10 : 1;
+    std::string many;
+    if (n > 1) {
+      many = head;
+      for (size_t i = 0; i < n; ++i) {
+        if (i) many += ", ";
+        many += row;
+      }
     }
-    std::vector<Value> params(values.begin() + done * cols, values.begin() + (done + n) * cols);
-    RG_TRY(tx.Exec(sql, params));
+    params.assign(values.begin() + done * cols, values.begin() + (done + n) * cols);
+    RG_TRY(tx.Exec(n > 1 ? many : one_row, params));
     done += n;
   }
   return {};
