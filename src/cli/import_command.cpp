@@ -70,7 +70,7 @@ void AddImportOrdersOptions(CLI::App* cmd, ImportOrdersArgs& a) {
                 "write nothing if any line is rejected (the file is read twice)");
   cmd->add_flag("--award-points", a.award_points, "score imported orders by today's rules");
   cmd->add_flag("--rebuild-tiers", a.rebuild_tiers, "re-qualify the tiers of touched members");
-  cmd->add_option("--batch-orders", a.batch_orders, "orders per transaction (default 10000)");
+  cmd->add_option("--batch-orders", a.batch_orders, "orders per transaction (default 50000)");
   cmd->add_option("--rejected-csv", a.rejected_csv,
                   "write the rejected lines (line,column,reason) to this CSV file");
 }
