@@ -11,7 +11,9 @@
 //                                              again and checks that nothing is enqueued.
 //                                              PIPELINED=1: batch k+1 is rendered on this
 //                                              thread (RenderBatch) while batch k is written
-//                                              (EnqueueRendered) [0]
+//                                              (EnqueueRendered) [0]. Also prints the first
+//                                              pass's CPU seconds (all threads) and the
+//                                              database's size after it (SQLite)
 //   bench_messaging render N                   rendering alone, both ways: a JSON context
 //                                              per member + Render, and RenderBound
 //   bench_messaging deliver N DB_URL PORT W [U] enqueue N messages for an SMTP channel at
@@ -22,6 +24,7 @@
 // Prints one line "RESULT what=... n=N seconds=S rate=R".
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -42,6 +45,13 @@ using namespace regulars::messaging;
 namespace {
 
 constexpr Id kMerchant = 1;
+
+// User + system CPU of the whole process (every thread) so far.
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 double Since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -211,14 +221,25 @@ void RenderEnqueueBulk(int n, const std::string& url, int batch, bool pipelined)
   auto compiled = CompiledTemplate::Compile(Personalised());
   if (!compiled) Die(compiled.error());
   Micros now = SystemClock::Default()->Now();
+  double cpu0 = CpuSeconds();
   auto [created, secs] = BulkPass(*db, *compiled, n, batch, now, pipelined);
+  double cpu = CpuSeconds() - cpu0;
   if (created != n) Die(MakeError(Code::kInternal, fmt::format("created {} of {}", created, n)));
+  // The database's size after the first pass (SQLite: pages in use, the WAL's included).
+  int64_t bytes = 0;
+  if (db->dialect() == store::Dialect::kSqlite) {
+    auto r = db->ReadValue([](store::Tx& tx) {
+      return tx.Query("SELECT page_count * page_size FROM pragma_page_count, pragma_page_size");
+    });
+    if (!r) Die(r.error());
+    bytes = (*r)[0].Int(0);
+  }
   auto [again, secs2] = BulkPass(*db, *compiled, n, batch, now, pipelined);
   if (again != 0) Die(MakeError(Code::kInternal, fmt::format("re-run created {}", again)));
   fmt::print(
       "RESULT what=render_enqueue_bulk n={} seconds={:.3f} rate={:.0f} batch={} pipelined={} "
-      "rerun_seconds={:.3f}\n",
-      n, secs, n / secs, batch, pipelined ? 1 : 0, secs2);
+      "rerun_seconds={:.3f} cpu_seconds={:.3f} db_bytes={}\n",
+      n, secs, n / secs, batch, pipelined ? 1 : 0, secs2, cpu, bytes);
 }
 
 void RenderOnly(int n) {

@@ -13,8 +13,11 @@
 #   bench/run_messaging.sh
 #
 # Environment (defaults in brackets): BUILD [build]  BENCH [$BUILD/bench/bench_messaging]
-#   RENDER_N [1000000]  SINGLE_N [100000]  BATCH [20000]  PIPELINED [1]  PG [0]
-#   DELIVER_N [20000] (0: no delivery runs)  WORKERS [4]  RUNS [3]
+#   PEERS [""]: other builds of bench_messaging to time against BENCH in the same run, as
+#     "name=path name=path" (e.g. PEERS="before=/tmp/bench_messaging.before"); every round runs
+#     BENCH and then each peer, alternating, on a fresh database each
+#   RENDER_N [1000000]  SINGLE_N [100000] (0: no one-by-one runs)  BATCH [20000]  PIPELINED [1]
+#   PG [0]  DELIVER_N [20000] (0: no delivery runs)  WORKERS [4]  RUNS [3]
 # Prints every run and then the medians. Delivery needs root for smtp-sink -u nobody.
 set -euo pipefail
 
@@ -29,29 +32,38 @@ PG=${PG:-0}
 DELIVER_N=${DELIVER_N:-20000}
 WORKERS=${WORKERS:-4}
 RUNS=${RUNS:-3}
+PEERS=${PEERS:-}
 
 [ -x "$BENCH" ] || { echo "run_messaging: $BENCH not built (ninja -C build bench_messaging)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/rg-messaging-bench-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
-field() { grep -oE "(^| )$1=[0-9.]*" | cut -d= -f2; }  # " seconds=" is not "rerun_seconds="
+median() { sort -g | awk '{v[NR] = $1} END {if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+field() { { grep -oE "(^| )$1=[0-9.]*" || true; } | cut -d= -f2; }  # " seconds=" is not "rerun_seconds="; a missing field gives nothing
 
 : >"$WORK/render"
 for run in $(seq 1 "$RUNS"); do
-  out=$("$BENCH" render-enqueue-bulk "$RENDER_N" "sqlite:$WORK/bulk-$run.db" "$BATCH" "$PIPELINED" |
-    grep RESULT)
-  echo "run $run: $out" >&2
-  echo "$out" | field rate >>"$WORK/bulk"
-  echo "$out" | field seconds >>"$WORK/bulk.s"
-  echo "$out" | field rerun_seconds >>"$WORK/bulk.rerun"
-  rm -f "$WORK"/bulk-"$run".db*
+  for peer in "this=$BENCH" $PEERS; do
+    name=${peer%%=*} bin=${peer#*=}
+    [ -x "$bin" ] || { echo "run_messaging: peer $name: $bin is not executable" >&2; exit 1; }
+    out=$("$bin" render-enqueue-bulk "$RENDER_N" "sqlite:$WORK/bulk-$run.db" "$BATCH" "$PIPELINED" |
+      grep RESULT)
+    echo "run $run $name: $out" >&2
+    echo "$out" | field rate >>"$WORK/bulk-$name"
+    echo "$out" | field seconds >>"$WORK/bulk-$name.s"
+    echo "$out" | field rerun_seconds >>"$WORK/bulk-$name.rerun"
+    echo "$out" | field cpu_seconds >>"$WORK/bulk-$name.cpu"
+    echo "$out" | field db_bytes >>"$WORK/bulk-$name.bytes"
+    rm -f "$WORK"/bulk-"$run".db*
+  done
 
-  out=$("$BENCH" render-enqueue "$SINGLE_N" "sqlite:$WORK/render-$run.db" | grep RESULT)
-  echo "run $run: $out" >&2
-  echo "$out" | field rate >>"$WORK/render"
-  echo "$out" | field seconds >>"$WORK/render.s"
-  rm -f "$WORK"/render-"$run".db*
+  if [ "$SINGLE_N" -gt 0 ]; then
+    out=$("$BENCH" render-enqueue "$SINGLE_N" "sqlite:$WORK/render-$run.db" | grep RESULT)
+    echo "run $run: $out" >&2
+    echo "$out" | field rate >>"$WORK/render"
+    echo "$out" | field seconds >>"$WORK/render.s"
+    rm -f "$WORK"/render-"$run".db*
+  fi
 
   if [ "$PG" = 1 ]; then
     out=$(PG_DURABLE=1 "$ROOT/scripts/with-postgres.sh" sh -c \
@@ -63,16 +75,25 @@ for run in $(seq 1 "$RUNS"); do
   fi
 done
 
-r=$(median <"$WORK/render"); rs=$(median <"$WORK/render.s")
-b=$(median <"$WORK/bulk"); bs=$(median <"$WORK/bulk.s"); br=$(median <"$WORK/bulk.rerun")
-echo "| what | n | median | |"
+echo "| what | n | median of $RUNS | |"
 echo "|---|---|---|---|"
-echo "| render + enqueue, bulk (SQLite, $BATCH per tx, pipelined=$PIPELINED) | $RENDER_N | $bs s ($b msg/s) | $(awk -v a="$b" -v b="$r" 'BEGIN {printf "%.2f", a / b}')x one-by-one; re-run enqueues 0 in $br s |"
+b=$(median <"$WORK/bulk-this")
+for peer in "this=$BENCH" $PEERS; do
+  name=${peer%%=*}
+  pb=$(median <"$WORK/bulk-$name"); ps=$(median <"$WORK/bulk-$name.s"); pr=$(median <"$WORK/bulk-$name.rerun")
+  vs=$(awk -v a="$b" -v b="$pb" 'BEGIN {printf "%.2f", a / b}')
+  cpu=$(median <"$WORK/bulk-$name.cpu")  # empty for a build that does not print it
+  per=$(median <"$WORK/bulk-$name.bytes" | awk -v n="$RENDER_N" '$1 > 0 {printf "%.0f", $1 / n}')
+  echo "| render + enqueue, bulk, $name (SQLite, $BATCH per tx, pipelined=$PIPELINED) | $RENDER_N | $ps s ($pb msg/s) | this: ${vs}x its rate; CPU ${cpu:-?} s; ${per:-?} B/message in the database; re-run enqueues 0 in $pr s |"
+done
 if [ "$PG" = 1 ]; then
   p=$(median <"$WORK/pg"); ps=$(median <"$WORK/pg.s")
   echo "| render + enqueue, bulk (PostgreSQL, durable) | $RENDER_N | $ps s ($p msg/s) | |"
 fi
-echo "| render + enqueue, one by one (SQLite) | $SINGLE_N | $rs s ($r msg/s) | |"
+if [ "$SINGLE_N" -gt 0 ]; then
+  r=$(median <"$WORK/render"); rs=$(median <"$WORK/render.s")
+  echo "| render + enqueue, one by one (SQLite) | $SINGLE_N | $rs s ($r msg/s) | this: $(awk -v a="$b" -v b="$r" 'BEGIN {printf "%.2f", a / b}')x its rate |"
+fi
 [ "$DELIVER_N" -gt 0 ] || exit 0
 BENCH=$BENCH DELIVER_N=$DELIVER_N WORKERS=$WORKERS RUNS=$RUNS UNCOMMITTED=0 \
   "$ROOT/bench/run_delivery.sh"

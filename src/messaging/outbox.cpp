@@ -33,21 +33,9 @@ constexpr std::string_view kColumns =
     "lease_owner, lease_until, provider_id, last_error, cost_minor, created_at, updated_at, "
     "sent_at, delivered_at";
 
-std::string HeadersJson(const std::vector<std::pair<std::string, std::string>>& h) {
-  nlohmann::json j = nlohmann::json::array();
-  for (const auto& [k, v] : h) j.push_back({k, v});
-  return j.dump();
-}
-
-std::vector<std::pair<std::string, std::string>> ParseHeaders(const std::string& s) {
-  std::vector<std::pair<std::string, std::string>> out;
-  auto j = nlohmann::json::parse(s, nullptr, false);
-  if (!j.is_array()) return out;
-  for (const auto& p : j)
-    if (p.is_array() && p.size() == 2 && p[0].is_string() && p[1].is_string())
-      out.emplace_back(p[0].get<std::string>(), p[1].get<std::string>());
-  return out;
-}
+constexpr std::string_view kListUnsubscribe = "List-Unsubscribe";
+constexpr std::string_view kListUnsubscribePost = "List-Unsubscribe-Post";
+constexpr std::string_view kOneClick = "List-Unsubscribe=One-Click";
 
 Message FromRow(const store::Row& r) {
   Message m;
@@ -63,7 +51,7 @@ Message FromRow(const store::Row& r) {
   m.subject = r.Str(9);
   m.text = r.Str(10);
   m.html = r.Str(11);
-  m.headers = ParseHeaders(r.Str(12));
+  m.headers = DecodeHeaders(r.Str(12));
   m.status = ParseMessageStatus(r.Str(13)).value_or(MessageStatus::kQueued);
   m.attempts = static_cast<int>(r.Int(14));
   m.max_attempts = static_cast<int>(r.Int(15));
@@ -145,6 +133,50 @@ Envelope Message::ToEnvelope() const {
   return e;
 }
 
+std::string EncodeHeaders(const std::vector<std::pair<std::string, std::string>>& h) {
+  if (h.size() == 2 && h[0].first == kListUnsubscribe && h[1].first == kListUnsubscribePost &&
+      h[1].second == kOneClick && h[0].second.size() >= 2 && h[0].second.front() == '<' &&
+      h[0].second.back() == '>') {
+    std::string_view url(h[0].second);
+    url = url.substr(1, url.size() - 2);
+    bool plain = std::all_of(url.begin(), url.end(), [](char c) {
+      return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
+    });
+    std::string out = "{\"unsubscribe\":";
+    if (plain) {
+      out.push_back('"');
+      out.append(url);
+      out.push_back('"');
+    } else {
+      out.append(nlohmann::json(std::string(url)).dump());
+    }
+    out.push_back('}');
+    return out;
+  }
+  if (h.empty()) return "[]";
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& [k, v] : h) j.push_back({k, v});
+  return j.dump();
+}
+
+std::vector<std::pair<std::string, std::string>> DecodeHeaders(std::string_view stored) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto j = nlohmann::json::parse(stored, nullptr, false);
+  if (j.is_object()) {
+    auto url = j.find("unsubscribe");
+    if (j.size() == 1 && url != j.end() && url->is_string()) {
+      out.emplace_back(kListUnsubscribe, "<" + url->get<std::string>() + ">");
+      out.emplace_back(kListUnsubscribePost, kOneClick);
+    }
+    return out;
+  }
+  if (!j.is_array()) return out;
+  for (const auto& p : j)
+    if (p.is_array() && p.size() == 2 && p[0].is_string() && p[1].is_string())
+      out.emplace_back(p[0].get<std::string>(), p[1].get<std::string>());
+  return out;
+}
+
 Status ValidateNewMessage(const NewMessage& n) {
   if (n.dedup_key.empty()) return InvalidField("dedup_key", "required");
   if (n.dedup_key.size() > 200) return InvalidField("dedup_key", "at most 200 bytes");
@@ -188,7 +220,7 @@ Result<Enqueued> Enqueue(Tx& tx, Id merchant_id, Micros now, const NewMessage& n
       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)",
       {merchant_id, m.id, m.dedup_key, store::Opt(m.member_id), m.channel_id,
        std::string(MediumName(m.medium)), std::string(PurposeName(m.purpose)),
-       store::Opt(m.template_id), m.recipient, m.subject, m.text, m.html, HeadersJson(m.headers),
+       store::Opt(m.template_id), m.recipient, m.subject, m.text, m.html, EncodeHeaders(m.headers),
        int64_t{m.max_attempts}, m.next_attempt_at, store::Opt(m.cost_minor), now, now}));
   nlohmann::json data = {{"message_id", IdToString(m.id)},
                          {"dedup_key", m.dedup_key},

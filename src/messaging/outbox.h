@@ -107,6 +107,15 @@ struct Enqueued {
 // (1..50).
 Status ValidateNewMessage(const NewMessage& m);
 
+// The outbox's headers column. Most rows carry exactly the two headers a marketing e-mail
+// gets (template.h): List-Unsubscribe "<URL>" and List-Unsubscribe-Post
+// "List-Unsubscribe=One-Click"; they are stored as {"unsubscribe":"URL"} (about 30 bytes
+// instead of 110). Any other list is stored as before, a JSON array of [name, value] pairs
+// ([] when empty). DecodeHeaders(EncodeHeaders(h)) == h for every h; DecodeHeaders reads both
+// forms (rows written before the short one included) and yields no headers for anything else.
+std::string EncodeHeaders(const std::vector<std::pair<std::string, std::string>>& headers);
+std::vector<std::pair<std::string, std::string>> DecodeHeaders(std::string_view stored);
+
 // Inserts a queued message (and its message_queued event) in the caller's transaction, or
 // returns the existing message with the same dedup key unchanged. invalid_argument naming the
 // field for a missing dedup_key/recipient or out-of-range max_attempts.

@@ -75,21 +75,6 @@ void AppendJsonString(std::string& out, std::string_view s) {
   }
 }
 
-// outbox.cpp's HeadersJson: [["name","value"],...].
-std::string HeadersJson(const std::vector<std::pair<std::string, std::string>>& headers) {
-  std::string out = "[";
-  for (size_t i = 0; i < headers.size(); ++i) {
-    if (i) out.push_back(',');
-    out.push_back('[');
-    AppendJsonString(out, headers[i].first);
-    out.push_back(',');
-    AppendJsonString(out, headers[i].second);
-    out.push_back(']');
-  }
-  out.push_back(']');
-  return out;
-}
-
 // The message_queued event's data as Enqueue dumps it (nlohmann objects keep their keys
 // sorted): channel_id, dedup_key, medium, message_id, purpose[, template_id].
 std::string QueuedEventData(const NewMessage& m, Id id) {
@@ -115,14 +100,46 @@ std::string QueuedEventData(const NewMessage& m, Id id) {
   return out;
 }
 
-// `owned`, when given, holds `messages` themselves and their strings are moved into the rows
-// (a caller's messages are copied: on PostgreSQL the transaction may run again).
+// Where the texts of row r sit in an outbox INSERT's parameters.
+constexpr size_t kRecipientParam = 8, kSubjectParam = 9, kTextParam = 10, kHtmlParam = 11;
+constexpr std::string NewMessage::*kLentFields[] = {&NewMessage::recipient, &NewMessage::subject,
+                                                    &NewMessage::text, &NewMessage::html};
+
+// Moves the texts of messages [start, start + n) back from `params` into `lent` when it goes
+// out of scope (after the statement, whether it succeeded, failed or threw).
+struct GiveBack {
+  std::vector<NewMessage>* lent;
+  std::vector<Value>& params;
+  size_t start = 0, n = 0;
+  ~GiveBack() { Now(); }
+  void Now() {
+    if (!lent) return;
+    Restore();
+    lent = nullptr;
+  }
+  void Restore() {
+    for (size_t r = 0; r < n; ++r)
+      for (size_t f = 0; f < 4; ++f) {
+        size_t p = r * kOutboxParams + kRecipientParam + f;
+        if (p >= params.size()) return;  // the parameters stop here (an exception while built)
+        if (auto* s = std::get_if<std::string>(&params[p]))
+          (*lent)[start + r].*kLentFields[f] = std::move(*s);
+      }
+  }
+};
+
+// `lent`, when given, holds `messages` themselves: each INSERT's recipients, subjects, texts
+// and HTML are moved into its parameters and moved back right after it (GiveBack), so they
+// are not copied and are unchanged when this returns — the transaction may run again (SQLite
+// group commit replays a batch; PostgreSQL retries). Otherwise they are copied.
 Result<BulkEnqueued> EnqueueManyLabelled(Tx& tx, Id merchant_id, Micros now,
                                          std::span<const NewMessage> messages,
-                                         std::vector<NewMessage>* owned, std::string_view actor,
+                                         std::vector<NewMessage>* lent, std::string_view actor,
                                          std::string_view label) {
+  static_assert(kSubjectParam == kRecipientParam + 1 && kTextParam == kRecipientParam + 2 &&
+                kHtmlParam == kRecipientParam + 3);
   auto take = [&](size_t i, std::string NewMessage::*field) -> Value {
-    if (owned) return std::move((*owned)[i].*field);
+    if (lent) return std::move((*lent)[i].*field);
     return messages[i].*field;
   };
   for (size_t i = 0; i < messages.size(); ++i) {
@@ -148,6 +165,7 @@ Result<BulkEnqueued> EnqueueManyLabelled(Tx& tx, Id merchant_id, Micros now,
     const size_t n = std::min(kRowsPerInsert, messages.size() - start);
     params.clear();
     params.reserve(n * kOutboxParams);
+    GiveBack give_back{lent, params, start, n};
     for (size_t i = start; i < start + n; ++i) {
       const NewMessage& m = messages[i];
       params.emplace_back(merchant_id);
@@ -162,7 +180,7 @@ Result<BulkEnqueued> EnqueueManyLabelled(Tx& tx, Id merchant_id, Micros now,
       params.push_back(take(i, &NewMessage::subject));
       params.push_back(take(i, &NewMessage::text));
       params.push_back(take(i, &NewMessage::html));
-      params.emplace_back(HeadersJson(m.headers));
+      params.emplace_back(EncodeHeaders(m.headers));
       params.emplace_back(int64_t{m.max_attempts});
       params.emplace_back(std::max(now, m.not_before.value_or(now)));
       params.push_back(store::Opt(m.cost_minor));
@@ -175,6 +193,7 @@ Result<BulkEnqueued> EnqueueManyLabelled(Tx& tx, Id merchant_id, Micros now,
       continue;
     }
     // Some dedup keys were taken: the ids that made it into the table say which.
+    give_back.Now();
     params.clear();
     params.emplace_back(merchant_id);
     for (size_t i = start; i < start + n; ++i) params.emplace_back(ids[i]);
@@ -268,6 +287,11 @@ Result<BulkEnqueued> EnqueueBatch(Tx& tx, Id merchant_id, Micros now, const Bulk
 Result<BulkEnqueued> EnqueueRendered(Tx& tx, Id merchant_id, Micros now, const BulkRequest& req,
                                      std::span<const NewMessage> messages) {
   return EnqueueManyLabelled(tx, merchant_id, now, messages, nullptr, req.actor, "members");
+}
+
+Result<BulkEnqueued> EnqueueRendered(Tx& tx, Id merchant_id, Micros now, const BulkRequest& req,
+                                     std::vector<NewMessage>& messages) {
+  return EnqueueManyLabelled(tx, merchant_id, now, messages, &messages, req.actor, "members");
 }
 
 }  // namespace regulars::messaging

@@ -93,5 +93,11 @@ Result<BulkEnqueued> EnqueueBatch(store::Tx& tx, Id merchant_id, Micros now, con
 // name "members[i]"). The messages are copied, never consumed: the transaction may run again.
 Result<BulkEnqueued> EnqueueRendered(store::Tx& tx, Id merchant_id, Micros now,
                                      const BulkRequest& req, std::span<const NewMessage> messages);
+// The same without copying the texts: `messages` is lent to the call, which moves each
+// statement's recipients, subjects, texts and HTML into its parameters and back right after
+// it, also when it fails. The messages are unchanged when it returns (success or error), so
+// the transaction may run again; nothing else may use them meanwhile.
+Result<BulkEnqueued> EnqueueRendered(store::Tx& tx, Id merchant_id, Micros now,
+                                     const BulkRequest& req, std::vector<NewMessage>& messages);
 
 }  // namespace regulars::messaging

@@ -329,7 +329,121 @@ TEST_P(OutboxBulkTest, EnqueueManyNamesTheMessage) {
   EXPECT_EQ(r.error().message, "messages[1].max_attempts: must be from 1 to 50");
 }
 
+void ExpectSameTexts(const std::vector<NewMessage>& got, const std::vector<NewMessage>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(got[i].dedup_key, want[i].dedup_key) << i;
+    EXPECT_EQ(got[i].recipient, want[i].recipient) << i;
+    EXPECT_EQ(got[i].subject, want[i].subject) << i;
+    EXPECT_EQ(got[i].text, want[i].text) << i;
+    EXPECT_EQ(got[i].html, want[i].html) << i;
+    EXPECT_EQ(got[i].headers, want[i].headers) << i;
+  }
+}
+
+TEST_P(OutboxBulkTest, LentMessagesAreUnchangedAfterTheCallAndAfterAFailedOne) {
+  auto c = CompiledTemplate::Compile(MarketingEmail());
+  ASSERT_TRUE(c.has_value());
+  std::vector<BulkMember> ms = Members(300);
+  BulkRequest req = Request(&*c);
+  auto rendered = RenderBatch(req, ms);
+  ASSERT_TRUE(rendered.has_value()) << rendered.error().ToString();
+  ASSERT_FALSE((*rendered)[0].text.empty());
+  std::vector<NewMessage> lent = *rendered;
+  Micros now = clock_.Now();
+  // No such merchant: the first INSERT fails on its foreign key, after taking the texts.
+  auto bad = db().WriteValue(
+      [&](store::Tx& tx) { return EnqueueRendered(tx, kMerchant + 1, now, req, lent); });
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().code, Code::kFailedPrecondition);
+  ExpectSameTexts(lent, *rendered);
+
+  auto good = db().WriteValue(
+      [&](store::Tx& tx) { return EnqueueRendered(tx, kMerchant, now, req, lent); });
+  ASSERT_TRUE(good.has_value()) << good.error().ToString();
+  EXPECT_EQ(good->created, 299);  // member 9 repeats member 3's key (a statement that looks up)
+  ExpectSameTexts(lent, *rendered);
+  // The rows are those of EnqueueBatch.
+  auto copied = EnqueueInBulk(*single_, *c, ms, now);
+  ASSERT_TRUE(copied.has_value()) << copied.error().ToString();
+  Dump a = Read(*single_), b = Read(db());
+  ASSERT_EQ(b.outbox.size(), 299u);
+  EXPECT_EQ(b.outbox, a.outbox);
+  EXPECT_EQ(b.events, a.events);
+}
+
+TEST_P(OutboxBulkTest, StoresTheUnsubscribeHeadersShortAndReadsThemBack) {
+  auto c = CompiledTemplate::Compile(MarketingEmail());
+  ASSERT_TRUE(c.has_value());
+  auto r = EnqueueInBulk(db(), *c, Members(3), clock_.Now());
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  auto stored = db().ReadValue([&](store::Tx& tx) {
+    return tx.Query("SELECT headers FROM outbox WHERE merchant_id = ? AND dedup_key = ?",
+                    {kMerchant, std::string("campaign:1:2")});
+  });
+  ASSERT_TRUE(stored.has_value()) << stored.error().ToString();
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ((*stored)[0].Str(0), R"({"unsubscribe":"https://r.example/u/2"})");
+  auto got = db().ReadValue(
+      [&](store::Tx& tx) { return GetMessageByDedupKey(tx, kMerchant, "campaign:1:2"); });
+  ASSERT_TRUE(got.has_value() && got->has_value());
+  using Headers = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ((*got)->headers, (Headers{{"List-Unsubscribe", "<https://r.example/u/2>"},
+                                      {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}}));
+  EXPECT_EQ((*got)->ToEnvelope().headers, (*got)->headers);
+}
+
 RG_INSTANTIATE_BACKENDS(OutboxBulkTest);
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+TEST(OutboxHeadersTest, TheOneClickUnsubscribePairIsStoredAsItsUrl) {
+  Headers h = {{"List-Unsubscribe", "<https://r.example/u/ab?x=1&y=2>"},
+               {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}};
+  EXPECT_EQ(EncodeHeaders(h), R"({"unsubscribe":"https://r.example/u/ab?x=1&y=2"})");
+  EXPECT_EQ(DecodeHeaders(EncodeHeaders(h)), h);
+  // A URL that needs JSON escaping, and UTF-8.
+  h[0].second = "<https://r.example/u/\"會員\"\\x>";
+  EXPECT_EQ(EncodeHeaders(h), R"({"unsubscribe":"https://r.example/u/\"會員\"\\x"})");
+  EXPECT_EQ(DecodeHeaders(EncodeHeaders(h)), h);
+}
+
+TEST(OutboxHeadersTest, AnyOtherListIsStoredAsPairs) {
+  const Headers cases[] = {
+      {},
+      {{"List-Unsubscribe", "<https://x/u/1>"}},
+      {{"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
+       {"List-Unsubscribe", "<https://x/u/1>"}},
+      {{"List-Unsubscribe", "https://x/u/1"},
+       {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}},
+      {{"List-Unsubscribe", "<https://x/u/1>"}, {"List-Unsubscribe-Post", "other"}},
+      {{"List-Unsubscribe", "<https://x/u/1>"},
+       {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"},
+       {"X-Campaign", "7"}},
+  };
+  EXPECT_EQ(EncodeHeaders(cases[0]), "[]");
+  EXPECT_EQ(EncodeHeaders(cases[1]), R"([["List-Unsubscribe","<https://x/u/1>"]])");
+  EXPECT_EQ(EncodeHeaders(cases[3]), R"([["List-Unsubscribe","https://x/u/1"],)"
+                                     R"(["List-Unsubscribe-Post","List-Unsubscribe=One-Click"]])");
+  for (const Headers& h : cases) {
+    EXPECT_EQ(EncodeHeaders(h).front(), '[') << EncodeHeaders(h);
+    EXPECT_EQ(DecodeHeaders(EncodeHeaders(h)), h) << EncodeHeaders(h);
+  }
+}
+
+TEST(OutboxHeadersTest, RowsInTheOldFormAndBadValuesDecode) {
+  EXPECT_EQ(DecodeHeaders(R"([["List-Unsubscribe","<u>"],)"
+                          R"(["List-Unsubscribe-Post","List-Unsubscribe=One-Click"]])"),
+            (Headers{{"List-Unsubscribe", "<u>"},
+                     {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}}));
+  EXPECT_EQ(DecodeHeaders(R"({"unsubscribe":"u"})"),
+            (Headers{{"List-Unsubscribe", "<u>"},
+                     {"List-Unsubscribe-Post", "List-Unsubscribe=One-Click"}}));
+  EXPECT_EQ(DecodeHeaders(R"({"unsubscribe":5})"), Headers{});
+  EXPECT_EQ(DecodeHeaders(R"({"unsubscribe":"u","x":"y"})"), Headers{});
+  EXPECT_EQ(DecodeHeaders("not json"), Headers{});
+  EXPECT_EQ(DecodeHeaders(""), Headers{});
+}
 
 TEST(OutboxBulkBindTest, BindRefusesNamesThatCannotBeSetApart) {
   auto c = CompiledTemplate::Compile(MarketingEmail());

@@ -110,8 +110,12 @@ class Conn {
 
   // Runs one statement without parameters through the statement cache: the transaction control
   // of group commit (BEGIN IMMEDIATE, SAVEPOINT, RELEASE, COMMIT) is parsed once, not per batch.
+  // Only for statements without parameters (see the binding contract at SqliteTx::RunInner).
   Status Step(std::string_view sql) {
     RG_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, Prepare(sql));
+    if (sqlite3_bind_parameter_count(stmt) != 0)
+      return Fail(Code::kInternal,
+                  fmt::format("Step of a statement with parameters: {}", sql.substr(0, 200)));
     int rc = sqlite3_step(stmt);
     Status s;
     if (rc != SQLITE_DONE && rc != SQLITE_ROW)
@@ -179,14 +183,17 @@ class SqliteTx final : public Tx {
     return status;
   }
 
+  // Binding contract: strings are bound SQLITE_STATIC, pointing into `params`, which outlives
+  // every step of this call; the statement is reset (not cleared) when the call ends, so its
+  // bindings then point at buffers the caller may free. That is safe because a statement is
+  // only ever stepped by this function, which checks that `params` has one value per parameter
+  // and binds every one of them before the first step: a stale binding is always replaced
+  // before SQLite could read it (no sqlite3_clear_bindings, no copy of each bound string).
   Status RunInner(std::string_view sql, const std::vector<Value>& params, Rows* out) {
     RG_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, conn_.Prepare(sql));
     struct Reset {
       sqlite3_stmt* s;
-      ~Reset() {
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-      }
+      ~Reset() { sqlite3_reset(s); }
     } reset{stmt};
     if (static_cast<int>(params.size()) != sqlite3_bind_parameter_count(stmt))
       return Fail(Code::kInternal, fmt::format("sql expects {} parameters, got {}: {}",
@@ -200,7 +207,7 @@ class SqliteTx final : public Tx {
       else if (auto d = std::get_if<double>(&v))
         sqlite3_bind_double(stmt, idx, *d);
       else if (auto s = std::get_if<std::string>(&v))
-        sqlite3_bind_text(stmt, idx, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+        sqlite3_bind_text(stmt, idx, s->data(), static_cast<int>(s->size()), SQLITE_STATIC);
       else
         sqlite3_bind_null(stmt, idx);
     }
