@@ -119,8 +119,8 @@ Result<OrderFacts> Facts(store::Tx& tx, const Actor& actor, const OrderInput& in
   f.local_date = Date{lt.year, lt.month, lt.day};
   if (r.member && r.member->birthday) f.birthday_month = r.member->birthday->month == lt.month;
   if (r.member) {
-    RG_ASSIGN_OR_RETURN(auto tier, CurrentTier(tx, actor.merchant_id, r.member->id, r.occurred_at,
-                                               config.tiers));
+    RG_ASSIGN_OR_RETURN(
+        auto tier, CurrentTier(tx, actor.merchant_id, r.member->id, r.occurred_at, config.tiers));
     if (tier) {
       f.tier_level = tier->level;
       f.tier_name = tier->name;

@@ -8,10 +8,10 @@
 
 #include "base/text.h"
 #include "events/event_repo.h"
+#include "loyalty/config_cache.h"
 #include "loyalty/coupon_service.h"
 #include "loyalty/ledger_repo.h"
 #include "loyalty/loyalty_service.h"
-#include "loyalty/config_cache.h"
 #include "members/member_repo.h"
 
 namespace regulars::loyalty {

@@ -6,8 +6,8 @@
 #include "base/text.h"
 #include "base/zone.h"
 #include "events/event_repo.h"
-#include "loyalty/loyalty_service.h"
 #include "loyalty/config_cache.h"
+#include "loyalty/loyalty_service.h"
 #include "members/member_repo.h"
 
 namespace regulars::loyalty {
