@@ -130,6 +130,8 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
   sender_options.secrets = secrets;
   messaging::Sender sender(**db, clock, sender_options);
   sender.Start();
+  // Settings and channels changed through the API reach the workers at their next round.
+  options->on_messaging_changed = [&sender] { sender.InvalidateCaches(); };
   // Expires due points and lapsed reservations every minute; idempotent, so several servers
   // sharing one database may all run it.
   std::atomic<bool> stopping{false};

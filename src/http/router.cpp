@@ -336,6 +336,7 @@ void Router::Handle(Kind kind, const std::string& pattern, const std::vector<std
   } catch (const std::exception& e) {
     reply = Fail(Code::kInternal, fmt::format("unhandled exception: {}", e.what()));
   }
+  if (kind == Kind::kWrite && reply && reply->after_commit) reply->after_commit();
   Send(res, reply);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   app_.metrics.Record(req.method, pattern, res.status, secs);

@@ -34,6 +34,9 @@ struct Reply {
   // What an idempotent replay returns instead of `body`, when `body` holds a secret that must
   // not be stored (a new API key).
   std::optional<json> replay_body;
+  // Write routes: run once the change has committed, before the answer goes out (never on an
+  // idempotent replay). For caches outside the database, e.g. the sender's settings.
+  std::function<void()> after_commit;
 };
 
 struct AppContext {

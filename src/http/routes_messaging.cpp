@@ -704,6 +704,13 @@ Reply Twiml() {
   return r;
 }
 
+// A reply to a change of what the sender caches (settings, channel rows): once it commits, the
+// running sender re-reads them at its next round instead of after its cache TTLs.
+Reply MessagingChanged(const AppContext& app, Reply reply) {
+  reply.after_commit = app.options.on_messaging_changed;
+  return reply;
+}
+
 }  // namespace
 
 void RegisterMessagingRoutes(Router& router) {
@@ -730,7 +737,7 @@ void RegisterMessagingRoutes(Router& router) {
                  RG_ASSIGN_OR_RETURN(const messaging::SecretBox* box, Box(*app));
                  RG_ASSIGN_OR_RETURN(auto saved,
                                      messaging::CreateChannel(tx, box, c, secrets, r.actor.now));
-                 return Reply{201, ChannelJson(saved, secrets)};
+                 return MessagingChanged(*app, Reply{201, ChannelJson(saved, secrets)});
                });
   router.Write(
       "PATCH", "/api/v1/channels/{id}",
@@ -743,7 +750,7 @@ void RegisterMessagingRoutes(Router& router) {
         RG_ASSIGN_OR_RETURN(json secrets, OpenSecrets(*box, c));
         RG_TRY(ApplyChannelBody(r.body, false, c, secrets));
         RG_ASSIGN_OR_RETURN(auto saved, messaging::UpdateChannel(tx, box, c, secrets, r.actor.now));
-        return Reply{200, ChannelJson(saved, secrets)};
+        return MessagingChanged(*app, Reply{200, ChannelJson(saved, secrets)});
       });
   router.Raw("POST", "/api/v1/channels/{id}/test",
              "Send a test message through a channel now; answers with the provider's outcome", true,
@@ -968,12 +975,12 @@ void RegisterMessagingRoutes(Router& router) {
               });
   router.Write("PATCH", "/api/v1/messaging/settings",
                "Change quiet hours, caps, the SMS price or automatic transactional messages",
-               [](Request& r, store::Tx& tx) -> Result<Reply> {
+               [app](Request& r, store::Tx& tx) -> Result<Reply> {
                  RG_TRY(RequireManager(r));
                  RG_ASSIGN_OR_RETURN(json s, GetSettingsJson(tx, r.actor.merchant_id));
                  RG_ASSIGN_OR_RETURN(json next, PatchSettings(tx, r, s, r.body));
                  RG_TRY(PutMessagingSettings(tx, r.actor.merchant_id, next, r.actor.now));
-                 return Reply{200, SettingsJson(next, r.merchant)};
+                 return MessagingChanged(*app, Reply{200, SettingsJson(next, r.merchant)});
                });
 
   // ---- provider callbacks ----

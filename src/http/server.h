@@ -44,6 +44,10 @@ struct ServerOptions {
   // The public origin for links in messages and provider-signed callback URLs
   // ("https://shop.example.com", no trailing '/'); empty: the request's Host.
   std::string public_url;
+  // Called after a route's change to what the outbox sender caches (messaging settings, channels)
+  // has committed: `serve` wires it to messaging::Sender::InvalidateCaches, so the next send
+  // obeys the change at once. Empty: nothing to tell. Must be thread-safe and quick.
+  std::function<void()> on_messaging_changed;
 };
 
 struct RouteInfo {
