@@ -169,6 +169,19 @@ Result<StampResult> Stamp(store::Tx& tx, const Actor& actor, Id member_id, const
   RG_ASSIGN_OR_RETURN(Entry e, Credit(tx, actor.merchant_id, in, expiry));
   out.stamps_added = stamps;
   out.stamps_after = e.balance_after;
+  if (!order_id) {
+    // Stamps given by hand at the counter are on the member's timeline (an order's stamps are
+    // part of its order_created); a card they fill follows as stamp_card_completed.
+    json added = {{"card", card.name},
+                  {"card_id", IdToString(card.id)},
+                  {"point_type", card.point_type},
+                  {"stamps", stamps},
+                  {"stamps_after", e.balance_after},
+                  {"stamps_needed", card.stamps_needed}};
+    if (actor.staff_id) added["staff_id"] = IdToString(*actor.staff_id);
+    RG_TRY(events::AppendEvent(tx, actor.merchant_id, actor.now,
+                               {"stamps_added", member_id, actor.Label(), added.dump()}));
+  }
   while (out.stamps_after >= card.stamps_needed) {
     Id reward_id = NewId();
     EntryInput full{member_id,

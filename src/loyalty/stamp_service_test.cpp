@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "accounts/account_service.h"
+#include "events/event_repo.h"
 #include "loyalty/ledger_repo.h"
 #include "loyalty/loyalty_service.h"
 #include "members/member_service.h"
@@ -108,6 +109,63 @@ TEST_P(StampTest, OneTimeCardsCompleteOnce) {
   EXPECT_EQ(more->stamps_added, 0);
   auto bad = db().WriteValue([&](store::Tx& tx) { return AddStamps(tx, A(), member_, 12345, 1); });
   EXPECT_EQ(bad.error().message, "card_id: stamp card not found");
+}
+
+// Stamps by hand at the counter are on the member's timeline: one stamps_added event in the
+// same transaction (card, stamps, balance after), before the stamp_card_completed of a card they
+// fill; an order's stamps add none (they are part of its order_created), nor does a stamp that
+// changed nothing (a one-time card already completed).
+TEST_P(StampTest, StampsByHandAppendAnEventBeforeTheCardCompletes) {
+  auto events = [&] {
+    auto e = db().ReadValue(
+        [&](store::Tx& tx) { return events::MemberEvents(tx, merchant_, member_, 0, 50); });
+    EXPECT_TRUE(e.has_value()) << e.error().ToString();
+    std::vector<events::Event> oldest_first(e->rbegin(), e->rend());
+    return oldest_first;
+  };
+  size_t base = events().size();  // member_created
+  OrderInput o;
+  o.external_id = "s1";
+  o.member_id = member_;
+  o.total_minor = 100;
+  o.items = {{"T1", "Tea", std::string("tea"), 1, 100}};
+  ASSERT_TRUE(db().WriteValue([&](store::Tx& tx) { return CreateOrder(tx, A(), o); }));
+  auto after_order = events();
+  ASSERT_EQ(after_order.size(), base + 1);
+  EXPECT_EQ(after_order.back().type, "order_created");
+
+  auto one = db().WriteValue([&](store::Tx& tx) { return AddStamps(tx, A(), member_, card_, 1); });
+  ASSERT_TRUE(one.has_value()) << one.error().ToString();
+  auto after_one = events();
+  ASSERT_EQ(after_one.size(), base + 2);
+  EXPECT_EQ(after_one.back().type, "stamps_added");
+  EXPECT_EQ(after_one.back().member_id, std::optional<Id>(member_));
+  EXPECT_EQ(nlohmann::json::parse(after_one.back().data),
+            (nlohmann::json{{"card", "Tea card"},
+                            {"card_id", IdToString(card_)},
+                            {"point_type", "tea_stamps"},
+                            {"stamps", 1},
+                            {"stamps_after", 2},
+                            {"stamps_needed", 3}}));
+
+  // Two more fill the card (4 of 3): the stamps come first, then the completed card.
+  auto two = db().WriteValue([&](store::Tx& tx) { return AddStamps(tx, A(), member_, card_, 2); });
+  ASSERT_TRUE(two.has_value()) << two.error().ToString();
+  EXPECT_EQ(two->stamps_after, 1);
+  auto after_two = events();
+  ASSERT_EQ(after_two.size(), base + 4);
+  EXPECT_EQ(after_two[base + 2].type, "stamps_added");
+  EXPECT_EQ(nlohmann::json::parse(after_two[base + 2].data)["stamps_after"], 4);
+  EXPECT_EQ(after_two[base + 3].type, "stamp_card_completed");
+  EXPECT_EQ(after_two[base + 3].seq, after_two[base + 2].seq + 1);
+
+  StampCardInput off;
+  off.restart = false;
+  ASSERT_TRUE(db().WriteValue([&](store::Tx& tx) { return UpdateStampCard(tx, A(), card_, off); }));
+  auto none = db().WriteValue([&](store::Tx& tx) { return AddStamps(tx, A(), member_, card_, 1); });
+  ASSERT_TRUE(none.has_value()) << none.error().ToString();
+  EXPECT_EQ(none->stamps_added, 0);
+  EXPECT_EQ(events().size(), base + 4);
 }
 
 RG_INSTANTIATE_BACKENDS(StampTest);
