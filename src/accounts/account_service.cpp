@@ -120,10 +120,12 @@ Result<Merchant> CreateMerchant(Tx& tx, Micros now, Merchant m) {
   RG_TRY(ValidateMerchant(m));
   m.id = NewId();
   m.created_at = now;
+  // config_version starts at a fresh non-zero value so that the loyalty configuration cache
+  // (loyalty/config_cache.h: version 0 is never cached) serves a new merchant from its first order.
   RG_TRY(
       tx.Exec("INSERT INTO merchants (merchant_id, name, region, currency, timezone, language, "
-              "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-              {m.id, m.name, m.region, m.currency, m.timezone, m.language, now, now}));
+              "created_at, updated_at, config_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              {m.id, m.name, m.region, m.currency, m.timezone, m.language, now, now, NewId()}));
   return m;
 }
 

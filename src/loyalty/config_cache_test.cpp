@@ -99,6 +99,35 @@ TEST_P(ConfigCacheTest, TheSecondOrderUsesTheCachedCopy) {
   EXPECT_EQ(s.hits, 2);
 }
 
+TEST_P(ConfigCacheTest, ANewMerchantIsCachedBeforeAnyConfigurationWrite) {
+  auto id = db().WriteValue([&](store::Tx& tx) -> Result<Id> {
+    accounts::Merchant in;
+    in.name = "Bare";
+    RG_ASSIGN_OR_RETURN(auto merchant, accounts::CreateMerchant(tx, clock_.Now(), in));
+    return merchant.id;
+  });
+  ASSERT_TRUE(id.has_value()) << id.error().ToString();
+  auto v = db().ReadValue([&](store::Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(store::Rows rows, tx.Query("SELECT config_version FROM merchants WHERE "
+                                                   "merchant_id = ?",
+                                                   {*id}));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(v.has_value());
+  EXPECT_NE(*v, 0);
+  ClearConfigCache();
+  for (int i = 0; i < 2; ++i) {
+    auto c = db().ReadValue([&](store::Tx& tx) {
+      return ConfigAtVersion(tx, accounts::SystemActor(*id, clock_.Now()), *v);
+    });
+    ASSERT_TRUE(c.has_value()) << c.error().ToString();
+    EXPECT_EQ((*c)->version, *v);
+  }
+  ConfigCacheStats s = GetConfigCacheStats();
+  EXPECT_EQ(s.loads, 1);
+  EXPECT_EQ(s.hits, 1);
+}
+
 TEST_P(ConfigCacheTest, ARuleChangeIsSeenByTheVeryNextOrder) {
   clock_.Advance(kMicrosPerSecond);
   EXPECT_EQ(Order(db(), "o1", 30000), 10);
