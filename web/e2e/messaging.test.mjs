@@ -2,7 +2,9 @@
 // whose secret is shown only as "set", "Send a test" with the provider's outcome, a template
 // written in two languages with its live preview for a chosen member and the SMS counter
 // (71 Chinese characters = 2 parts), the message log with its status filter, and the message
-// on the member's timeline. Then every messaging page in every language, with screenshots.
+// on the member's timeline; the "points expiring soon" days-before setting refused out of range
+// (the server's message next to the field) and kept across a reload. Then every messaging page in
+// every language, with screenshots.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { apiCall, login, newPage, OWNER, randomPhone, screenshot, startAll, uid } from './harness.mjs'
@@ -89,6 +91,39 @@ describe('messaging (owner, English)', () => {
     await screenshot(page, 'en-messaging-channels-test')
   })
 
+  test('settings: "points expiring soon" days before is refused out of range next to the field, kept after a reload', async () => {
+    const { page } = owner
+    await page.goto('/messaging/channels')
+    const field = page.locator('[data-testid=messaging-settings] .field[data-field="transactional.points_expiring.days_before"]')
+    const input = page.getByTestId('days-before')
+    await input.waitFor()
+    assert.equal(await input.inputValue(), '7') // the server's default
+    // Out of range: the server's message is shown next to the field, and nothing is kept.
+    await input.fill('61')
+    const bad = await apiCall(page, 'PATCH', '/api/v1/messaging/settings', () => page.getByTestId('save-settings').click())
+    assert.equal(bad.status, 400, JSON.stringify(bad.body))
+    assert.equal(bad.body.error.field, 'transactional.points_expiring.days_before')
+    assert.equal(JSON.parse(bad.request.postData()).transactional.points_expiring.days_before, 61)
+    await field.locator('.field-error').waitFor()
+    assert.equal(await text(field.locator('.field-error')), 'transactional.points_expiring.days_before: must be 1 to 60')
+    assert.equal(await field.getAttribute('class'), 'field invalid')
+    await screenshot(page, 'en-messaging-settings-days-before-error')
+    // In range, with the message switched on: kept.
+    await input.fill('14')
+    await page.locator('[data-testid=transactional-row][data-kind=points_expiring] input[type=checkbox]').check()
+    const ok = await apiCall(page, 'PATCH', '/api/v1/messaging/settings', () => page.getByTestId('save-settings').click())
+    assert.equal(ok.status, 200, JSON.stringify(ok.body))
+    assert.deepEqual(ok.body.transactional.points_expiring, { enabled: true, template_id: null, days_before: 14 })
+    await page.getByTestId('settings-saved').waitFor()
+    assert.equal(await field.locator('.field-error').count(), 0)
+    await page.reload()
+    await input.waitFor()
+    assert.equal(await input.inputValue(), '14')
+    assert.equal(await page.locator('[data-testid=transactional-row][data-kind=points_expiring] input[type=checkbox]').isChecked(), true)
+    assert.equal(await text(field.locator('.field-label')), 'Days before the points expire')
+    await screenshot(page, 'en-messaging-settings-days-before')
+  })
+
   test('templates: an SMS in Chinese counts 71 characters as 2 parts; the preview renders a chosen member', async () => {
     const { page } = owner
     const phone = randomPhone()
@@ -165,9 +200,9 @@ describe('messaging (owner, English)', () => {
 })
 
 const TEXT = {
-  en: { channels: 'Channels', templates: 'Templates', log: 'Message log', nav: 'Messaging' },
-  'zh-TW': { channels: '傳送管道', templates: '訊息範本', log: '訊息紀錄', nav: '訊息' },
-  'zh-CN': { channels: '发送渠道', templates: '消息模板', log: '消息记录', nav: '消息' },
+  en: { channels: 'Channels', templates: 'Templates', log: 'Message log', nav: 'Messaging', daysBefore: 'Days before the points expire' },
+  'zh-TW': { channels: '傳送管道', templates: '訊息範本', log: '訊息紀錄', nav: '訊息', daysBefore: '到期前幾天通知' },
+  'zh-CN': { channels: '发送渠道', templates: '消息模板', log: '消息记录', nav: '消息', daysBefore: '到期前几天通知' },
 }
 
 describe('messaging pages in every language', () => {
@@ -182,6 +217,8 @@ describe('messaging pages in every language', () => {
           await page.locator('h1').waitFor()
           assert.equal(await text(page.locator('h1')), TEXT[lang][name])
           await page.waitForFunction(() => !document.querySelector('.table-loading'))
+          if (name === 'channels')
+            assert.equal(await text(page.locator('.field[data-field="transactional.points_expiring.days_before"] .field-label')), TEXT[lang].daysBefore)
           await screenshot(page, `${lang}-messaging-${name}`)
         }
         await page.goto('/messaging/templates')

@@ -965,6 +965,8 @@ const en = {
       smsPrice: 'Price of one SMS part',
       smsPriceHint: 'For the cost shown in previews',
       defaultTemplate: 'Default template',
+      daysBefore: 'Days before the points expire',
+      daysBeforeHint: '1 to 60; sent from 09:00 local time',
     },
     templates: {
       title: 'Templates',

@@ -967,6 +967,8 @@ const zhCN: Messages = {
       smsPrice: '每条短信价格',
       smsPriceHint: '用于预览显示的费用',
       defaultTemplate: '默认模板',
+      daysBefore: '到期前几天通知',
+      daysBeforeHint: '1 至 60 天；当地时间 09:00 起发送',
     },
     templates: {
       title: '消息模板',

@@ -967,6 +967,8 @@ const zhTW: Messages = {
       smsPrice: '每則簡訊價格',
       smsPriceHint: '用於預覽顯示的費用',
       defaultTemplate: '預設範本',
+      daysBefore: '到期前幾天通知',
+      daysBeforeHint: '1 至 60 天；當地時間 09:00 起發送',
     },
     templates: {
       title: '訊息範本',

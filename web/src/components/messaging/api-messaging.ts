@@ -151,7 +151,8 @@ export interface MessagingSettings {
   caps: FrequencyCap[]
   /** Price of one SMS part, in minor units of `currency`. */
   sms_price_minor: number
-  transactional: Record<TransactionalKind, { enabled: boolean; template_id: string | null }>
+  /** `points_expiring` also carries `days_before` (1 to 60, default 7). */
+  transactional: Record<TransactionalKind, { enabled: boolean; template_id: string | null; days_before?: number }>
   currency: string
   timezone: string
 }
@@ -160,7 +161,8 @@ export interface MessagingSettingsInput {
   quiet_hours?: { start: string; end: string } | null
   caps?: FrequencyCap[]
   sms_price_minor?: number
-  transactional?: Partial<Record<TransactionalKind, { enabled?: boolean; template_id?: string | null }>>
+  /** `days_before` only on `points_expiring`; anything but an integer from 1 to 60 is refused, naming the field. */
+  transactional?: Partial<Record<TransactionalKind, { enabled?: boolean; template_id?: string | null; days_before?: number | string }>>
 }
 
 function qs(params: Record<string, string | number | null | undefined>): string {
