@@ -1,7 +1,7 @@
 // The loyalty program beyond points, in the console against a real `regulars serve --demo`:
 // Settings → Tiers, Stamp cards, Coupons and Referrals; the counter's tier, stamps and coupons;
-// the member page's tier (with a tier set by hand), coupons, stamps and referrals; Reports with
-// their CSV downloads. Then every new page in every language, with screenshots.
+// the member page's tier (with a tier set by hand), coupons, stamps (on the timeline too) and
+// referrals; Reports with their CSV downloads. Then every new page in every language, with screenshots.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fs from 'node:fs/promises'
@@ -305,6 +305,22 @@ describe('the loyalty program (owner and cashier, English)', () => {
     const again = await post(cp, `/api/v1/stamp-rewards/${rewardId}/use`, undefined)
     assert.equal(again.status(), 409)
     assert.match((await again.json()).error.message, /already used at/)
+
+    // The stamps given by hand are on the member's timeline (newest first): the reward used, the
+    // full card, then the two stamps that filled it, by the cashier, and the three before.
+    await page.goto(`/members/${m.id}`)
+    const added = page.locator('[data-testid=timeline-entry][data-type=stamps_added]')
+    await added.first().waitFor()
+    assert.equal(await added.count(), 4)
+    assert.equal(await text(added.first().locator('.timeline-type')), 'Stamps added')
+    assert.match(await text(added.first().getByTestId('timeline-summary')), /^E2E 咖啡卡: \+2 · 5 of 5 · by \S/)
+    assert.match(await text(added.last().getByTestId('timeline-summary')), /^E2E 咖啡卡: \+1 · 1 of 5 · by \S/)
+    const types = await page.getByTestId('timeline-entry').evaluateAll((els) => els.slice(0, 3).map((e) => e.getAttribute('data-type')))
+    assert.deepEqual(types, ['stamp_reward_used', 'stamp_card_completed', 'stamps_added'])
+    await added.first().scrollIntoViewIfNeeded()
+    await screenshot(page, 'en-member-timeline-stamps')
+    await page.goto('/settings/stamp-cards')
+    await row.waitFor()
 
     // A sale stamps the card too (one stamp per visit), and the counter says so.
     await cp.getByTestId('action-earn').click()
