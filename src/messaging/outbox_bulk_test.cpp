@@ -3,7 +3,9 @@
 // produces from a JSON context (two databases, one filled each way, compared column by column;
 // only the ids NewId hands out differ, so event data is compared with message ids replaced by
 // dedup keys); dedup keys hold across runs and within a batch; bad input names the member and
-// field and writes nothing. On SQLite and PostgreSQL.
+// field and writes nothing; messages lent to EnqueueRendered are unchanged after it, also after
+// a failed statement; the headers column's short form (EncodeHeaders / DecodeHeaders) round
+// trips and old rows still read. On SQLite and PostgreSQL.
 
 #include "messaging/outbox_bulk.h"
 
