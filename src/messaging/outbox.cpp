@@ -238,17 +238,30 @@ Result<std::vector<Message>> Claim(store::Database& db, int n, std::string_view 
                                    Micros lease, Micros now, const store::WriteOptions& wo) {
   if (n <= 0) return std::vector<Message>{};
   return db.WriteValue(wo, [&](Tx& tx) -> Result<std::vector<Message>> {
-    std::string pick =
-        "SELECT merchant_id, id FROM outbox WHERE (status IN ('queued', 'deferred') AND "
-        "next_attempt_at <= ?) OR (status = 'sending' AND lease_until <= ?) "
-        "ORDER BY next_attempt_at LIMIT ?";
-    if (tx.dialect() == store::Dialect::kPostgres) pick += " FOR UPDATE SKIP LOCKED";
+    // One leg per status, each walking its index in order and stopping at `n` rows
+    // (outbox_due for queued and deferred, outbox_lease for expired leases, which are few);
+    // then the first `n` of those by next_attempt_at. A single WHERE with OR made SQLite
+    // collect and sort every due row for each claim (quadratic over a large campaign).
+    const bool pg = tx.dialect() == store::Dialect::kPostgres;
+    auto leg = [&](std::string_view where, std::string_view alias) {
+      return fmt::format(
+          "SELECT merchant_id, id, next_attempt_at FROM (SELECT merchant_id, id, next_attempt_at "
+          "FROM outbox WHERE {} ORDER BY next_attempt_at LIMIT ?{}) {}",
+          where, pg ? " FOR UPDATE SKIP LOCKED" : "", alias);
+    };
+    std::string pick = fmt::format(
+        "SELECT merchant_id, id FROM ({} UNION ALL {} UNION ALL {}) due "
+        "ORDER BY next_attempt_at LIMIT ?",
+        leg("status = 'queued' AND next_attempt_at <= ?", "q"),
+        leg("status = 'deferred' AND next_attempt_at <= ?", "d"),
+        leg("status = 'sending' AND lease_until <= ?", "s"));
     std::string sql = fmt::format(
         "UPDATE outbox SET status = 'sending', lease_owner = ?, lease_until = ?, "
         "attempts = attempts + 1, updated_at = ? WHERE (merchant_id, id) IN ({}) RETURNING {}",
         pick, kColumns);
-    RG_ASSIGN_OR_RETURN(
-        Rows rows, tx.Query(sql, {std::string(worker), now + lease, now, now, now, int64_t{n}}));
+    const int64_t limit = n;
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(sql, {std::string(worker), now + lease, now, now, limit,
+                                                  now, limit, now, limit, limit}));
     std::vector<Message> out = FromRows(rows);
     std::sort(out.begin(), out.end(), [](const Message& a, const Message& b) {
       return a.next_attempt_at != b.next_attempt_at ? a.next_attempt_at < b.next_attempt_at

@@ -173,6 +173,32 @@ TEST_P(OutboxTest, ClaimLeasesDueMessagesOnceAndAnExpiredLeaseIsClaimedAgain) {
                                                     "message_queued", "message_sent"}));
 }
 
+// A claim takes the earliest next_attempt_at first across queued, deferred and expired-lease
+// rows (one index walk per status), and never more than it asked for.
+TEST_P(OutboxTest, ClaimTakesTheEarliestDueAcrossStatuses) {
+  Id exp = Put(Msg("expired")).message.id;  // next_attempt_at t0
+  clock_.Advance(kSec);
+  Id def = Put(Msg("deferred")).message.id;  // t0 + 1 s, then deferred to t0 + 1.5 s
+  clock_.Advance(kSec);
+  Id q1 = Put(Msg("queued1")).message.id;  // t0 + 2 s
+  clock_.Advance(kSec);
+  Id q2 = Put(Msg("queued2")).message.id;                    // t0 + 3 s
+  std::vector<Message> first = ClaimNow(2, "w", 10 * kSec);  // the first two by time
+  ASSERT_EQ(first.size(), 2u);
+  ASSERT_EQ(first[0].id, exp);
+  ASSERT_EQ(first[1].id, def);
+  ASSERT_TRUE(Defer(db(), first[1], "w", clock_.Now() - 1'500'000, "quiet_hours", clock_.Now()));
+  clock_.Advance(10 * kSec);  // the lease of `expired` runs out
+  std::vector<Message> got = ClaimNow(3, "w2");
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].id, exp);  // t0, an expired lease
+  EXPECT_EQ(got[1].id, def);  // t0 + 1.5 s, deferred
+  EXPECT_EQ(got[2].id, q1);   // t0 + 2 s, queued
+  std::vector<Message> rest = ClaimNow(3, "w2");
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].id, q2);
+}
+
 TEST_P(OutboxTest, CompleteManyWritesEveryMessageStillLeasedInOneCommit) {
   Enqueued a = Put(Msg("a"));
   Enqueued b = Put(Msg("b"));
