@@ -16,11 +16,17 @@
 //                                              database's size after it (SQLite)
 //   bench_messaging render N                   rendering alone, both ways: a JSON context
 //                                              per member + Render, and RenderBound
-//   bench_messaging deliver N DB_URL PORT W [U] enqueue N messages for an SMTP channel at
+//   bench_messaging deliver N DB_URL PORT W [U [FLAGS]]
+//                                              enqueue N messages for an SMTP channel at
 //                                              127.0.0.1:PORT (not timed), then time W sender
 //                                              workers draining the outbox into it, each with
 //                                              at most U deliveries awaiting their `sent`
-//                                              commit (SenderOptions::max_uncommitted, default 0)
+//                                              commit (SenderOptions::max_uncommitted, default
+//                                              0). FLAGS, comma-separated: "durable" (the
+//                                              sender's commits durable, relaxed_commits =
+//                                              false), "curl" (security starttls_optional: the
+//                                              libcurl client, plain when the server offers no
+//                                              STARTTLS, instead of the pipelining session)
 // Prints one line "RESULT what=... n=N seconds=S rate=R".
 
 #include <fmt/format.h>
@@ -273,11 +279,14 @@ void RenderOnly(int n) {
              json_secs, bound_secs, bytes);
 }
 
-void Deliver(int n, const std::string& url, int port, int workers, int max_uncommitted) {
+void Deliver(int n, const std::string& url, int port, int workers, int max_uncommitted,
+             const std::string& flags) {
+  const bool durable = flags.find("durable") != std::string::npos;
+  const bool curl = flags.find("curl") != std::string::npos;
   auto db = Setup(url,
                   {{"host", "127.0.0.1"},
                    {"port", port},
-                   {"security", "none"},
+                   {"security", curl ? "starttls_optional" : "none"},
                    {"from", "Shop <shop@example.com>"}},
                   ChannelKind::kSmtp);
   Micros now = SystemClock::Default()->Now();
@@ -303,6 +312,7 @@ void Deliver(int n, const std::string& url, int port, int workers, int max_uncom
   o.batch = 32;
   o.idle_wait = 5'000;
   o.max_uncommitted = max_uncommitted;
+  o.relaxed_commits = !durable;
   Sender sender(*db, *SystemClock::Default(), o);
   auto t0 = std::chrono::steady_clock::now();
   sender.Start();
@@ -312,8 +322,9 @@ void Deliver(int n, const std::string& url, int port, int workers, int max_uncom
   sender.Stop();
   fmt::print(
       "RESULT what=deliver n={} seconds={:.3f} rate={:.0f} failed={} max_uncommitted={} "
-      "sent_commits={}\n",
-      n, secs, n / secs, sender.failed(), max_uncommitted, sender.sent_commits());
+      "sent_commits={} relaxed={} client={}\n",
+      n, secs, n / secs, sender.failed(), max_uncommitted, sender.sent_commits(), !durable,
+      curl ? "curl" : "session");
 }
 
 }  // namespace
@@ -327,15 +338,16 @@ int main(int argc, char** argv) {
                       argc == 6 && std::atoi(argv[5]) != 0);
   } else if (mode == "render" && argc == 3) {
     RenderOnly(std::atoi(argv[2]));
-  } else if (mode == "deliver" && (argc == 6 || argc == 7)) {
+  } else if (mode == "deliver" && argc >= 6 && argc <= 8) {
     Deliver(std::atoi(argv[2]), argv[3], std::atoi(argv[4]), std::atoi(argv[5]),
-            argc == 7 ? std::atoi(argv[6]) : SenderOptions{}.max_uncommitted);
+            argc >= 7 ? std::atoi(argv[6]) : SenderOptions{}.max_uncommitted,
+            argc == 8 ? argv[7] : "");
   } else {
     fmt::print(stderr,
                "usage: bench_messaging render-enqueue N DB_URL\n"
                "       bench_messaging render-enqueue-bulk N DB_URL [BATCH [PIPELINED]]\n"
                "       bench_messaging render N\n"
-               "       bench_messaging deliver N DB_URL PORT WORKERS [MAX_UNCOMMITTED]\n");
+               "       bench_messaging deliver N DB_URL PORT WORKERS [MAX_UNCOMMITTED [FLAGS]]\n");
     return 2;
   }
   return 0;

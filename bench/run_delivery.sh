@@ -8,7 +8,10 @@
 #   flock /tmp/regulars-bench.lock bench/run_delivery.sh
 #
 # Environment (defaults in brackets): BUILD [build]  BENCH [$BUILD/bench/bench_messaging]
-#   DELIVER_N [10000]  WORKERS [4]  UNCOMMITTED ["0 1 16"] (one sender run per value)
+#   DELIVER_N [10000]  WORKERS [4]
+#   CONFIGS ["0 0:curl 0:durable,curl"] one sender run per entry U[:FLAGS]: U = max_uncommitted,
+#     FLAGS as bench_messaging deliver takes them ("durable": the sender's commits durable;
+#     "curl": the libcurl client instead of the pipelining session); "0" is the default sender
 #   RUNS [3]  PORT [25260]  BASELINE [] (another bench_messaging binary, e.g. one built from an
 #   earlier commit, run the same way with its default settings as one more row)
 # Prints every run and then the medians. Needs root for smtp-sink -u nobody.
@@ -19,7 +22,8 @@ BUILD=${BUILD:-$ROOT/build}
 BENCH=${BENCH:-$BUILD/bench/bench_messaging}
 DELIVER_N=${DELIVER_N:-10000}
 WORKERS=${WORKERS:-4}
-UNCOMMITTED=${UNCOMMITTED:-0 1 16}
+# UNCOMMITTED (a list of max_uncommitted values), as run_messaging.sh sets it, is CONFIGS too.
+CONFIGS=${CONFIGS:-${UNCOMMITTED:-0 0:curl 0:durable,curl}}
 RUNS=${RUNS:-3}
 PORT=${PORT:-25260}
 BASELINE=${BASELINE:-}
@@ -44,13 +48,15 @@ sleep 0.5
 echo "load before: $(cat /proc/loadavg)" >&2
 : >"$WORK/source"
 for run in $(seq 1 "$RUNS"); do
-  for u in $UNCOMMITTED; do
-    out=$("$BENCH" deliver "$DELIVER_N" "sqlite:$WORK/deliver-$run-$u.db" "$PORT" "$WORKERS" "$u" |
-      grep RESULT)
+  for cfg in $CONFIGS; do
+    u=${cfg%%:*}; flags=""; [ "$cfg" != "$u" ] && flags=${cfg#*:}
+    key=$(echo "$cfg" | tr ':,' '__')
+    out=$("$BENCH" deliver "$DELIVER_N" "sqlite:$WORK/deliver-$run-$key.db" "$PORT" "$WORKERS" \
+      "$u" "$flags" | grep RESULT)
     echo "run $run: $out" >&2
-    echo "$out" | field rate >>"$WORK/deliver-$u"
-    echo "$out" | field sent_commits >>"$WORK/commits-$u"
-    rm -f "$WORK"/deliver-"$run"-"$u".db*
+    echo "$out" | field rate >>"$WORK/deliver-$key"
+    echo "$out" | field sent_commits >>"$WORK/commits-$key"
+    rm -f "$WORK"/deliver-"$run"-"$key".db*
   done
 
   if [ -n "$BASELINE" ]; then
@@ -74,9 +80,10 @@ echo "load after: $(cat /proc/loadavg)" >&2
 s=$(median <"$WORK/source")
 echo "| what | n | median of $RUNS | |"
 echo "|---|---|---|---|"
-for u in $UNCOMMITTED; do
-  d=$(median <"$WORK/deliver-$u"); c=$(median <"$WORK/commits-$u")
-  echo "| Regulars sender, $WORKERS workers, max_uncommitted=$u -> smtp-sink | $DELIVER_N | $d msg/s ($c \`sent\` commits) | $(awk -v a="$d" -v b="$s" 'BEGIN {printf "%.2f", a / b}') of smtp-source |"
+for cfg in $CONFIGS; do
+  key=$(echo "$cfg" | tr ':,' '__')
+  d=$(median <"$WORK/deliver-$key"); c=$(median <"$WORK/commits-$key")
+  echo "| Regulars sender, $WORKERS workers, $cfg -> smtp-sink | $DELIVER_N | $d msg/s ($c \`sent\` commits) | $(awk -v a="$d" -v b="$s" 'BEGIN {printf "%.2f", a / b}') of smtp-source |"
 done
 if [ -n "$BASELINE" ]; then
   d=$(median <"$WORK/baseline")
