@@ -133,23 +133,25 @@ Envelope Message::ToEnvelope() const {
   return e;
 }
 
+void AppendJsonString(std::string& out, std::string_view s) {
+  bool plain = std::all_of(s.begin(), s.end(),
+                           [](char c) { return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\'; });
+  if (plain) {
+    out.push_back('"');
+    out.append(s);
+    out.push_back('"');
+  } else {
+    out.append(nlohmann::json(std::string(s)).dump());
+  }
+}
+
 std::string EncodeHeaders(const std::vector<std::pair<std::string, std::string>>& h) {
   if (h.size() == 2 && h[0].first == kListUnsubscribe && h[1].first == kListUnsubscribePost &&
       h[1].second == kOneClick && h[0].second.size() >= 2 && h[0].second.front() == '<' &&
       h[0].second.back() == '>') {
     std::string_view url(h[0].second);
-    url = url.substr(1, url.size() - 2);
-    bool plain = std::all_of(url.begin(), url.end(), [](char c) {
-      return c >= 0x20 && c <= 0x7e && c != '"' && c != '\\';
-    });
     std::string out = "{\"unsubscribe\":";
-    if (plain) {
-      out.push_back('"');
-      out.append(url);
-      out.push_back('"');
-    } else {
-      out.append(nlohmann::json(std::string(url)).dump());
-    }
+    AppendJsonString(out, url.substr(1, url.size() - 2));
     out.push_back('}');
     return out;
   }

@@ -113,6 +113,9 @@ Status ValidateNewMessage(const NewMessage& m);
 // instead of 110). Any other list is stored as before, a JSON array of [name, value] pairs
 // ([] when empty). DecodeHeaders(EncodeHeaders(h)) == h for every h; DecodeHeaders reads both
 // forms (rows written before the short one included) and yields no headers for anything else.
+// Appends `s` as a JSON string literal exactly as nlohmann::json::dump writes it (printable ASCII
+// without quotes or backslashes is copied; anything else is left to nlohmann itself).
+void AppendJsonString(std::string& out, std::string_view s);
 std::string EncodeHeaders(const std::vector<std::pair<std::string, std::string>>& headers);
 std::vector<std::pair<std::string, std::string>> DecodeHeaders(std::string_view stored);
 

@@ -57,24 +57,6 @@ class SqlCache {
   std::map<size_t, std::string> by_rows_;
 };
 
-// A JSON string literal exactly as nlohmann::json::dump writes it: printable ASCII without
-// quotes or backslashes is copied; anything else is left to nlohmann itself.
-void AppendJsonString(std::string& out, std::string_view s) {
-  bool plain = true;
-  for (char c : s)
-    if (c < 0x20 || c > 0x7e || c == '"' || c == '\\') {
-      plain = false;
-      break;
-    }
-  if (plain) {
-    out.push_back('"');
-    out.append(s);
-    out.push_back('"');
-  } else {
-    out.append(nlohmann::json(std::string(s)).dump());
-  }
-}
-
 // The message_queued event's data as Enqueue dumps it (nlohmann objects keep their keys
 // sorted): channel_id, dedup_key, medium, message_id, purpose[, template_id].
 std::string QueuedEventData(const NewMessage& m, Id id) {
