@@ -40,6 +40,8 @@
 #           `perf record -g`; the top of `perf report` goes to the folder (kept) and stderr
 #   RESULTS [unset]: also append the table rows to this file
 #   IMPORT_ARGS [unset]: extra arguments for every `regulars import orders` ("--batch-orders 2000")
+#   BASELINE [unset]: a second regulars binary (an earlier build) imported on SQLite right after
+#           each regulars run, into its own fresh database: the row "regulars import (baseline)"
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -102,13 +104,14 @@ regulars_import() {
   local path=$2 preset=$3 currency=$4 region=$5 zone=$6
   shift 6
   local merchant t0 t1
-  merchant=$(echo "bench-password" | "$REGULARS" merchant create "$@" --name "Import bench" \
+  local bin=${BIN:-$REGULARS}
+  merchant=$(echo "bench-password" | "$bin" merchant create "$@" --name "Import bench" \
     --currency "$currency" --region "$region" --timezone "$zone" --owner-email owner@bench.test \
     --json | json_str merchant_id)
   [ -n "$merchant" ] || die "merchant create failed"
   t0=$(now)
   # shellcheck disable=SC2086 # IMPORT_ARGS is a list of words
-  "$REGULARS" import orders "$path" "$@" --merchant "$merchant" --preset "$preset" --json ${IMPORT_ARGS:-} \
+  "$bin" import orders "$path" "$@" --merchant "$merchant" --preset "$preset" --json ${IMPORT_ARGS:-} \
     >"$WORK/last.json" 2>"$WORK/last.err" || {
     cat "$WORK/last.err" >&2
     die "regulars import orders failed"
@@ -141,6 +144,15 @@ bench_sqlite() {
       cp "$WORK/last.json" "$WORK/$name.sqlite.$run.json"
       result "$name" "regulars import" SQLite "$run" "$secs" "$got" \
         "$([ "$got" = "$lines" ] && echo ok || echo INVALID)"
+      if [ -n "${BASELINE:-}" ]; then
+        rm -rf "$WORK/sq"
+        BIN=$BASELINE regulars_import "$name" "$path" "$preset" "$currency" "$region" "$zone" \
+          --data "$WORK/sq" >"$WORK/last.out"
+        read -r secs got <"$WORK/last.out"
+        cp "$WORK/last.json" "$WORK/$name.sqlite.baseline.$run.json"
+        result "$name" "regulars import (baseline)" SQLite "$run" "$secs" "$got" \
+          "$([ "$got" = "$lines" ] && echo ok || echo INVALID)"
+      fi
       if [ "$name" = retail ] && [ "${GZIP_INPUT:-1}" = 1 ]; then
         rm -rf "$WORK/sq"
         regulars_import "$name" "$RETAIL" "$preset" "$currency" "$region" \
@@ -245,7 +257,7 @@ while read -r name _; do
   for db in SQLite PostgreSQL; do
     peer=$([ "$db" = SQLite ] && echo "sqlite3 .import" || echo "COPY")
     peer_s=$(grep "file=$name what=$peer database=$db " "$WORK/results" | field seconds | median || true)
-    for what in "$peer" "regulars import" "regulars import (gzip input)"; do
+    for what in "$peer" "regulars import" "regulars import (baseline)" "regulars import (gzip input)"; do
       rows=$(grep "file=$name what=$what database=$db " "$WORK/results" || true)
       [ -n "$rows" ] || continue
       s=$(echo "$rows" | field seconds | median)

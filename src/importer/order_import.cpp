@@ -282,9 +282,11 @@ struct OrderRef {
 // A nullable integer column's value. Both drivers type a parameter by its value, and the
 // PostgreSQL driver prepares one statement per type signature, so an id that is sometimes NULL
 // would make every 100-row statement a new one. As text (or NULL) the type stays the same and
-// both databases store it as the column's integer.
-Value IdOrNull(std::optional<int64_t> v) {
+// both databases store it as the column's integer. SQLite's one-row statements have no type
+// signature, so there the id is bound as an integer (no text to convert back).
+Value IdOrNull(std::optional<int64_t> v, store::Dialect dialect = store::Dialect::kPostgres) {
   if (!v) return Value();
+  if (dialect == store::Dialect::kSqlite) return int64_t{*v};
   return std::to_string(*v);
 }
 
@@ -430,6 +432,71 @@ struct BatchCounts {
   }
 };
 
+constexpr std::string_view kOrdersInsert =
+    "INSERT INTO orders (merchant_id, id, external_id, member_id, branch_id, staff_id, "
+    "occurred_at, currency, total_minor, refunded_minor, source, created_at) VALUES ";
+constexpr std::string_view kItemsInsert =
+    "INSERT INTO order_items (merchant_id, order_id, line, sku, name, category, quantity, "
+    "unit_price_minor, refunded_quantity) VALUES ";
+constexpr std::string_view kReturnsInsert =
+    "INSERT INTO order_returns (merchant_id, id, external_id, member_id, branch_id, "
+    "occurred_at, currency, amount_minor, standalone_minor, source, created_at) VALUES ";
+constexpr std::string_view kReturnItemsInsert =
+    "INSERT INTO order_return_items (merchant_id, return_id, line, sku, name, quantity, "
+    "unit_price_minor, order_id, order_line) VALUES ";
+constexpr std::string_view kRefundsInsert =
+    "INSERT INTO refunds (merchant_id, id, order_id, amount_minor, reason, created_at, "
+    "return_id) VALUES ";
+
+// One batch: its groups and, once planned (Engine::Plan), everything its transaction writes,
+// built from the engine's in-memory state as the batches before it left it. Applying a plan
+// (Engine::Apply) only checks which orders and returns exist and runs the INSERTs and UPDATEs;
+// the plan is valid for the existence sets it was made with (existing_orders, existing_returns)
+// and nothing else of the database. `undo` / `appended` undo the plan's changes to the engine's
+// state (see Engine::UndoAll), newest last.
+struct BatchPlan {
+  std::vector<Group> groups;
+  bool planned = false;  // made ahead on the caller's thread, to be applied as is
+  std::unordered_set<std::string> existing_orders, existing_returns;
+  std::vector<members::Member> new_members;
+  std::vector<members::NewIdentity> new_identities;
+  Inserter orders{std::string(kOrdersInsert), 12};
+  Inserter items{std::string(kItemsInsert), 9};
+  Inserter returns{std::string(kReturnsInsert), 11};
+  Inserter return_items{std::string(kReturnItemsInsert), 9};
+  Inserter refunds{std::string(kRefundsInsert), 7};
+  struct NewEvent {
+    std::string type;
+    std::optional<Id> member_id;
+    std::string data;
+  };
+  std::vector<NewEvent> events;
+  struct ToScore {
+    Id order_id;
+    Id member_id;
+    size_t group;
+  };
+  std::vector<ToScore> to_score;
+  struct RefundDone {
+    Id order_id;
+    int64_t amount;
+    Id refund_id;
+  };
+  std::vector<RefundDone> refunds_done;
+  std::map<std::pair<Id, int>, int64_t> item_refunded;  // (order, line) → refunded quantity after
+  std::map<Id, int64_t> order_refunded;                 // order → refunded_minor after
+  BatchCounts counts;
+  std::vector<std::function<void()>> undo;
+  std::vector<Id> appended;
+
+  // Forgets everything planned; keeps the groups.
+  void Clear() {
+    std::vector<Group> g = std::move(groups);
+    *this = BatchPlan{};
+    groups = std::move(g);
+  }
+};
+
 // SQLite: while a real import runs, the writer connection's page cache is kBulkCacheKib instead
 // of the driver's 64 MiB, and set back when the import ends (however it ends). An import inserts
 // at random places of orders_member and events_member (one entry per order, keyed by member),
@@ -481,11 +548,38 @@ class Engine {
   // Reads one record into the current group (or rejects it).
   void ParseLine(const std::vector<std::string_view>& f, int64_t line);
   void EndGroup();
-  // Writes writing_ in one transaction (a read one in a dry run) and leaves its counts in
-  // writing_counts_. Runs on a helper thread while the caller's thread parses the next batch:
-  // it touches only the member, order and line state below, never what ParseLine uses.
-  Status WriteBatch();
-  Status PlanAndWrite(store::Tx& tx, bool write, BatchCounts& counts);
+  // Plans and writes p in one transaction (a read one in a dry run), leaving its counts in
+  // p.counts: the path for batches not planned ahead. Runs on a helper thread while the
+  // caller's thread parses the next batch: it touches only the member, order and line state
+  // below, never what ParseLine uses.
+  Status WriteBatch(BatchPlan& p);
+  // Writes a batch planned ahead (PlanAhead): one transaction that checks the existence sets the
+  // plan assumed and applies it. Touches no engine state (a helper thread runs it while the
+  // caller's thread parses and plans the next batch). Any error, a differing existence set, or a
+  // second run of the transaction fails it; the caller then undoes the plan (and any planned
+  // after it) and writes the batch through WriteBatch instead.
+  Status WritePlanned(BatchPlan& p);
+  // Plans p in a read transaction of its own, on the caller's thread, from the state the batch
+  // before it leaves (whose write may still be in flight). Leaves p.planned false when planning
+  // failed (its changes undone): WriteBatch then plans it inside its transaction.
+  void PlanAhead(BatchPlan& p);
+  // Which of the groups' orders and returns the database has.
+  Status Lookup(store::Tx& tx, const std::vector<Group>& groups,
+                std::unordered_set<std::string>& existing_orders,
+                std::unordered_set<std::string>& existing_returns);
+  // Fills p from p.groups and p.existing_*; changes the engine's state (undo_ logs it). Reads
+  // the database only for members' earlier orders (LoadPriorLines).
+  Status Plan(store::Tx& tx, BatchPlan& p);
+  // Runs p's statements (write=false: none, only the dry run's points count).
+  Status Apply(store::Tx& tx, BatchPlan& p, bool write);
+  // Undoes a plan's changes to the engine's state (plans are undone newest first) and forgets
+  // the plan. undo_ must be empty (no plan of this thread's in progress).
+  void Undo(BatchPlan& p) {
+    undo_ = std::move(p.undo);
+    appended_ = std::move(p.appended);
+    UndoAll();
+    p.Clear();  // not planned any more
+  }
   Result<std::optional<Id>> ResolveMember(const Group& g, bool& created, bool& matched,
                                           std::vector<members::Member>& new_members,
                                           std::vector<members::NewIdentity>& new_identities);
@@ -554,9 +648,7 @@ class Engine {
   std::vector<std::function<void()>> undo_;
 
   std::optional<Group> group_;
-  std::vector<Group> batch_;    // being parsed (the caller's thread)
-  std::vector<Group> writing_;  // being written (the helper thread), see WriteBatch
-  BatchCounts writing_counts_;
+  std::vector<Group> batch_;  // being parsed (the caller's thread)
   size_t batch_lines_ = 0;
   std::string last_time_text_;
   Micros last_time_ = 0;
@@ -934,15 +1026,15 @@ Status Engine::LoadPriorLines(store::Tx& tx, Id member, const std::string& sku) 
   return {};
 }
 
-// One batch in one transaction. With write=false (dry run) the same plan is computed and the
-// SQL that would change anything is skipped.
-Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
+Status Engine::Lookup(store::Tx& tx, const std::vector<Group>& groups,
+                      std::unordered_set<std::string>& existing_orders,
+                      std::unordered_set<std::string>& existing_returns) {
   const Id mid = actor_.merchant_id;
-  // Which orders and returns exist already.
-  std::unordered_set<std::string> existing_orders, existing_returns;
+  existing_orders.clear();
+  existing_returns.clear();
   {
     std::vector<std::string> order_ids, return_ids;
-    for (const auto& g : writing_) {
+    for (const auto& g : groups) {
       if (!g.sales.empty()) order_ids.push_back(g.external_id);
       if (!g.returns.empty() || g.cancelled)
         return_ids.push_back(g.sales.empty() ? g.external_id : g.external_id + "/return");
@@ -979,53 +1071,33 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
     RG_TRY(lookup("orders", order_ids, existing_orders));
     RG_TRY(lookup("order_returns", return_ids, existing_returns));
   }
+  return {};
+}
 
-  std::vector<members::Member> new_members;
-  std::vector<members::NewIdentity> new_identities;
-  Inserter orders(
-      "INSERT INTO orders (merchant_id, id, external_id, member_id, branch_id, staff_id, "
-      "occurred_at, currency, total_minor, refunded_minor, source, created_at) VALUES ",
-      12);
-  Inserter items(
-      "INSERT INTO order_items (merchant_id, order_id, line, sku, name, category, quantity, "
-      "unit_price_minor, refunded_quantity) VALUES ",
-      9);
-  Inserter returns(
-      "INSERT INTO order_returns (merchant_id, id, external_id, member_id, branch_id, "
-      "occurred_at, currency, amount_minor, standalone_minor, source, created_at) VALUES ",
-      11);
-  Inserter return_items(
-      "INSERT INTO order_return_items (merchant_id, return_id, line, sku, name, quantity, "
-      "unit_price_minor, order_id, order_line) VALUES ",
-      9);
-  Inserter refunds(
-      "INSERT INTO refunds (merchant_id, id, order_id, amount_minor, reason, created_at, "
-      "return_id) VALUES ",
-      7);
-  struct NewEvent {
-    std::string type;
-    std::optional<Id> member_id;
-    std::string data;
-  };
-  std::vector<NewEvent> events;
-  struct ToScore {
-    Id order_id;
-    Id member_id;
-    size_t group;
-  };
-  std::vector<ToScore> to_score;
-  struct RefundDone {
-    Id order_id;
-    int64_t amount;
-    Id refund_id;
-  };
-  std::vector<RefundDone> refunds_done;
-  std::map<std::pair<Id, int>, int64_t> item_refunded;  // (order, line) → refunded quantity after
-  std::map<Id, int64_t> order_refunded;                 // order → refunded_minor after
-  std::unordered_map<size_t, Id> self_order;            // group index → its own new order
+// The batch's plan. Everything it decides comes from the engine's state, p.existing_* and, for
+// members' earlier orders, LoadPriorLines; nothing of it is written here.
+Status Engine::Plan(store::Tx& tx, BatchPlan& p) {
+  const Id mid = actor_.merchant_id;
+  const store::Dialect dialect = db_.dialect();
+  BatchCounts& c = p.counts;
+  const auto& existing_orders = p.existing_orders;
+  const auto& existing_returns = p.existing_returns;
+  auto& new_members = p.new_members;
+  auto& new_identities = p.new_identities;
+  auto& orders = p.orders;
+  auto& items = p.items;
+  auto& returns = p.returns;
+  auto& return_items = p.return_items;
+  auto& refunds = p.refunds;
+  auto& events = p.events;
+  auto& to_score = p.to_score;
+  auto& refunds_done = p.refunds_done;
+  auto& item_refunded = p.item_refunded;
+  auto& order_refunded = p.order_refunded;
+  std::unordered_map<size_t, Id> self_order;  // group index → its own new order
 
-  for (size_t gi = 0; gi < writing_.size(); ++gi) {
-    const Group& g = writing_[gi];
+  for (size_t gi = 0; gi < p.groups.size(); ++gi) {
+    const Group& g = p.groups[gi];
     std::string return_id_text = g.sales.empty() ? g.external_id : g.external_id + "/return";
     bool order_new = !g.sales.empty() && !existing_orders.contains(g.external_id);
     bool has_return = !g.returns.empty() || (g.cancelled && !g.sales.empty());
@@ -1059,9 +1131,9 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
           AddLine(*member,
                   {oid, g.occurred_at, static_cast<int32_t>(i + 1), SkuId(it.sku), it.quantity, 0});
       }
-      orders.Add(mid, oid, g.external_id, IdOrNull(member), IdOrNull(g.branch_id),
-                 IdOrNull(actor_.staff_id), g.occurred_at, settings_.currency, total, int64_t{0},
-                 options_.source, actor_.now);
+      orders.Add(mid, oid, g.external_id, IdOrNull(member, dialect), IdOrNull(g.branch_id, dialect),
+                 IdOrNull(actor_.staff_id, dialect), g.occurred_at, settings_.currency, total,
+                 int64_t{0}, options_.source, actor_.now);
       if (member || g.cancelled) Put(orders_, oid, OrderRef{g.external_id, total, 0, g.branch_id});
       if (member) PutKey(run_orders_, oid);
       self_order[gi] = oid;
@@ -1135,11 +1207,12 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
         }
         standalone += value - matched_value;
         return_items.Add(mid, rid, int64_t(i + 1), it.sku, it.name, it.quantity,
-                         it.unit_price_minor, IdOrNull(target),
-                         target ? IdOrNull(target_line) : Value());
+                         it.unit_price_minor, IdOrNull(target, dialect),
+                         target ? IdOrNull(target_line, dialect) : Value());
       }
-      returns.Add(mid, rid, return_id_text, IdOrNull(member), IdOrNull(g.branch_id), g.occurred_at,
-                  settings_.currency, amount, standalone, options_.source, actor_.now);
+      returns.Add(mid, rid, return_id_text, IdOrNull(member, dialect),
+                  IdOrNull(g.branch_id, dialect), g.occurred_at, settings_.currency, amount,
+                  standalone, options_.source, actor_.now);
       for (const auto& [oid, amt] : by_order) {
         Id refund_id = NewId();
         refunds.Add(mid, refund_id, oid, amt, "import: return " + return_id_text, actor_.now, rid);
@@ -1165,8 +1238,18 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
       c.lines_imported += static_cast<int64_t>(g.returns.size());
     }
   }
+  return {};
+}
 
-  // Writes, parents first.
+// Writes, parents first.
+Status Engine::Apply(store::Tx& tx, BatchPlan& p, bool write) {
+  const Id mid = actor_.merchant_id;
+  BatchCounts& c = p.counts;
+  auto& new_members = p.new_members;
+  auto& new_identities = p.new_identities;
+  auto& events = p.events;
+  auto& item_refunded = p.item_refunded;
+  auto& order_refunded = p.order_refunded;
   if (write) {
     if (!new_members.empty()) {
       // Referral codes are random; replace the rare one already taken.
@@ -1189,11 +1272,11 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
     }
     RG_TRY(members::AddIdentities(tx, mid, new_identities));
   }
-  RG_TRY(orders.Flush(tx, write));
-  RG_TRY(items.Flush(tx, write));
-  RG_TRY(returns.Flush(tx, write));
-  RG_TRY(return_items.Flush(tx, write));
-  RG_TRY(refunds.Flush(tx, write));
+  RG_TRY(p.orders.Flush(tx, write));
+  RG_TRY(p.items.Flush(tx, write));
+  RG_TRY(p.returns.Flush(tx, write));
+  RG_TRY(p.return_items.Flush(tx, write));
+  RG_TRY(p.refunds.Flush(tx, write));
   if (write) {
     for (const auto& [key, q] : item_refunded)
       RG_TRY(
@@ -1206,13 +1289,13 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
   }
 
   // Points by today's rules, through the ledger primitives (the slower path; only on request).
-  if (!to_score.empty()) {
+  if (!p.to_score.empty()) {
     RG_ASSIGN_OR_RETURN(auto rules, loyalty::RulesInForce(tx, mid, actor_.now));
     RG_ASSIGN_OR_RETURN(auto types, loyalty::ListPointTypes(tx, actor_));
     std::map<Id, int> versions;
     for (const auto& r : rules) versions[r.id] = r.version;
-    for (const auto& s : to_score) {
-      const Group& g = writing_[s.group];
+    for (const auto& s : p.to_score) {
+      const Group& g = p.groups[s.group];
       loyalty::OrderFacts f;
       for (const auto& it : g.sales) {
         f.lines.push_back({it.sku, it.category, it.quantity, it.unit_price_minor});
@@ -1256,7 +1339,7 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
   }
   // Refunds of orders that earned points take back their share.
   if (write && options_.award_points) {
-    for (const auto& r : refunds_done) {
+    for (const auto& r : p.refunds_done) {
       const OrderRef& o = orders_.at(r.order_id);
       RG_ASSIGN_OR_RETURN(auto entries, loyalty::EntriesForSource(tx, mid, "order", r.order_id));
       std::map<Id, int64_t> earned, reversed;
@@ -1301,21 +1384,22 @@ Status Engine::PlanAndWrite(store::Tx& tx, bool write, BatchCounts& c) {
         8);
     std::string label = actor_.Label();
     for (auto& e : events)
-      ev.Add(mid, ++seq, NewId(), std::move(e.type), IdOrNull(e.member_id), actor_.now, label,
-             std::move(e.data));
+      ev.Add(mid, ++seq, NewId(), std::move(e.type), IdOrNull(e.member_id, tx.dialect()),
+             actor_.now, label, std::move(e.data));
     RG_TRY(ev.Flush(tx, true));
   }
   return {};
 }
 
-Status Engine::WriteBatch() {
-  writing_counts_ = BatchCounts{};
-  if (writing_.empty()) return {};
-  BatchCounts counts;
+Status Engine::WriteBatch(BatchPlan& p) {
+  p.Clear();
+  if (p.groups.empty()) return {};
   auto attempt = [&](store::Tx& tx, bool write) -> Status {
     UndoAll();  // a retried transaction starts again from the committed state
-    counts = BatchCounts{};
-    return PlanAndWrite(tx, write, counts);
+    p.Clear();
+    RG_TRY(Lookup(tx, p.groups, p.existing_orders, p.existing_returns));
+    RG_TRY(Plan(tx, p));
+    return Apply(tx, p, write);
   };
   Status s = options_.dry_run ? db_.Read([&](store::Tx& tx) { return attempt(tx, false); })
                               : db_.Write([&](store::Tx& tx) { return attempt(tx, true); });
@@ -1325,8 +1409,41 @@ Status Engine::WriteBatch() {
   }
   undo_.clear();  // committed (or, in a dry run, as good as): keep the state
   appended_.clear();
-  writing_counts_ = counts;
   return {};
+}
+
+void Engine::PlanAhead(BatchPlan& p) {
+  p.Clear();
+  if (p.groups.empty()) return;
+  Status s = db_.Read([&](store::Tx& tx) -> Status {
+    UndoAll();  // a read run again starts from the same state
+    p.Clear();
+    RG_TRY(Lookup(tx, p.groups, p.existing_orders, p.existing_returns));
+    return Plan(tx, p);
+  });
+  if (!s) {
+    UndoAll();
+    p.Clear();
+    return;
+  }
+  p.undo = std::move(undo_);
+  p.appended = std::move(appended_);
+  undo_.clear();
+  appended_.clear();
+  p.planned = true;
+}
+
+Status Engine::WritePlanned(BatchPlan& p) {
+  int runs = 0;
+  return db_.Write([&](store::Tx& tx) -> Status {
+    // The plan's rows are consumed by the first run: a second one goes through WriteBatch.
+    if (++runs > 1) return Fail(Code::kAborted, "import: the batch's transaction ran again");
+    std::unordered_set<std::string> orders, returns;
+    RG_TRY(Lookup(tx, p.groups, orders, returns));
+    if (orders != p.existing_orders || returns != p.existing_returns)
+      return Fail(Code::kAborted, "import: orders or returns of the batch appeared meanwhile");
+    return Apply(tx, p, true);
+  });
 }
 
 Result<ImportReport> Engine::Run(CsvReader& reader, const ProgressFn& progress,
@@ -1347,13 +1464,20 @@ Result<ImportReport> Engine::Run(CsvReader& reader, const ProgressFn& progress,
   report_.encoding = std::string(EncodingName(reader.encoding()));
   const size_t batch_orders = static_cast<size_t>(std::max(1, options_.batch_orders));
 
-  // Two batches at a time: while the helper thread writes one (WriteBatch), this thread reads,
-  // parses and validates the next (CSV decoding, times, amounts, phone and e-mail normalisation).
-  // Member matching and everything else that depends on what earlier batches wrote stays in the
-  // write. What a caller sees is unchanged: the ProgressFn runs after each batch's commit, on
-  // this thread and while no write of the import is in flight, with the counts as they stood
-  // where that batch ended; when it stops the import, the batch parsed meanwhile is dropped
-  // unwritten and the report's line counts are set back to that point.
+  // Two batches at a time: while the helper thread writes one, this thread reads, parses and
+  // validates the next (CSV decoding, times, amounts, phone and e-mail normalisation) and, in a
+  // real import without points, plans it too (PlanAhead: members matched and created, rows and
+  // events built, from the state the batch in flight leaves), so that the write is only the
+  // existence checks and the statements (WritePlanned). A batch in flight that fails or finds
+  // other orders or returns than its plan assumed is written again through WriteBatch, which
+  // plans it inside its transaction, after undoing both plans; the next one is planned again.
+  // Dry runs and imports with points plan inside the write (WriteBatch) as before, and then the
+  // next batch is only parsed meanwhile. What a caller sees is unchanged: the ProgressFn runs
+  // after each batch's commit, on this thread and while no write of the import is in flight,
+  // with the counts as they stood where that batch ended; when it stops the import, the batch
+  // parsed meanwhile is dropped unwritten (its plan undone) and the report's line counts are set
+  // back to that point.
+  const bool plan_ahead = !validate_only && !options_.dry_run && !options_.award_points;
   struct Cut {  // where a batch ended in the file
     int64_t lines = 0, lines_rejected = 0, bytes_consumed = 0;
     size_t rejected_kept = 0;
@@ -1362,21 +1486,29 @@ Result<ImportReport> Engine::Run(CsvReader& reader, const ProgressFn& progress,
     return Cut{report_.lines, report_.lines_rejected, reader.bytes_consumed(),
                report_.rejected.size()};
   };
-  std::optional<Cut> in_flight;  // the batch handed to the helper thread, until settled
-  std::future<Status> written;   // declared after bulk_cache: joined before it is restored
-  // Waits for the batch in flight, adds its counts and reports progress. false: the ProgressFn
-  // stopped the import.
-  auto settle = [&]() -> Result<bool> {
+  std::optional<Cut> in_flight;        // the batch handed to the helper thread, until settled
+  std::unique_ptr<BatchPlan> writing;  // its plan
+  std::future<Status> written;         // declared after bulk_cache: joined before it is restored
+  // Waits for the batch in flight, adds its counts and reports progress. `next` (may be null) is
+  // the batch parsed meanwhile, planned ahead or not. false: the ProgressFn stopped the import.
+  auto settle = [&](BatchPlan* next) -> Result<bool> {
     if (!in_flight) return true;
     Cut at = *in_flight;
     in_flight.reset();
     if (written.valid()) {
       Status s = written.get();
-      writing_.clear();
+      if (!s && writing->planned) {
+        // Back to the state before the batch in flight, and that batch planned in its write.
+        if (next && next->planned) Undo(*next);
+        Undo(*writing);
+        s = WriteBatch(*writing);
+      }
       RG_TRY(s);
-      writing_counts_.AddTo(report_);
+      writing->counts.AddTo(report_);
+      writing.reset();
     }
     if (progress && !progress({at.lines, at.bytes_consumed, reader.total_bytes()})) {
+      if (next && next->planned) Undo(*next);
       report_.lines = at.lines;
       report_.lines_rejected = at.lines_rejected;
       report_.rejected.resize(at.rejected_kept);
@@ -1384,14 +1516,25 @@ Result<ImportReport> Engine::Run(CsvReader& reader, const ProgressFn& progress,
     }
     return true;
   };
-  // Hands batch_ to the helper thread (only validated in a validate_only run).
-  auto launch = [&](Cut at) {
-    if (!validate_only) {
-      writing_ = std::move(batch_);
-      written = std::async(std::launch::async, [this] { return WriteBatch(); });
-    }
+  // Takes batch_ as the next batch, plans it ahead when the batch in flight (if any) was planned
+  // ahead too (one written through WriteBatch changes the state as it goes).
+  auto take_batch = [&]() {
+    auto next = std::make_unique<BatchPlan>();
+    next->groups = std::move(batch_);
     batch_.clear();
     batch_lines_ = 0;
+    if (plan_ahead && (!writing || writing->planned)) PlanAhead(*next);
+    return next;
+  };
+  // Hands `next` to the helper thread (only validated in a validate_only run).
+  auto launch = [&](std::unique_ptr<BatchPlan> next, Cut at) {
+    if (!validate_only) {
+      if (plan_ahead && !next->planned) PlanAhead(*next);  // nothing is in flight now
+      writing = std::move(next);
+      BatchPlan* p = writing.get();
+      written = std::async(std::launch::async,
+                           [this, p] { return p->planned ? WritePlanned(*p) : WriteBatch(*p); });
+    }
     in_flight = at;
   };
   // Joins the helper thread on every way out of Run (its result is then ignored).
@@ -1425,21 +1568,23 @@ Result<ImportReport> Engine::Run(CsvReader& reader, const ProgressFn& progress,
     ParseLine(fields, reader.record_line());
     if (batch_.size() >= batch_orders) {
       Cut at = cut_here();
-      RG_ASSIGN_OR_RETURN(bool go_on, settle());
+      auto batch = take_batch();
+      RG_ASSIGN_OR_RETURN(bool go_on, settle(batch.get()));
       if (!go_on) {
         stopped = true;
         break;
       }
-      launch(at);
+      launch(std::move(batch), at);
     }
   }
   if (!stopped) {
     EndGroup();
     Cut at = cut_here();
-    RG_ASSIGN_OR_RETURN(bool go_on, settle());
+    auto batch = take_batch();
+    RG_ASSIGN_OR_RETURN(bool go_on, settle(batch.get()));
     if (go_on) {
-      launch(at);
-      RG_TRY(settle());  // the last ProgressFn's answer stops nothing
+      launch(std::move(batch), at);
+      RG_TRY(settle(nullptr));  // the last ProgressFn's answer stops nothing
     } else {
       stopped = true;
     }

@@ -17,6 +17,7 @@
 #include <sstream>
 
 #include "accounts/account_service.h"
+#include "events/event_repo.h"
 #include "importer/order_import.h"
 #include "loyalty/ledger_repo.h"
 #include "loyalty/loyalty_service.h"
@@ -181,7 +182,8 @@ TEST_P(ImportTest, GroupsMatchesMembersAndRecordsReturns) {
   EXPECT_EQ(Count("SELECT COUNT(*) FROM events WHERE merchant_id = ? AND type = "
                   "'return_recorded'"),
             1);
-  // Event numbers stay dense: seq 1..n.
+  // Event numbers stay dense: seq 1..n (PostgreSQL numbers AppendEvent's after commit).
+  ASSERT_TRUE(events::NumberPending(db()).has_value());
   EXPECT_EQ(Count("SELECT MAX(seq) - COUNT(*) FROM events WHERE merchant_id = ?"), 0);
 }
 
@@ -349,6 +351,47 @@ TEST_P(ImportTest, StoppedImportReportsLinesUpToTheLastWrittenBatch) {
   EXPECT_TRUE(r->rejected.empty());
   EXPECT_EQ(r->orders_created, 1);
   EXPECT_EQ(Count("SELECT COUNT(*) FROM orders WHERE merchant_id = ?"), 1);
+}
+
+// A batch is planned while the one before it is written, against what the database held then.
+// Here B2 is written by someone else after B2 was planned (the ProgressFn of B1 runs meanwhile):
+// B2's write finds it and goes back to planning inside its transaction, so B2 is existing and
+// creates no member, and B3, planned on top of B2's plan (the member of C9 that B2 would have
+// created), is planned again and creates that member itself.
+TEST_P(ImportTest, BatchWhoseOrderAppearedAfterItsPlanIsPlannedAgainInItsWrite) {
+  std::string csv = std::string(kHeader) +
+                    "B1,2026-01-05 10:00:00,TEA,Black tea,1,50,C8,,,\n"
+                    "B2,2026-01-05 11:00:00,TEA,Black tea,2,50,C9,,,\n"
+                    "B3,2026-01-05 12:00:00,TEA,Black tea,3,50,C9,,,\n";
+  ImportOptions o;
+  o.batch_orders = 1;
+  int calls = 0;
+  auto r = Run(csv, o, [&](const Progress&) {
+    if (++calls == 1) {
+      auto s = db().Write([&](store::Tx& tx) -> Status {
+        RG_TRY(
+            tx.Exec("INSERT INTO orders (merchant_id, id, external_id, occurred_at, currency, "
+                    "total_minor, created_at) VALUES (?, 5, 'B2', 0, 'TWD', 100, 0)",
+                    {merchant_}));
+        return {};
+      });
+      EXPECT_TRUE(s.has_value()) << s.error().ToString();
+    }
+    return true;
+  });
+  ASSERT_TRUE(r.has_value()) << r.error().ToString();
+  EXPECT_EQ(calls, 3);
+  EXPECT_EQ(Numbers(*r),
+            "lines=3 imported=2 rejected=0 orders=2 existing=1 anonymous=0 refunds=0 "
+            "standalone=0 returns_existing=0 members_created=2 members_matched=0 revenue=20000 "
+            "refunded=0 points=0");
+  EXPECT_EQ(Footprint(), "orders=3 items=2 members=2 identities=2 returns=0 refunds=0 events=4");
+  // B3 belongs to the member whose customer id is C9.
+  EXPECT_EQ(Count("SELECT COUNT(*) FROM orders o JOIN member_identities i ON i.merchant_id = "
+                  "o.merchant_id AND i.member_id = o.member_id AND i.kind = 'customer_id' AND "
+                  "i.value = 'C9' WHERE o.merchant_id = ? AND o.external_id = 'B3' AND "
+                  "o.total_minor = 15000"),
+            1);
 }
 
 TEST_P(ImportTest, FreshExportAddsOnlyWhatIsNew) {
