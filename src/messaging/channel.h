@@ -58,6 +58,16 @@ class Channel {
   virtual ChannelKind kind() const = 0;
   // Delivers one message; never throws; blocks at most the adapter's timeout.
   virtual SendOutcome Send(const Envelope& e) = 0;
+
+  // Optional two-phase delivery, for providers that take a message in steps of which only the
+  // last can make them accept it (SMTP with PIPELINING: the envelope, then the body). BeginSend
+  // starts `e` and returns true, or returns false having done nothing (call Send instead; the
+  // default). After a true BeginSend the caller's next call on the channel must be FinishSend
+  // with the same envelope, which completes it and returns what Send would have returned. Between
+  // the two the caller may do other work while the provider answers (the sender commits the
+  // previous message's `sent`): until FinishSend the provider cannot have accepted `e`.
+  virtual bool BeginSend(const Envelope& /*e*/) { return false; }
+  virtual SendOutcome FinishSend(const Envelope& e) { return Send(e); }
 };
 
 // Config of one channel row: non-secret JSON + decrypted secret JSON.

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "base/crypto.h"
@@ -30,6 +31,9 @@ struct Sender::Worker {
   // (merchant, member, medium) -> sends made in the current batch, for the caps.
   std::map<std::tuple<Id, Id, Medium>, std::vector<Micros>> batch_sends;
   int outstanding = 0;  // submitted deliveries not yet committed (guarded by done_mu_)
+  // max_uncommitted = 0, two-phase channel: the delivery whose `sent` commits while the next
+  // message's envelope is with the server (sender.h).
+  std::optional<Delivered> held;
   std::mt19937_64 rng{std::random_device{}()};
 };
 
@@ -130,6 +134,13 @@ void Sender::CompleterLoop() {
   }
 }
 
+void Sender::CommitHeld(Worker& w) {
+  if (!w.held) return;
+  Delivered d = std::move(*w.held);
+  w.held.reset();
+  Submit(w, std::move(d));
+}
+
 void Sender::Submit(Worker& w, Delivered d) {
   if (options_.max_uncommitted == 0) {
     auto results = CompleteMany(db_, {d}, clock_.Now(), WriteOpts());
@@ -151,6 +162,7 @@ void Sender::Submit(Worker& w, Delivered d) {
 }
 
 void Sender::Drain(Worker& w) {
+  CommitHeld(w);
   if (options_.max_uncommitted == 0) return;
   std::unique_lock lock(done_mu_);
   committed_cv_.wait(lock, [&] { return w.outstanding == 0; });
@@ -275,11 +287,20 @@ Status Sender::Handle(Worker& w, const Message& m, Facts& facts) {
   }
 
   // 3. The provider. `sending` is committed (Claim); `sent` is committed by Submit's commit.
-  SendOutcome o = cached.channel->Send(m.ToEnvelope());
+  // Two phases (max_uncommitted = 0): the held `sent` of the previous delivery commits between
+  // this envelope and this body (sender.h); otherwise it commits before the provider call.
+  Envelope env = m.ToEnvelope();
+  bool two_phase = options_.max_uncommitted == 0 && cached.channel->BeginSend(env);
+  CommitHeld(w);
+  SendOutcome o = two_phase ? cached.channel->FinishSend(env) : cached.channel->Send(env);
   if (o.kind == SendOutcome::Kind::kSent) {
     Micros at = clock_.Now();
     if (batch_sends) batch_sends->push_back(at);
-    Submit(w, Delivered{m, w.id, std::move(o.provider_id), at});
+    Delivered d{m, w.id, std::move(o.provider_id), at};
+    if (two_phase)
+      w.held = std::move(d);
+    else
+      Submit(w, std::move(d));
     return {};
   }
   double u = std::uniform_real_distribution<double>(0.0, 1.0)(w.rng);

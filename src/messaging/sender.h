@@ -19,6 +19,17 @@
 // max_uncommitted = 0 the worker commits each delivery itself before the next provider call (at
 // most `workers`, the contract before deliveries were pipelined).
 //
+// With max_uncommitted = 0 and a channel that sends in two phases (Channel::BeginSend /
+// FinishSend; SMTP with PIPELINING), the worker overlaps a delivery's `sent` commit with the next
+// message's envelope: after message k was accepted its `sent` is held; for message k+1 the worker
+// calls BeginSend (MAIL FROM, RCPT TO, DATA written), then commits k's `sent` while the server
+// answers, then FinishSend (the body, only now, after the commit returned). The crash window stays
+// one message per worker: the server cannot accept k+1 before its body, so when the worker dies
+// before k's commit returned, k is the only message delivered without its `sent` (re-delivered
+// once); k+1's envelope dies with the connection (a transaction without a body delivers nothing)
+// and k+1, still `sending` under the expired lease, is delivered once later. A held `sent` is
+// committed before any other provider call and before the round ends (RunOnce, Stop).
+//
 // Durability of the sender's writes (relaxed_commits, default true): the claim and every outcome
 // the sender records (`sent`, defer, skip, suppress, retry/failed) are committed relaxed
 // (store/db.h: they survive a crash of this process, not power loss). The message itself was made
@@ -107,8 +118,10 @@ class Sender {
   Status Handle(Worker& w, const Message& m, Facts& facts);
   // Hands a delivery to the completer (or commits it, with max_uncommitted = 0).
   void Submit(Worker& w, Delivered d);
-  // Waits until every delivery `w` submitted is committed.
+  // Waits until every delivery `w` submitted is committed (and commits the held one).
   void Drain(Worker& w);
+  // Commits the delivery held for the overlap with the next envelope (file comment), if any.
+  void CommitHeld(Worker& w);
   void Loop(int worker);
   void CompleterLoop();
   store::WriteOptions WriteOpts() const { return {.durable = !options_.relaxed_commits}; }

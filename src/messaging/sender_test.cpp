@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "messaging/messaging_repo.h"
 #include "messaging/smtp_fake_server.h"
 #include "store/testing.h"
@@ -341,6 +343,141 @@ TEST_P(SenderTest, AtMostMaxUncommittedDeliveriesWaitForTheirCommit) {
       EXPECT_LE(s.sent_commits(), 12);
     }
   }
+}
+
+// A two-phase channel (Channel::BeginSend / FinishSend) that accepts everything except recipients
+// listed in `refuse` (permanent at FinishSend) and, for messages listed in `one_call`, declines
+// BeginSend. At each call it records how many messages it accepted earlier are still `sending`
+// (delivered, `sent` not committed): "B<n>", "F<n>" or "S<n>" (a Send).
+class TwoPhaseProbe final : public Channel {
+ public:
+  TwoPhaseProbe(store::Database& db, Id merchant, std::vector<std::string>& log,
+                std::vector<Id>& accepted, std::vector<Id> one_call, std::vector<Id> refuse)
+      : db_(db),
+        merchant_(merchant),
+        log_(log),
+        accepted_(accepted),
+        one_call_(std::move(one_call)),
+        refuse_(std::move(refuse)) {}
+  ChannelKind kind() const override { return ChannelKind::kLog; }
+  bool BeginSend(const Envelope& e) override {
+    if (std::ranges::find(one_call_, e.message_id) != one_call_.end()) return false;
+    log_.push_back("B" + std::to_string(Uncommitted()));
+    return true;
+  }
+  SendOutcome FinishSend(const Envelope& e) override {
+    log_.push_back("F" + std::to_string(Uncommitted()));
+    return Accept(e);
+  }
+  SendOutcome Send(const Envelope& e) override {
+    log_.push_back("S" + std::to_string(Uncommitted()));
+    return Accept(e);
+  }
+
+ private:
+  int Uncommitted() {
+    int n = 0;
+    for (Id id : accepted_) {
+      auto m = db_.ReadValue([&](store::Tx& tx) { return GetMessage(tx, merchant_, id); });
+      if (m && *m && (*m)->status == MessageStatus::kSending) ++n;
+    }
+    return n;
+  }
+  SendOutcome Accept(const Envelope& e) {
+    SendOutcome o;
+    if (std::ranges::find(refuse_, e.message_id) != refuse_.end()) {
+      o.kind = SendOutcome::Kind::kPermanent;
+      o.error = "smtp: RCPT TO: 550 no such user (reply 550)";
+      return o;
+    }
+    accepted_.push_back(e.message_id);
+    o.provider_id = "two-" + std::to_string(e.message_id);
+    return o;
+  }
+  store::Database& db_;
+  Id merchant_;
+  std::vector<std::string>& log_;
+  std::vector<Id>& accepted_;
+  std::vector<Id> one_call_, refuse_;
+};
+
+// With max_uncommitted = 0 the previous delivery's `sent` commits between the next envelope
+// (BeginSend: it is still uncommitted) and the next body (FinishSend: committed), so at most one
+// accepted message per worker is ever without its `sent`. A channel declining BeginSend gets the
+// held `sent` committed before its Send; a refusal at FinishSend does not lose the held `sent`.
+TEST_P(SenderTest, TwoPhaseChannelsOverlapTheEnvelopeWithThePreviousCommit) {
+  clock_.Set(*ParseRfc3339("2026-09-22T03:00:00Z"));
+  std::vector<Id> ids;
+  for (int i = 0; i < 6; ++i) ids.push_back(Put("t" + std::to_string(i), Purpose::kTransactional));
+  std::vector<std::string> log;
+  std::vector<Id> accepted;
+  SenderOptions o = Options();
+  o.make_channel = [&](const ChannelConfig&) -> Result<std::unique_ptr<Channel>> {
+    return std::make_unique<TwoPhaseProbe>(db(), kMerchant, log, accepted, std::vector<Id>{ids[3]},
+                                           std::vector<Id>{ids[4]});
+  };
+  Sender s(db(), clock_, o);
+  EXPECT_EQ(Run(s), 6);
+  EXPECT_EQ(log, (std::vector<std::string>{"B0", "F0", "B1", "F0", "B1", "F0", "S0", "B0", "F0",
+                                           "B0", "F0"}));
+  // RunOnce returns with every delivery committed: 5 `sent`, one commit each; the refusal failed.
+  EXPECT_EQ(s.sent(), 5);
+  EXPECT_EQ(s.sent_commits(), 5);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    SCOPED_TRACE(i);
+    if (i == 4) {
+      EXPECT_EQ(Get(ids[i]).status, MessageStatus::kFailed);
+      continue;
+    }
+    EXPECT_EQ(Get(ids[i]).status, MessageStatus::kSent);
+    EXPECT_EQ(Get(ids[i]).provider_id, "two-" + std::to_string(ids[i]));
+  }
+}
+
+// Through a pipelining SMTP server: each message's envelope goes out before the previous `sent`
+// is committed, one session carries them all, and a recipient refused in the envelope fails
+// that message alone.
+TEST_P(SenderTest, TheSmtpChannelSendsInTwoPhases) {
+  clock_.Set(*ParseRfc3339("2026-09-22T03:00:00Z"));
+  testing::FakeSmtpServer server;
+  server.pipelining(true);
+  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+    ChannelRow smtp;
+    smtp.merchant_id = kMerchant;
+    smtp.id = 3;
+    smtp.kind = ChannelKind::kSmtp;
+    smtp.name = "smtp";
+    smtp.settings = {{"host", "127.0.0.1"},
+                     {"port", server.port()},
+                     {"security", "none"},
+                     {"from", "Shop <shop@example.com>"}};
+    RG_TRY(CreateChannel(tx, nullptr, smtp, nlohmann::json::object(), 0));
+    return {};
+  }));
+  std::vector<Id> ids;
+  for (int i = 0; i < 4; ++i)
+    ids.push_back(Put("p" + std::to_string(i), Purpose::kTransactional, 3));
+  NewMessage bad;
+  bad.dedup_key = "p-reject";
+  bad.channel_id = 3;
+  bad.medium = Medium::kEmail;
+  bad.purpose = Purpose::kTransactional;
+  bad.recipient = "reject5@example.com";
+  bad.subject = "s";
+  bad.text = "t";
+  auto r =
+      db().WriteValue([&](store::Tx& tx) { return Enqueue(tx, kMerchant, clock_.Now(), bad); });
+  ASSERT_TRUE(r.has_value());
+  Sender s(db(), clock_, Options());
+  EXPECT_EQ(Run(s), 5);
+  EXPECT_EQ(s.sent(), 4);
+  EXPECT_EQ(s.sent_commits(), 4);
+  for (Id id : ids) EXPECT_EQ(Get(id).status, MessageStatus::kSent);
+  Message refused = Get(r->message.id);
+  EXPECT_EQ(refused.status, MessageStatus::kFailed);
+  EXPECT_EQ(refused.last_error, "smtp: RCPT TO: 550 5.1.1 no such user (reply 550)");
+  EXPECT_EQ(server.messages(), 4);
+  EXPECT_EQ(server.connections(), 1);
 }
 
 RG_INSTANTIATE_BACKENDS(SenderTest);

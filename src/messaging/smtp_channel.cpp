@@ -129,19 +129,9 @@ class SmtpChannel final : public Channel {
       return out;
     }
     std::string mime = BuildMime(e, from_, RfcDate());
-    if (use_ssl_ == CURLUSESSL_NONE && username_.empty()) {
-      if (!session_)
-        session_ = std::make_unique<SmtpSession>(
-            SmtpSessionOptions{host_, port_, helo_, static_cast<int>(timeout_ms_)});
-      SmtpResult r = session_->Send(AddressOnly(from_), to, mime);
-      if (r.sent) {
-        out.provider_id = SmtpMessageId(e);
-        return out;
-      }
-      out.error = std::move(r.error);
-      out.kind = r.code >= 500 && r.code < 600 ? SendOutcome::Kind::kPermanent
-                                               : SendOutcome::Kind::kTemporary;
-      return out;
+    if (Plain()) {
+      if (!session_) session_ = NewSession();
+      return Outcome(e, session_->Send(AddressOnly(from_), to, mime));
     }
     // One handle per channel keeps the SMTP connection open between messages.
     if (!curl_) curl_ = curl_easy_init();
@@ -196,8 +186,50 @@ class SmtpChannel final : public Channel {
     return out;
   }
 
+  // Two phases on the pipelining session (plain, no AUTH); libcurl sessions send in one call.
+  bool BeginSend(const Envelope& e) override {
+    std::lock_guard lock(mu_);
+    begun_ = false;
+    std::string to = OneLine(e.to);
+    if (!Plain() || to.empty() || to.find('@') == std::string::npos) return false;
+    if (!session_) session_ = NewSession();
+    if (!session_->BeginEnvelope(AddressOnly(from_), to)) return false;
+    begun_ = true;
+    begun_to_ = std::move(to);
+    begun_mime_ = BuildMime(e, from_, RfcDate());
+    return true;
+  }
+  SendOutcome FinishSend(const Envelope& e) override {
+    std::unique_lock lock(mu_);
+    if (!begun_) {
+      lock.unlock();
+      return Send(e);
+    }
+    begun_ = false;
+    return Outcome(e, session_->SendBody(AddressOnly(from_), begun_to_, begun_mime_));
+  }
+
  private:
+  bool Plain() const { return use_ssl_ == CURLUSESSL_NONE && username_.empty(); }
+  std::unique_ptr<SmtpSession> NewSession() const {
+    return std::make_unique<SmtpSession>(
+        SmtpSessionOptions{host_, port_, helo_, static_cast<int>(timeout_ms_)});
+  }
+  static SendOutcome Outcome(const Envelope& e, SmtpResult r) {
+    SendOutcome out;
+    if (r.sent) {
+      out.provider_id = SmtpMessageId(e);
+      return out;
+    }
+    out.error = std::move(r.error);
+    out.kind = r.code >= 500 && r.code < 600 ? SendOutcome::Kind::kPermanent
+                                             : SendOutcome::Kind::kTemporary;
+    return out;
+  }
+
   std::mutex mu_;
+  bool begun_ = false;  // between BeginSend and FinishSend
+  std::string begun_to_, begun_mime_;
   CURL* curl_ = nullptr;
   std::unique_ptr<SmtpSession> session_;
   std::string host_;

@@ -253,99 +253,156 @@ SmtpResult SmtpSession::Send(std::string_view mail_from, std::string_view rcpt_t
   return r;
 }
 
+SmtpResult SmtpSession::Failed(std::string_view what, const Reply& r) {
+  SmtpResult out;
+  out.code = r.code;
+  out.error = r.code ? fmt::format("smtp: {}: {} {} (reply {})", what, r.code, Trim(r.text), r.code)
+                     : fmt::format("smtp: {}: {}", what, io_error_);
+  return out;
+}
+
+void SmtpSession::Reset() {
+  if (fd_ < 0) return;
+  if (!Write("RSET\r\n") || !Positive(Read().code)) Close();
+}
+
+namespace {
+std::string EnvelopeCommands(std::string_view mail_from, std::string_view rcpt_to) {
+  return fmt::format("MAIL FROM:<{}>\r\nRCPT TO:<{}>\r\nDATA\r\n", mail_from, rcpt_to);
+}
+}  // namespace
+
+bool SmtpSession::BeginEnvelope(std::string_view mail_from, std::string_view rcpt_to) {
+  begun_ = false;
+  begun_write_failed_ = false;
+  begun_error_.clear();
+  StaleIfIdle();
+  begun_reused_ = fd_ >= 0;
+  if (fd_ < 0 && !Open(&begun_error_)) {
+    begun_ = true;
+    return true;
+  }
+  if (!pipelining_) return false;
+  begun_ = true;
+  if (!Write(EnvelopeCommands(mail_from, rcpt_to))) {
+    begun_write_failed_ = true;
+    Close();
+  }
+  return true;
+}
+
+SmtpResult SmtpSession::SendBody(std::string_view mail_from, std::string_view rcpt_to,
+                                 std::string_view message) {
+  if (!begun_) return Send(mail_from, rcpt_to, message);
+  begun_ = false;
+  if (!begun_error_.empty()) {
+    SmtpResult out;
+    out.error = std::move(begun_error_);
+    begun_error_.clear();
+    return out;
+  }
+  bool retry = true;
+  SmtpResult r = begun_write_failed_ ? Failed("MAIL FROM", {}) : FinishPipelined(message, &retry);
+  if (!r.sent && retry && begun_reused_) r = Attempt(mail_from, rcpt_to, message, &retry);
+  return r;
+}
+
+SmtpResult SmtpSession::FinishPipelined(std::string_view message, bool* retry) {
+  *retry = false;
+  Reply mr = Read(), rr, dr;
+  if (mr.code == 0) *retry = true;
+  if (mr.code != 0) rr = Read();
+  if (rr.code != 0) dr = Read();
+  if (mr.code == 0 || rr.code == 0 || dr.code == 0) {
+    Close();
+    return Failed(mr.code == 0   ? "MAIL FROM"
+                  : rr.code == 0 ? "RCPT TO"
+                                 : "DATA",
+                  mr.code == 0   ? mr
+                  : rr.code == 0 ? rr
+                                 : dr);
+  }
+  if (!Positive(mr.code) || !Positive(rr.code)) {
+    // DATA must then have been refused too (no valid recipient); a server that still says
+    // 354 would take an empty message after ".": close instead.
+    if (dr.code == 354)
+      Close();
+    else
+      Reset();
+    return !Positive(mr.code) ? Failed("MAIL FROM", mr) : Failed("RCPT TO", rr);
+  }
+  if (dr.code != 354) {
+    Reset();
+    return Failed("DATA", dr);
+  }
+  Reply end;
+  if (!Write(DotStuff(message)) || (end = Read()).code == 0) {
+    Close();
+    return Failed("end of data (the server may have taken the message)", end);
+  }
+  if (!Positive(end.code)) {
+    Reset();
+    return Failed("end of data", end);
+  }
+  SmtpResult out;
+  out.sent = true;
+  out.code = end.code;
+  return out;
+}
+
 SmtpResult SmtpSession::Attempt(std::string_view mail_from, std::string_view rcpt_to,
                                 std::string_view message, bool* retry) {
   *retry = false;
   SmtpResult out;
   if (fd_ < 0 && !Open(&out.error)) return out;
-  auto failed = [&](std::string_view what, const Reply& r) {
-    out.code = r.code;
-    out.error = r.code
-                    ? fmt::format("smtp: {}: {} {} (reply {})", what, r.code, Trim(r.text), r.code)
-                    : fmt::format("smtp: {}: {}", what, io_error_);
-    return out;
-  };
-  // After a refusal: RSET keeps the session for the next message; else it is closed.
-  auto reset = [&] {
-    if (fd_ < 0) return;
-    if (!Write("RSET\r\n") || !Positive(Read().code)) Close();
-  };
-  std::string mail = fmt::format("MAIL FROM:<{}>\r\n", mail_from);
-  std::string rcpt = fmt::format("RCPT TO:<{}>\r\n", rcpt_to);
-  Reply mr, rr, dr;
   if (pipelining_) {
-    if (!Write(mail + rcpt + "DATA\r\n")) {
+    if (!Write(EnvelopeCommands(mail_from, rcpt_to))) {
       *retry = true;
       Close();
-      return failed("MAIL FROM", {});
+      return Failed("MAIL FROM", {});
     }
-    mr = Read();
-    if (mr.code == 0) *retry = true;
-    if (mr.code != 0) rr = Read();
-    if (rr.code != 0) dr = Read();
-    if (mr.code == 0 || rr.code == 0 || dr.code == 0) {
-      Close();
-      return failed(mr.code == 0   ? "MAIL FROM"
-                    : rr.code == 0 ? "RCPT TO"
-                                   : "DATA",
-                    mr.code == 0   ? mr
-                    : rr.code == 0 ? rr
-                                   : dr);
-    }
-    if (!Positive(mr.code) || !Positive(rr.code)) {
-      // DATA must then have been refused too (no valid recipient); a server that still says
-      // 354 would take an empty message after ".": close instead.
-      if (dr.code == 354)
-        Close();
-      else
-        reset();
-      return !Positive(mr.code) ? failed("MAIL FROM", mr) : failed("RCPT TO", rr);
-    }
-    if (dr.code != 354) {
-      reset();
-      return failed("DATA", dr);
-    }
-  } else {
-    if (!Write(mail)) {
-      *retry = true;
-      Close();
-      return failed("MAIL FROM", {});
-    }
-    mr = Read();
-    if (mr.code == 0) {
-      *retry = true;
-      Close();
-      return failed("MAIL FROM", mr);
-    }
-    if (!Positive(mr.code)) {
-      reset();
-      return failed("MAIL FROM", mr);
-    }
-    if (!Write(rcpt) || (rr = Read()).code == 0) {
-      Close();
-      return failed("RCPT TO", rr);
-    }
-    if (!Positive(rr.code)) {
-      reset();
-      return failed("RCPT TO", rr);
-    }
-    if (!Write("DATA\r\n") || (dr = Read()).code == 0) {
-      Close();
-      return failed("DATA", dr);
-    }
-    if (dr.code != 354) {
-      reset();
-      return failed("DATA", dr);
-    }
+    return FinishPipelined(message, retry);
+  }
+  Reply mr, rr, dr;
+  if (!Write(fmt::format("MAIL FROM:<{}>\r\n", mail_from))) {
+    *retry = true;
+    Close();
+    return Failed("MAIL FROM", {});
+  }
+  mr = Read();
+  if (mr.code == 0) {
+    *retry = true;
+    Close();
+    return Failed("MAIL FROM", mr);
+  }
+  if (!Positive(mr.code)) {
+    Reset();
+    return Failed("MAIL FROM", mr);
+  }
+  if (!Write(fmt::format("RCPT TO:<{}>\r\n", rcpt_to)) || (rr = Read()).code == 0) {
+    Close();
+    return Failed("RCPT TO", rr);
+  }
+  if (!Positive(rr.code)) {
+    Reset();
+    return Failed("RCPT TO", rr);
+  }
+  if (!Write("DATA\r\n") || (dr = Read()).code == 0) {
+    Close();
+    return Failed("DATA", dr);
+  }
+  if (dr.code != 354) {
+    Reset();
+    return Failed("DATA", dr);
   }
   Reply end;
   if (!Write(DotStuff(message)) || (end = Read()).code == 0) {
     Close();
-    return failed("end of data (the server may have taken the message)", end);
+    return Failed("end of data (the server may have taken the message)", end);
   }
   if (!Positive(end.code)) {
-    reset();
-    return failed("end of data", end);
+    Reset();
+    return Failed("end of data", end);
   }
   out.sent = true;
   out.code = end.code;

@@ -46,6 +46,20 @@ class SmtpSession {
   // (headers and body, CRLF line ends), which is dot-stuffed here.
   SmtpResult Send(std::string_view mail_from, std::string_view rcpt_to, std::string_view message);
 
+  // Send in two phases, so that the caller can work between them (the sender commits the
+  // previous message's `sent` while the server answers this envelope). BeginEnvelope opens the
+  // session if needed and, when it pipelines, writes MAIL FROM, RCPT TO and DATA without waiting
+  // for the replies, and returns true; then the next call on the session must be SendBody with
+  // the same addresses. It returns false when the session does not pipeline (nothing was
+  // written: call Send). SendBody reads the three replies and, only if all are positive, writes
+  // the message and reads its reply: until SendBody has written the body the server cannot have
+  // accepted the message. Failures are reported as Send reports them (a session that breaks
+  // before the reply to MAIL FROM is opened again once and the message sent on it in one go);
+  // a connection that could not be opened in BeginEnvelope is SendBody's error (true is returned).
+  bool BeginEnvelope(std::string_view mail_from, std::string_view rcpt_to);
+  SmtpResult SendBody(std::string_view mail_from, std::string_view rcpt_to,
+                      std::string_view message);
+
   // Whether the open session pipelines (the server advertised PIPELINING); false when closed.
   bool pipelining() const { return fd_ >= 0 && pipelining_; }
   // Sessions opened so far (for tests).
@@ -58,6 +72,10 @@ class SmtpSession {
   };
   SmtpResult Attempt(std::string_view mail_from, std::string_view rcpt_to, std::string_view message,
                      bool* retry);
+  // The pipelined transaction after its envelope was written: the three replies, then the body.
+  SmtpResult FinishPipelined(std::string_view message, bool* retry);
+  SmtpResult Failed(std::string_view what, const Reply& r);
+  void Reset();  // after a refusal: RSET keeps the session for the next message; else closed
   bool Open(std::string* error);
   void Close();
   bool StaleIfIdle();
@@ -70,6 +88,11 @@ class SmtpSession {
   int opened_ = 0;
   std::string in_;        // received, not yet parsed
   std::string io_error_;  // the last network error, for messages
+  // Between BeginEnvelope and SendBody:
+  bool begun_ = false;
+  bool begun_reused_ = false;        // the envelope went on a session kept from before
+  bool begun_write_failed_ = false;  // writing the envelope failed (the session is closed)
+  std::string begun_error_;          // opening the session failed
 };
 
 // `message` dot-stuffed (a line starting with '.' gets another one, RFC 5321 4.5.2), ended with

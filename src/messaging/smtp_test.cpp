@@ -210,6 +210,88 @@ TEST(SmtpTest, NoPipeliningUnlessAdvertised) {
   EXPECT_EQ(server.connections(), 1);
 }
 
+// Two phases on a pipelining server: BeginEnvelope writes MAIL, RCPT and DATA and returns; the
+// server has taken nothing until SendBody. A session that ends between the phases (the worker
+// killed while it committed the previous message) delivers nothing, so the message, delivered
+// again later, reaches the server once.
+TEST(SmtpTest, TwoPhasesDeliverOnlyWithTheBody) {
+  testing::FakeSmtpServer server;
+  server.pipelining(true);
+  {
+    SmtpSession dying({"127.0.0.1", server.port(), "client.example", 10000});
+    ASSERT_TRUE(dying.BeginEnvelope("shop@bean.example", "m0@example.com"));
+    EXPECT_TRUE(dying.pipelining());
+  }  // closed without the body
+  ASSERT_TRUE(server.WaitForClosed(1));
+  EXPECT_EQ(server.messages(), 0);
+  SmtpSession s({"127.0.0.1", server.port(), "client.example", 10000});
+  for (int i = 0; i < 2; ++i) {
+    std::string to = "m" + std::to_string(i) + "@example.com";
+    ASSERT_TRUE(s.BeginEnvelope("shop@bean.example", to));
+    EXPECT_EQ(server.messages(), i);  // nothing accepted before the body
+    SmtpResult r = s.SendBody("shop@bean.example", to, "Subject: x\r\n\r\nhi\r\n");
+    EXPECT_TRUE(r.sent) << r.error;
+    EXPECT_EQ(r.code, 250);
+    EXPECT_EQ(server.messages(), i + 1);
+  }
+  EXPECT_EQ(s.sessions_opened(), 1);
+  EXPECT_EQ(server.connections(), 2);
+  std::vector<std::string> cmds = server.commands();
+  ASSERT_EQ(cmds.size(), 11u);
+  EXPECT_EQ(cmds[0], "EHLO client.example");
+  EXPECT_EQ(cmds[1], "MAIL FROM:<shop@bean.example>");
+  EXPECT_EQ(cmds[2], "RCPT TO:<m0@example.com>");
+  EXPECT_EQ(cmds[3], "DATA");
+  EXPECT_EQ(cmds[4], "EHLO client.example");
+  EXPECT_EQ(cmds[10], "DATA");
+}
+
+// An envelope refused in the second phase (the sender was committing the previous message
+// meanwhile): permanent with the reply, the session reset and kept for the next message, which
+// goes in two phases too. A server without PIPELINING: BeginSend declines and writes nothing.
+TEST(SmtpTest, TwoPhaseRefusalsAndServersThatDoNotPipeline) {
+  testing::FakeSmtpServer server;
+  server.pipelining(true);
+  auto ch = Make(Config(server.port()));
+  ASSERT_TRUE(ch);
+  ASSERT_TRUE(ch->BeginSend(Mail("reject5@example.com")));
+  SendOutcome refused = ch->FinishSend(Mail("reject5@example.com"));
+  EXPECT_EQ(refused.kind, SendOutcome::Kind::kPermanent);
+  EXPECT_EQ(refused.error, "smtp: RCPT TO: 550 5.1.1 no such user (reply 550)");
+  ASSERT_TRUE(ch->BeginSend(Numbered(1)));
+  SendOutcome ok = ch->FinishSend(Numbered(1));
+  EXPECT_EQ(ok.kind, SendOutcome::Kind::kSent) << ok.error;
+  EXPECT_EQ(ok.provider_id, SmtpMessageId(Numbered(1)));
+  EXPECT_EQ(server.connections(), 1);
+  EXPECT_EQ(server.messages(), 1);
+  std::vector<std::string> cmds = server.commands();
+  ASSERT_EQ(cmds.size(), 8u);
+  EXPECT_EQ(cmds[4], "RSET");
+  // Not an address: no envelope at all (Send reports it).
+  EXPECT_FALSE(ch->BeginSend(Mail("not-an-address")));
+
+  testing::FakeSmtpServer plain;
+  auto pc = Make(Config(plain.port()));
+  ASSERT_TRUE(pc);
+  EXPECT_FALSE(pc->BeginSend(Numbered(2)));
+  EXPECT_EQ(pc->Send(Numbered(2)).kind, SendOutcome::Kind::kSent);
+  EXPECT_EQ(plain.messages(), 1);
+  EXPECT_EQ(plain.connections(), 1);
+  EXPECT_EQ(plain.early_commands(), 0);
+}
+
+// No server: BeginSend takes the message, FinishSend reports the connection failure (temporary).
+TEST(SmtpTest, TwoPhasesWithoutAServerAreTemporary) {
+  int port = testing::FreePort();
+  auto ch = Make(Config(port));
+  ASSERT_TRUE(ch);
+  ASSERT_TRUE(ch->BeginSend(Mail()));
+  SendOutcome o = ch->FinishSend(Mail());
+  EXPECT_EQ(o.kind, SendOutcome::Kind::kTemporary);
+  EXPECT_EQ(o.error,
+            "smtp: cannot connect to 127.0.0.1:" + std::to_string(port) + ": Connection refused");
+}
+
 TEST(SmtpTest, DotStuffingEscapesLeadingDotsAndTerminates) {
   EXPECT_EQ(DotStuff(".a\r\nb\r\n..c"), "..a\r\nb\r\n...c\r\n.\r\n");
   EXPECT_EQ(DotStuff("x\r\n"), "x\r\n.\r\n");
