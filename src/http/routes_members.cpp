@@ -12,6 +12,8 @@
 #include "loyalty/tier_service.h"
 #include "loyalty/wallet_service.h"
 #include "members/member_service.h"
+#include "messaging/member_timeline.h"
+#include "messaging/outbox.h"
 
 namespace regulars::http {
 namespace {
@@ -151,6 +153,9 @@ void RegisterMemberRoutes(Router& router) {
                  RG_TRY(loyalty::MergeBalances(tx, r.actor, id, *from));
                  RG_TRY(loyalty::MergeWallets(tx, r.actor, {r.merchant.currency}, id, *from));
                  RG_TRY(loyalty::MergeCoupons(tx, r.actor, id, *from));
+                 // The outbox rows are the merged member's queued steps: on the survivor's
+                 // timeline too (messaging/member_timeline.h).
+                 RG_TRY(messaging::MoveMemberMessages(tx, r.actor.merchant_id, *from, id));
                  return Reply{200, ToJson(m)};
                });
   router.Read(
@@ -230,10 +235,16 @@ void RegisterMemberRoutes(Router& router) {
               [](Request& r, store::Tx& tx) -> Result<Reply> {
                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
                 RG_ASSIGN_OR_RETURN(int limit, r.Limit());
+                // Events merged with the outbox rows as message_queued entries; order and
+                // cursor: messaging/member_timeline.h.
                 RG_ASSIGN_OR_RETURN(auto page,
-                                    members::Timeline(tx, r.actor, id, r.Cursor(), limit));
+                                    messaging::MemberTimeline(tx, r.actor, id, r.Cursor(), limit));
                 json data = json::array();
-                for (const auto& e : page.items) data.push_back(ToJson(e));
+                for (const auto& e : page.items) {
+                  json j = ToJson(e);
+                  if (e.type == "message_queued") j["seq"] = nullptr;  // an outbox row
+                  data.push_back(std::move(j));
+                }
                 return Reply{200, PageJson(data, page.next_cursor)};
               });
 }

@@ -190,7 +190,7 @@ Status ValidateNewMessage(const NewMessage& n) {
 }
 
 Result<Enqueued> Enqueue(Tx& tx, Id merchant_id, Micros now, const NewMessage& n,
-                         std::string_view actor) {
+                         std::string_view /*actor*/) {
   RG_TRY(ValidateNewMessage(n));
   RG_ASSIGN_OR_RETURN(auto existing, GetMessageByDedupKey(tx, merchant_id, n.dedup_key));
   if (existing) return Enqueued{std::move(*existing), false};
@@ -224,15 +224,7 @@ Result<Enqueued> Enqueue(Tx& tx, Id merchant_id, Micros now, const NewMessage& n
        std::string(MediumName(m.medium)), std::string(PurposeName(m.purpose)),
        store::Opt(m.template_id), m.recipient, m.subject, m.text, m.html, EncodeHeaders(m.headers),
        int64_t{m.max_attempts}, m.next_attempt_at, store::Opt(m.cost_minor), now, now}));
-  nlohmann::json data = {{"message_id", IdToString(m.id)},
-                         {"dedup_key", m.dedup_key},
-                         {"medium", MediumName(m.medium)},
-                         {"purpose", PurposeName(m.purpose)},
-                         {"channel_id", IdToString(m.channel_id)}};
-  if (m.template_id) data["template_id"] = IdToString(*m.template_id);
-  RG_TRY(events::AppendEvent(
-      tx, merchant_id, now,
-      events::NewEvent{"message_queued", m.member_id, std::string(actor), data.dump()}));
+  // No message_queued event: the row itself is the "queued" step (outbox.h, member_timeline.h).
   return Enqueued{std::move(m), true};
 }
 
@@ -519,6 +511,44 @@ Result<std::vector<Message>> ListMessages(Tx& tx, Id merchant_id, std::optional<
   params.push_back(int64_t{std::clamp(limit, 1, 1000)});
   RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(sql, params));
   return FromRows(rows);
+}
+
+Result<std::vector<QueuedEntry>> MemberQueuedEntries(Tx& tx, Id merchant_id, Id member_id,
+                                                     std::optional<QueuedPosition> at_or_before,
+                                                     int limit) {
+  std::string sql =
+      "SELECT id, dedup_key, channel_id, medium, purpose, template_id, subject, created_at "
+      "FROM outbox WHERE merchant_id = ? AND member_id = ?";
+  std::vector<Value> params = {merchant_id, member_id};
+  if (at_or_before) {
+    sql += " AND (created_at < ? OR (created_at = ? AND id <= ?))";
+    params.insert(params.end(),
+                  {at_or_before->created_at, at_or_before->created_at, at_or_before->id});
+  }
+  sql += " ORDER BY created_at DESC, id DESC LIMIT ?";
+  params.push_back(int64_t{std::max(limit, 0)});
+  RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(sql, params));
+  std::vector<QueuedEntry> out;
+  out.reserve(rows.size());
+  for (const auto& r : rows) {
+    QueuedEntry q;
+    q.id = r.Int(0);
+    q.dedup_key = r.Str(1);
+    q.channel_id = r.Int(2);
+    q.medium = ParseMedium(r.Str(3)).value_or(Medium::kEmail);
+    q.purpose = ParsePurpose(r.Str(4)).value_or(Purpose::kTransactional);
+    q.template_id = r.OptInt(5);
+    q.subject = r.Str(6);
+    q.created_at = r.Int(7);
+    out.push_back(std::move(q));
+  }
+  return out;
+}
+
+Status MoveMemberMessages(Tx& tx, Id merchant_id, Id from_member, Id to_member) {
+  RG_TRY(tx.Exec("UPDATE outbox SET member_id = ? WHERE merchant_id = ? AND member_id = ?",
+                 {to_member, merchant_id, from_member}));
+  return {};
 }
 
 }  // namespace regulars::messaging

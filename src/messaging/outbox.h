@@ -2,10 +2,12 @@
 
 // The outbox: one row per logical message, identified per merchant by its dedup key. Sender
 // workers lease due rows (Claim), call the provider, and record the outcome (Complete, Retry,
-// Defer, Skip, Suppress). Every status change appends a member event in the same transaction:
-// message_queued, message_sent, message_delivered, message_failed, message_deferred,
+// Defer, Skip, Suppress). Every status change after the enqueue appends a member event in the
+// same transaction: message_sent, message_delivered, message_failed, message_deferred,
 // message_skipped, message_suppressed, and message_retry_scheduled (a temporary error; the row
-// goes back to queued with a later next_attempt_at).
+// goes back to queued with a later next_attempt_at). The enqueue itself appends none: the row
+// records it (created_at, channel, template, subject) and the member timeline shows it as a
+// message_queued entry (messaging/member_timeline.h).
 //
 // Exactly-once across a crash: Claim commits `sending` (with a lease) before the provider is
 // called and Complete commits `sent` after it. A worker that dies in between leaves a `sending`
@@ -119,9 +121,12 @@ void AppendJsonString(std::string& out, std::string_view s);
 std::string EncodeHeaders(const std::vector<std::pair<std::string, std::string>>& headers);
 std::vector<std::pair<std::string, std::string>> DecodeHeaders(std::string_view stored);
 
-// Inserts a queued message (and its message_queued event) in the caller's transaction, or
-// returns the existing message with the same dedup key unchanged. invalid_argument naming the
-// field for a missing dedup_key/recipient or out-of-range max_attempts.
+// Inserts a queued message in the caller's transaction, or returns the existing message with
+// the same dedup key unchanged. invalid_argument naming the field for a missing
+// dedup_key/recipient or out-of-range max_attempts. No event is appended: the outbox row is the
+// "queued" step of the member's timeline (MemberQueuedEntries, messaging/member_timeline.h), so
+// the event feed carries no message_queued. `actor` is not recorded (the row has no actor
+// column; the timeline shows the queued step as "system").
 Result<Enqueued> Enqueue(store::Tx& tx, Id merchant_id, Micros now, const NewMessage& m,
                          std::string_view actor = "system");
 
@@ -211,5 +216,31 @@ Result<std::vector<Message>> ListMessages(store::Tx& tx, Id merchant_id,
                                           std::optional<Id> member_id,
                                           std::optional<MessageStatus> status, Id before_id,
                                           int limit);
+
+// A member's messages as the "queued" steps of their timeline: newest first by
+// (created_at, id), at or before `at_or_before` when given (the pair compared as one key), at
+// most `limit`. Only the columns the timeline shows (no bodies).
+struct QueuedPosition {
+  Micros created_at = 0;
+  Id id = 0;
+};
+struct QueuedEntry {
+  Id id = 0;
+  std::string dedup_key;
+  Id channel_id = 0;
+  Medium medium = Medium::kEmail;
+  Purpose purpose = Purpose::kTransactional;
+  std::optional<Id> template_id;
+  std::string subject;
+  Micros created_at = 0;
+};
+Result<std::vector<QueuedEntry>> MemberQueuedEntries(store::Tx& tx, Id merchant_id, Id member_id,
+                                                     std::optional<QueuedPosition> at_or_before,
+                                                     int limit);
+
+// Member merge: re-points the messages of `from_member` at `to_member` in the caller's
+// transaction, so they show on the survivor's timeline (as events::MoveMemberEvents does for the
+// events) and count towards its frequency caps.
+Status MoveMemberMessages(store::Tx& tx, Id merchant_id, Id from_member, Id to_member);
 
 }  // namespace regulars::messaging

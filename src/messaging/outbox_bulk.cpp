@@ -7,8 +7,6 @@
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
-#include "events/event_repo.h"
-
 namespace regulars::messaging {
 namespace {
 
@@ -27,11 +25,6 @@ constexpr std::string_view kOutboxRow =
     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?, ?)";
 constexpr size_t kOutboxParams = 18;
 constexpr std::string_view kOutboxTail = " ON CONFLICT (merchant_id, dedup_key) DO NOTHING";
-
-constexpr std::string_view kEventHead =
-    "INSERT INTO events (merchant_id, seq, id, type, member_id, occurred_at, actor, data) VALUES ";
-constexpr std::string_view kEventRow = "(?, ?, ?, ?, ?, ?, ?, ?)";
-constexpr size_t kEventParams = 8;
 
 // "head row, row, ... tail" for n rows, built once per (statement, n).
 class SqlCache {
@@ -56,31 +49,6 @@ class SqlCache {
   std::string_view head_, row_, tail_;
   std::map<size_t, std::string> by_rows_;
 };
-
-// The message_queued event's data as Enqueue dumps it (nlohmann objects keep their keys
-// sorted): channel_id, dedup_key, medium, message_id, purpose[, template_id].
-std::string QueuedEventData(const NewMessage& m, Id id) {
-  std::string out;
-  out.reserve(128 + m.dedup_key.size());
-  out.append("{\"channel_id\":\"");
-  out.append(IdToString(m.channel_id));
-  out.append("\",\"dedup_key\":");
-  AppendJsonString(out, m.dedup_key);
-  out.append(",\"medium\":\"");
-  out.append(MediumName(m.medium));
-  out.append("\",\"message_id\":\"");
-  out.append(IdToString(id));
-  out.append("\",\"purpose\":\"");
-  out.append(PurposeName(m.purpose));
-  out.push_back('"');
-  if (m.template_id) {
-    out.append(",\"template_id\":\"");
-    out.append(IdToString(*m.template_id));
-    out.push_back('"');
-  }
-  out.push_back('}');
-  return out;
-}
 
 // Where the texts of row r sit in an outbox INSERT's parameters.
 constexpr size_t kRecipientParam = 8, kSubjectParam = 9, kTextParam = 10, kHtmlParam = 11;
@@ -116,8 +84,7 @@ struct GiveBack {
 // group commit replays a batch; PostgreSQL retries). Otherwise they are copied.
 Result<BulkEnqueued> EnqueueManyLabelled(Tx& tx, Id merchant_id, Micros now,
                                          std::span<const NewMessage> messages,
-                                         std::vector<NewMessage>* lent, std::string_view actor,
-                                         std::string_view label) {
+                                         std::vector<NewMessage>* lent, std::string_view label) {
   static_assert(kSubjectParam == kRecipientParam + 1 && kTextParam == kRecipientParam + 2 &&
                 kHtmlParam == kRecipientParam + 3);
   auto take = [&](size_t i, std::string NewMessage::*field) -> Value {
@@ -191,38 +158,14 @@ Result<BulkEnqueued> EnqueueManyLabelled(Tx& tx, Id merchant_id, Micros now,
   }
   out.created = static_cast<int64_t>(out.ids.size());
   out.existing = static_cast<int64_t>(messages.size()) - out.created;
-  if (out.created == 0) return out;
-
-  RG_ASSIGN_OR_RETURN(int64_t first, events::ReserveEventSeqs(tx, merchant_id, out.created));
-  SqlCache event_sql(kEventHead, kEventRow, "");
-  int64_t seq = first;
-  size_t i = 0;
-  while (i < messages.size()) {
-    params.clear();
-    size_t rows = 0;
-    for (; i < messages.size() && rows < kRowsPerInsert; ++i) {
-      if (ids[i] == 0) continue;
-      const NewMessage& m = messages[i];
-      params.emplace_back(merchant_id);
-      params.emplace_back(seq++);
-      params.emplace_back(NewId());
-      params.emplace_back(std::string("message_queued"));
-      params.push_back(store::Opt(m.member_id));
-      params.emplace_back(now);
-      params.emplace_back(std::string(actor));
-      params.emplace_back(QueuedEventData(m, ids[i]));
-      ++rows;
-    }
-    if (rows > 0) RG_TRY(tx.Exec(event_sql.Get(rows), params));
-  }
   return out;
 }
 
 }  // namespace
 
 Result<BulkEnqueued> EnqueueMany(Tx& tx, Id merchant_id, Micros now,
-                                 std::span<const NewMessage> messages, std::string_view actor) {
-  return EnqueueManyLabelled(tx, merchant_id, now, messages, nullptr, actor, "messages");
+                                 std::span<const NewMessage> messages, std::string_view /*actor*/) {
+  return EnqueueManyLabelled(tx, merchant_id, now, messages, nullptr, "messages");
 }
 
 Result<std::vector<NewMessage>> RenderBatch(const BulkRequest& req,
@@ -263,17 +206,17 @@ Result<std::vector<NewMessage>> RenderBatch(const BulkRequest& req,
 Result<BulkEnqueued> EnqueueBatch(Tx& tx, Id merchant_id, Micros now, const BulkRequest& req,
                                   std::span<const BulkMember> members) {
   RG_ASSIGN_OR_RETURN(std::vector<NewMessage> messages, RenderBatch(req, members));
-  return EnqueueManyLabelled(tx, merchant_id, now, messages, &messages, req.actor, "members");
+  return EnqueueManyLabelled(tx, merchant_id, now, messages, &messages, "members");
 }
 
 Result<BulkEnqueued> EnqueueRendered(Tx& tx, Id merchant_id, Micros now, const BulkRequest& req,
                                      std::span<const NewMessage> messages) {
-  return EnqueueManyLabelled(tx, merchant_id, now, messages, nullptr, req.actor, "members");
+  return EnqueueManyLabelled(tx, merchant_id, now, messages, nullptr, "members");
 }
 
 Result<BulkEnqueued> EnqueueRendered(Tx& tx, Id merchant_id, Micros now, const BulkRequest& req,
                                      std::vector<NewMessage>& messages) {
-  return EnqueueManyLabelled(tx, merchant_id, now, messages, &messages, req.actor, "members");
+  return EnqueueManyLabelled(tx, merchant_id, now, messages, &messages, "members");
 }
 
 }  // namespace regulars::messaging

@@ -2,13 +2,13 @@
 
 // Bulk enqueue: one template rendered for many members and queued in a few statements, for
 // campaigns and segment sends. It writes what calling Enqueue once per message, in order, would
-// write — the same outbox columns, the same message_queued events (consecutive seqs in message
-// order, the same data) — apart from the ids NewId hands out. What makes it fast: the
-// template's variants are compiled once and the members' variables are bound by position
+// write — the same outbox rows and, as Enqueue, no event (the row is the "queued" step of the
+// member timeline, messaging/member_timeline.h) — apart from the ids NewId hands out. What makes it
+// fast: the template's variants are compiled once and the members' variables are bound by position
 // (CompiledTemplate::Bind, no JSON context per member); rows go in as multi-row INSERTs through
 // the drivers' cached prepared statements; a message whose dedup key exists already is left
 // out by the INSERT itself (ON CONFLICT DO NOTHING, no probe first), so a second run of the
-// same batch enqueues nothing; the event seqs of a batch are reserved at once.
+// same batch enqueues nothing.
 //
 // Send-time decisions (consent, suppression, quiet hours, caps) are not taken here: as with
 // Enqueue, the sender applies policy.h's Decide to every row it claims, so bulk rows meet the
@@ -72,7 +72,7 @@ struct BulkRequest {
   int64_t sms_price_minor = 0;  // SMS: cost_minor = parts × this
   int max_attempts = 8;
   std::optional<Micros> not_before;
-  std::string actor = "system";
+  std::string actor = "system";  // not recorded, as Enqueue's (outbox.h)
 };
 
 // Renders `tmpl` for every member into the messages EnqueueBatch would enqueue, outside any

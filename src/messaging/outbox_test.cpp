@@ -92,7 +92,8 @@ TEST_P(OutboxTest, EnqueueStoresTheMessageAndASecondEnqueueWithTheKeyReturnsTheF
       m.headers,
       (std::vector<std::pair<std::string, std::string>>{{"List-Unsubscribe", "<https://x/u/1>"}}));
   EXPECT_EQ(m.next_attempt_at, clock_.Now());
-  EXPECT_EQ(EventTypes(), (std::vector<std::string>{"message_queued"}));
+  // The row is the queued step: no event (outbox.h).
+  EXPECT_EQ(EventTypes(), (std::vector<std::string>{}));
   // The key is per merchant: another merchant may use it.
   ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
     RG_TRY(tx.Exec(
@@ -169,8 +170,7 @@ TEST_P(OutboxTest, ClaimLeasesDueMessagesOnceAndAnExpiredLeaseIsClaimedAgain) {
   EXPECT_EQ(m.provider_id, "p-1");
   EXPECT_EQ(m.sent_at, clock_.Now());
   EXPECT_EQ(m.lease_owner, std::nullopt);
-  EXPECT_EQ(EventTypes(), (std::vector<std::string>{"message_queued", "message_queued",
-                                                    "message_queued", "message_sent"}));
+  EXPECT_EQ(EventTypes(), (std::vector<std::string>{"message_sent"}));
 }
 
 // A claim takes the earliest next_attempt_at first across queued, deferred and expired-lease
@@ -238,9 +238,7 @@ TEST_P(OutboxTest, CompleteManyWritesEveryMessageStillLeasedInOneCommit) {
   EXPECT_EQ(mb.status, MessageStatus::kSending);
   EXPECT_EQ(mb.lease_owner, "w2");
   EXPECT_EQ(mb.provider_id, std::nullopt);
-  EXPECT_EQ(EventTypes(),
-            (std::vector<std::string>{"message_queued", "message_queued", "message_queued",
-                                      "message_sent", "message_sent"}));
+  EXPECT_EQ(EventTypes(), (std::vector<std::string>{"message_sent", "message_sent"}));
   // Nothing to write is no transaction at all.
   auto none = CompleteMany(db(), {}, clock_.Now());
   ASSERT_TRUE(none.has_value());
@@ -303,7 +301,7 @@ TEST_P(OutboxTest, TemporaryErrorsBackOffExponentiallyThenFail) {
   ASSERT_TRUE(s3.has_value());
   EXPECT_EQ(*s3, MessageStatus::kFailed);
   EXPECT_EQ(Get(a.message.id).status, MessageStatus::kFailed);
-  EXPECT_EQ(EventTypes(), (std::vector<std::string>{"message_queued", "message_retry_scheduled",
+  EXPECT_EQ(EventTypes(), (std::vector<std::string>{"message_retry_scheduled",
                                                     "message_retry_scheduled", "message_failed"}));
 }
 
@@ -459,9 +457,58 @@ TEST_P(OutboxTest, ReceiptsDeliverFailAndBounceIntoASuppression) {
       [&](store::Tx& tx) { return RecentSends(tx, kMerchant, kMember, Medium::kEmail, 0); });
   EXPECT_EQ(sends.value_or(std::vector<Micros>{}),
             (std::vector<Micros>{clock_.Now(), clock_.Now()}));
-  EXPECT_EQ(EventTypes(),
-            (std::vector<std::string>{"message_queued", "message_queued", "message_sent",
-                                      "message_sent", "message_delivered", "message_failed"}));
+  EXPECT_EQ(EventTypes(), (std::vector<std::string>{"message_sent", "message_sent",
+                                                    "message_delivered", "message_failed"}));
+}
+
+// The timeline's read of the outbox: newest first by (created_at, id), from an inclusive
+// position, only the member's rows; a merge re-points the rows.
+TEST_P(OutboxTest, MemberQueuedEntriesAndMoveMemberMessages) {
+  NewMessage first = Msg("q1");
+  first.template_id = 77;
+  Id q1 = Put(first).message.id;
+  Micros t1 = clock_.Now();
+  clock_.Advance(kSec);
+  Id q2 = Put(Msg("q2")).message.id;
+  Id q3 = Put(Msg("q3")).message.id;  // same created_at as q2
+  Micros t2 = clock_.Now();
+  clock_.Advance(kSec);
+  NewMessage other = Msg("other");
+  other.member_id = kMember + 1;
+  other.subject = "For Bo";
+  Id o = Put(other).message.id;
+  auto list = [&](Id member, std::optional<QueuedPosition> at, int limit) {
+    auto r = db().ReadValue(
+        [&](store::Tx& tx) { return MemberQueuedEntries(tx, kMerchant, member, at, limit); });
+    EXPECT_TRUE(r.has_value()) << r.error().ToString();
+    std::vector<Id> ids;
+    for (const auto& q : r.value_or(std::vector<QueuedEntry>{})) ids.push_back(q.id);
+    return ids;
+  };
+  Id hi = std::max(q2, q3), lo = std::min(q2, q3);
+  EXPECT_EQ(list(kMember, std::nullopt, 10), (std::vector<Id>{hi, lo, q1}));
+  EXPECT_EQ(list(kMember, std::nullopt, 2), (std::vector<Id>{hi, lo}));
+  EXPECT_EQ(list(kMember, QueuedPosition{t2, lo}, 10), (std::vector<Id>{lo, q1}));
+  EXPECT_EQ(list(kMember, QueuedPosition{t1, q1}, 10), (std::vector<Id>{q1}));
+  EXPECT_EQ(list(kMember, QueuedPosition{t1, q1 - 1}, 10), (std::vector<Id>{}));
+  auto full = db().ReadValue(
+      [&](store::Tx& tx) { return MemberQueuedEntries(tx, kMerchant, kMember, std::nullopt, 10); });
+  ASSERT_TRUE(full.has_value());
+  const QueuedEntry& e1 = full->back();
+  EXPECT_EQ(e1.dedup_key, "q1");
+  EXPECT_EQ(e1.channel_id, kChannel);
+  EXPECT_EQ(e1.medium, Medium::kEmail);
+  EXPECT_EQ(e1.purpose, Purpose::kTransactional);
+  EXPECT_EQ(e1.template_id, std::optional<Id>{77});
+  EXPECT_EQ(e1.subject, "Your receipt");
+  EXPECT_EQ(e1.created_at, t1);
+  EXPECT_EQ(full->front().template_id, std::nullopt);
+
+  ASSERT_TRUE(db().Write(
+      [&](store::Tx& tx) { return MoveMemberMessages(tx, kMerchant, kMember + 1, kMember); }));
+  EXPECT_EQ(list(kMember + 1, std::nullopt, 10), (std::vector<Id>{}));
+  EXPECT_EQ(list(kMember, std::nullopt, 1), (std::vector<Id>{o}));
+  EXPECT_EQ(Get(o).member_id, std::optional<Id>{kMember});
 }
 
 RG_INSTANTIATE_BACKENDS(OutboxTest);

@@ -1,0 +1,151 @@
+// What this test proves, on SQLite and PostgreSQL: GET /api/v1/members/{id}/timeline shows a
+// message queued with POST /api/v1/messages as a `message_queued` entry made from its outbox row
+// (the enqueue writes no event; messaging/member_timeline.h): the message id, seq null, the
+// row's created_at, the old event's data plus the subject; it sits in time order among the
+// member's events; pages of one entry walk the merged streams without a gap or a repeat; after
+// a member merge the merged member's messages show on the survivor's timeline (and no longer on
+// the merged member's); a cursor this list never gave out is invalid_argument naming `cursor`.
+
+#include <gtest/gtest.h>
+
+#include "http_fixture.h"
+
+namespace regulars::testing {
+namespace {
+
+class TimelineApi : public HttpTest {
+ protected:
+  std::string New(const std::string& path, const json& body) {
+    auto r = Post(path, a_.owner_key, body);
+    EXPECT_EQ(r.status, 201) << path << " " << r.raw;
+    return r.body.value("id", "");
+  }
+
+  std::string Queue(const std::string& member, const std::string& key) {
+    return New("/api/v1/messages", {{"member_id", member},
+                                    {"template_id", template_},
+                                    {"channel_id", channel_},
+                                    {"dedup_key", key}});
+  }
+
+  // Every entry, following next_cursor with pages of `limit`: "type" or "message_queued <id>".
+  std::vector<std::string> Walk(const std::string& member, int limit, int* pages = nullptr) {
+    std::vector<std::string> out;
+    std::string cursor;
+    int n = 0;
+    while (n < 100) {
+      std::string path = "/api/v1/members/" + member + "/timeline?limit=" + std::to_string(limit);
+      if (!cursor.empty()) path += "&cursor=" + cursor;
+      auto r = Get(path, a_.owner_key);
+      EXPECT_EQ(r.status, 200) << r.raw;
+      if (r.status != 200) break;
+      ++n;
+      for (const auto& e : r.body["data"]) {
+        std::string t = e["type"];
+        out.push_back(t == "message_queued" ? t + " " + e["id"].get<std::string>() : t);
+      }
+      if (r.body["next_cursor"].is_null()) break;
+      cursor = r.body["next_cursor"];
+    }
+    if (pages) *pages = n;
+    return out;
+  }
+
+  std::string channel_, template_;
+};
+RG_INSTANTIATE_BACKENDS(TimelineApi);
+
+TEST_P(TimelineApi, QueuedMessagesShowFromTheOutboxAmongTheEventsAndFollowAMerge) {
+  channel_ = New("/api/v1/channels", {{"kind", "log"}, {"name", "Log"}});
+  template_ =
+      New("/api/v1/templates",
+          {{"name", "Receipt"},
+           {"medium", "email"},
+           {"category", "transactional"},
+           {"variants", {{"en", {{"subject", "Thanks {{member.name}}"}, {"text", "Hi"}}}}}});
+  std::string amy = New(
+      "/api/v1/members",
+      {{"phone", "0912000301"}, {"name", "Amy"}, {"email", "amy@example.com"}, {"language", "en"}});
+  clock_.Advance(kMicrosPerSecond);
+  Micros queued_at = clock_.Now();
+  std::string m1 = Queue(amy, "tl:1");
+  clock_.Advance(kMicrosPerSecond);
+  auto p = Patch("/api/v1/members/" + amy, a_.owner_key, {{"city", "Taipei"}});
+  ASSERT_EQ(p.status, 200) << p.raw;
+  clock_.Advance(kMicrosPerSecond);
+  std::string m2 = Queue(amy, "tl:2");
+
+  // No message_queued event any more; the timeline shows both from the outbox.
+  EXPECT_EQ(Count("outbox"), 2);
+  auto ev = db().ReadValue([&](store::Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(auto rows,
+                        tx.Query("SELECT COUNT(*) FROM events WHERE type = 'message_queued'"));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(ev.has_value()) << ev.error().ToString();
+  EXPECT_EQ(*ev, 0);
+
+  auto t = Get("/api/v1/members/" + amy + "/timeline", a_.owner_key);
+  ASSERT_EQ(t.status, 200) << t.raw;
+  ASSERT_EQ(t.body["data"].size(), 4u) << t.raw;
+  EXPECT_TRUE(t.body["next_cursor"].is_null());
+  const json& q1 = t.body["data"][2];
+  EXPECT_EQ(q1["id"], m1);
+  EXPECT_TRUE(q1["seq"].is_null());
+  EXPECT_EQ(q1["type"], "message_queued");
+  EXPECT_EQ(q1["occurred_at"], FormatRfc3339(queued_at));
+  EXPECT_EQ(q1["actor"], "system");
+  EXPECT_EQ(q1["data"], (json{{"channel_id", channel_},
+                              {"dedup_key", "tl:1"},
+                              {"medium", "email"},
+                              {"message_id", m1},
+                              {"purpose", "transactional"},
+                              {"subject", "Thanks Amy"},
+                              {"template_id", template_}}))
+      << q1.dump();
+  EXPECT_TRUE(t.body["data"][1]["seq"].is_number());  // member_updated: an event
+
+  const std::vector<std::string> all = {"message_queued " + m2, "member_updated",
+                                        "message_queued " + m1, "member_created"};
+  EXPECT_EQ(Walk(amy, 100), all);
+  int pages = 0;
+  EXPECT_EQ(Walk(amy, 1, &pages), all);
+  EXPECT_EQ(pages, 4);
+  EXPECT_EQ(Walk(amy, 3, &pages), all);
+  EXPECT_EQ(pages, 2);
+
+  // Bo's message moves to Amy with the merge, in its place by time.
+  clock_.Advance(kMicrosPerSecond);
+  std::string bo = New(
+      "/api/v1/members",
+      {{"phone", "0912000302"}, {"name", "Bo"}, {"email", "bo@example.com"}, {"language", "en"}});
+  clock_.Advance(kMicrosPerSecond);
+  std::string m3 = Queue(bo, "tl:3");
+  EXPECT_EQ(Walk(bo, 10), (std::vector<std::string>{"message_queued " + m3, "member_created"}));
+  clock_.Advance(kMicrosPerSecond);
+  auto merge = Post("/api/v1/members/" + amy + "/merge", a_.owner_key, {{"from_member_id", bo}});
+  ASSERT_EQ(merge.status, 200) << merge.raw;
+  std::vector<std::string> merged = Walk(amy, 2, &pages);
+  EXPECT_EQ(merged,
+            (std::vector<std::string>{"member_merged", "message_queued " + m3, "member_created",
+                                      "message_queued " + m2, "member_updated",
+                                      "message_queued " + m1, "member_created"}))
+      << ::testing::PrintToString(merged);
+  EXPECT_EQ(pages, 4);
+  EXPECT_EQ(Walk(bo, 10), (std::vector<std::string>{}));
+  auto msg = Get("/api/v1/messages?member_id=" + amy, a_.owner_key);
+  ASSERT_EQ(msg.status, 200) << msg.raw;
+  EXPECT_EQ(msg.body["data"].size(), 3u) << msg.raw;
+
+  for (const char* bad : {"12", "x.-", "-.-", "1.2:0"}) {
+    auto r = Get("/api/v1/members/" + amy + "/timeline?cursor=" + bad, a_.owner_key);
+    EXPECT_EQ(r.status, 400) << bad << " " << r.raw;
+    EXPECT_EQ(r.body["error"]["message"], "cursor: is not a cursor this list gave out") << bad;
+  }
+  // Another merchant's member is not found.
+  auto other = Get("/api/v1/members/" + amy + "/timeline", b_.owner_key);
+  EXPECT_EQ(other.status, 404) << other.raw;
+}
+
+}  // namespace
+}  // namespace regulars::testing
