@@ -9,6 +9,9 @@ followed by the message exactly as received. Raw re-deliveries are kept: dedupli
 Message-ID, as mailbox providers do, is the reader's business.
 
 Recipients whose local part starts with "reject5" get 550, "reject4" get 451 (for tests).
+The EHLO reply advertises PIPELINING (aiosmtpd reads commands as they arrive, so a client may
+send MAIL, RCPT and DATA at once), so that a pipelining client (messaging/smtp_session.h) does so
+here as it does with real servers.
 """
 import itertools
 import os
@@ -25,6 +28,10 @@ class Receiver:
         if len(args) != 1:
             parser.error("smtp_receiver.Receiver takes one argument: the folder")
         return cls(args[0])
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        return responses[:-1] + ["250-PIPELINING", responses[-1]]
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         local = address.split("@", 1)[0]
