@@ -49,6 +49,17 @@ json PageJson(json data, const std::optional<std::string>& next_cursor) {
           {"next_cursor", next_cursor ? json(*next_cursor) : json(nullptr)}};
 }
 
+namespace {
+
+// What an Idempotency-Key replay returns, as stored.
+std::string StoredReply(const Reply& reply) {
+  if (reply.replay_body) return reply.replay_body->dump();
+  if (reply.body_text) return *reply.body_text;
+  return reply.body.dump();
+}
+
+}  // namespace
+
 void Send(httplib::Response& res, const Result<Reply>& reply) {
   if (!reply) {
     const Error& e = reply.error();
@@ -64,6 +75,8 @@ void Send(httplib::Response& res, const Result<Reply>& reply) {
   if (reply->status == 204) return;
   if (reply->raw)
     res.set_content(*reply->raw, reply->content_type);
+  else if (reply->body_text)
+    res.set_content(*reply->body_text, "application/json");
   else
     res.set_content(reply->body.dump(), "application/json");
 }
@@ -280,8 +293,8 @@ void Router::Handle(Kind kind, const std::string& pattern, const std::vector<std
         RG_TRY(tx.Exec(
             "INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, response, "
             "created_at) VALUES (?, ?, ?, ?, ?, ?)",
-            {r.actor.merchant_id, key, hash, int64_t{reply.status},
-             (reply.replay_body ? *reply.replay_body : reply.body).dump(), r.actor.now}));
+            {r.actor.merchant_id, key, hash, int64_t{reply.status}, StoredReply(reply),
+             r.actor.now}));
         return reply;
       });
     }
@@ -325,8 +338,8 @@ void Router::Handle(Kind kind, const std::string& pattern, const std::vector<std
       RG_TRY(
           tx.Exec("INSERT INTO idempotency_keys (merchant_id, key, request_hash, status, "
                   "response, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                  {r.actor.merchant_id, key, hash, int64_t{reply.status},
-                   (reply.replay_body ? *reply.replay_body : reply.body).dump(), r.actor.now}));
+                  {r.actor.merchant_id, key, hash, int64_t{reply.status}, StoredReply(reply),
+                   r.actor.now}));
       return reply;
     });
   };

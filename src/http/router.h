@@ -4,6 +4,7 @@
 
 #include <httplib.h>
 
+#include <any>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -29,6 +30,10 @@ struct Reply {
   json body;
   // When set, sent instead of `body` (CSV, HTML, Prometheus text).
   std::optional<std::string> raw;
+  // When set: `body` already serialised (a hot path's own writer, byte for byte what
+  // body.dump() would give), sent as application/json and stored for idempotent replays
+  // instead of body.dump(); `body` is then ignored.
+  std::optional<std::string> body_text;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   // What an idempotent replay returns instead of `body`, when `body` holds a secret that must
@@ -60,6 +65,9 @@ struct Request {
   std::string client_ip;
   // Values a route's prepare step computed outside the transaction (e.g. a password hash).
   std::map<std::string, std::string> prepared;
+  // A typed value a route's prepare step computed for its handler (the orders route: the parsed
+  // order). The handler may run more than once (db.h): it reads it, never moves it out.
+  std::any prepared_value;
 
   std::string PathParam(std::string_view name) const;
   // A path id; anything unparsable is not_found (ids are opaque, a bad one names nothing).

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "http/order_json.h"
 #include "http/render.h"
 #include "http/router.h"
 #include "loyalty/loyalty_service.h"
@@ -91,53 +92,10 @@ json ToJson(const Redemption& r) {
 }
 
 json ToJson(const EarnResult& e, const std::map<Id, std::string>& codes) {
-  json lines = json::array();
-  for (const auto& l : e.lines) {
-    auto c = codes.find(l.point_type_id);
-    lines.push_back({{"rule_id", IdToString(l.rule_id)},
-                     {"rule_name", l.rule_name},
-                     {"point_type", c == codes.end() ? IdToString(l.point_type_id) : c->second},
-                     {"points", l.points},
-                     {"explanation", l.explanation}});
-  }
-  json totals = json::object();
-  for (const auto& [pt, n] : e.total_by_point_type) {
-    auto c = codes.find(pt);
-    totals[c == codes.end() ? IdToString(pt) : c->second] = n;
-  }
-  return {{"lines", lines}, {"totals", totals}};
+  return EarnJson(e, codes);
 }
 
-json ToJson(const loyalty::Order& o, const std::string& currency) {
-  json items = json::array();
-  for (const auto& i : o.items)
-    items.push_back({{"line", i.line},
-                     {"sku", i.item.sku},
-                     {"name", i.item.name},
-                     {"category", i.item.category ? json(*i.item.category) : json(nullptr)},
-                     {"quantity", i.item.quantity},
-                     {"unit_price_minor", i.item.unit_price_minor},
-                     {"refunded_quantity", i.refunded_quantity}});
-  return {{"id", IdToString(o.id)},
-          {"external_id", o.external_id},
-          {"member_id", IdOrNull(o.member_id)},
-          {"branch_id", IdOrNull(o.branch_id)},
-          {"staff_id", IdOrNull(o.staff_id)},
-          {"occurred_at", FormatRfc3339(o.occurred_at)},
-          {"currency", currency},
-          {"total_minor", o.total_minor},
-          {"refunded_minor", o.refunded_minor},
-          {"items", items},
-          {"created_at", FormatRfc3339(o.created_at)}};
-}
-
-json EffectsJson(const std::vector<PointsMoved>& effects) {
-  json out = json::array();
-  for (const auto& e : effects)
-    out.push_back(
-        {{"point_type", e.point_type}, {"points", e.points}, {"balance_after", e.balance_after}});
-  return out;
-}
+json ToJson(const loyalty::Order& o, const std::string& currency) { return OrderJson(o, currency); }
 
 Result<std::map<Id, std::string>> Codes(store::Tx& tx, const accounts::Actor& actor) {
   RG_ASSIGN_OR_RETURN(auto types, ListPointTypes(tx, actor));
@@ -258,11 +216,11 @@ Result<Reply> OrderReply(store::Tx& tx, Request& r, const OrderResult& res, int 
   } else {
     RG_ASSIGN_OR_RETURN(codes, Codes(tx, r.actor));
   }
-  json body = ToJson(res.order, r.merchant.currency);
-  body["loyalty"] = {{"earned", ToJson(res.earned, codes)},
-                     {"points", EffectsJson(res.effects)},
-                     {"member_created", res.member_created}};
-  return Reply{status, body};
+  // Serialised by hand here, on the writer, once: the idempotency record and the answer take
+  // the same bytes (order_json.h).
+  Reply reply{status, json()};
+  reply.body_text = OrderReplyText(res, codes, r.merchant.currency);
+  return reply;
 }
 
 json ToJson(const Tier& t) {
@@ -666,28 +624,27 @@ void RegisterLoyaltyRoutes(Router& router) {
                 RG_ASSIGN_OR_RETURN(auto codes, Codes(tx, r.actor));
                 return Reply{200, ToJson(res, codes)};
               });
-  // The phone is read with libphonenumber before the transaction (prepare), so the slow part
-  // of a till's order does not run on the SQLite writer; a body that does not parse is left for
-  // the transaction to report.
+  // The body is read into an order and its phone with libphonenumber before the transaction
+  // (prepare), so that work does not run on the SQLite writer; a body that does not parse is
+  // left for the transaction to report.
   router.Write(
       "POST", "/api/v1/orders", "Record an order and earn its points",
       [](Request& r, store::Tx& tx) -> Result<Reply> {
-        RG_ASSIGN_OR_RETURN(auto in, OrderFields(r.body));
-        if (auto e164 = r.prepared.find("phone_e164"); e164 != r.prepared.end()) {
-          in.phone_e164 = e164->second;
-          in.phone_region = r.prepared["phone_region"];
+        // The order as prepare parsed it; a body that did not parse is reported from here.
+        const OrderInput* in = std::any_cast<OrderInput>(&r.prepared_value);
+        OrderInput parsed;
+        if (!in) {
+          RG_ASSIGN_OR_RETURN(parsed, OrderFields(r.body));
+          in = &parsed;
         }
-        RG_ASSIGN_OR_RETURN(auto res, CreateOrder(tx, r.actor, in));
+        RG_ASSIGN_OR_RETURN(auto res, CreateOrder(tx, r.actor, *in));
         return OrderReply(tx, r, res, 201);
       },
       [](Request& r) -> Status {
         auto in = OrderFields(r.body);
         if (!in) return {};
         PrenormalizeOrderPhone(*in, r.merchant.region);
-        if (in->phone_e164) {
-          r.prepared["phone_e164"] = *in->phone_e164;
-          r.prepared["phone_region"] = in->phone_region;
-        }
+        r.prepared_value = std::move(*in);
         return {};
       });
   router.Read("GET", "/api/v1/orders", "List orders, newest first (?member_id=)",
