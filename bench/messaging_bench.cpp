@@ -1,8 +1,9 @@
 // bench_messaging: the messaging core alone (no HTTP).
 //
 //   bench_messaging render-enqueue N DB_URL    render a personalised e-mail template for N
-//                                              members and enqueue each (outbox row + its
-//                                              message_queued event), 5,000 per transaction
+//                                              members and enqueue each (the outbox row;
+//                                              no event since session 12), 5,000 per
+//                                              transaction
 //   bench_messaging render-enqueue-bulk N DB_URL [BATCH [PIPELINED]]
 //                                              the same messages through the bulk path
 //                                              (outbox_bulk.h EnqueueBatch: variables bound

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # What SQLite alone needs to store the bulk path's rows, and what a smaller design could buy:
 # the same N outbox rows and N message_queued events as bench_messaging render-enqueue-bulk
+# wrote up to session 11 (since session 12 the bulk path writes no event: `noevents` is the
+# current design)
 # (same schema, made by the bench binary's migrations; same sizes of subject, text, HTML,
 # headers and event data), generated inside the sqlite3 CLI by a recursive CTE, with no
 # rendering and no binding, in transactions of BATCH rows, WAL, synchronous=FULL, 64 MiB cache.

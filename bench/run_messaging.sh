@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Messaging core: (1) render + enqueue personalised e-mails, a marketing template in two
-# languages, the outbox row and its message_queued event, SQLite synchronous=FULL: the bulk path
+# languages, the outbox row (no message_queued event since session 12: the row is the member
+# timeline's queued step), SQLite synchronous=FULL: the bulk path
 # (bench_messaging render-enqueue-bulk: outbox_bulk.h, BATCH members per transaction, batch k+1
 # rendered while batch k is written unless PIPELINED=0, then a second run that must enqueue
 # nothing) for RENDER_N members, and as its
