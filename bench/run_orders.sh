@@ -36,7 +36,9 @@
 #   LOOP_CHECKPOINT_THREAD [32s]: variants run again with --checkpoint-thread 100 (empty: none)
 #   PGBENCH_SECONDS [10]  KEEP=1 keeps the temporary folder (every output, server logs)
 #   PERF=1: after the measured runs, one more wrk run with `perf record -g` on the server; the
-#           top of `perf report` goes to the folder (kept) and stderr
+#           top of `perf report` goes to the folder (kept) and stderr; PERF_RECORD [-g] holds
+#           perf record's options (e.g. "--call-graph dwarf -F 999" for call graphs without
+#           frame pointers), and the profile stays in the folder as sqlite.perf.data
 #   RESULTS [unset]: also append the table rows to this file
 set -euo pipefail
 
@@ -237,6 +239,9 @@ bench_backend() {
     local waited
     waited=$(sort "$waits" | uniq -c | sort -rn | sed -E 's/^ *//' | paste -sd, | sed 's/,/, /g')
     echo "== $name: active backends' wait events (20 samples during run 1): $waited" >&2
+    # Events committed but not numbered yet right after the runs (since migration 12 PostgreSQL
+    # numbers events after commit, every 10 ms): how far the sequencer trails.
+    echo "== $name: events unnumbered / all after the runs: $(pg_sql "$url" "SELECT count(*) FILTER (WHERE seq IS NULL) || ' / ' || count(*) FROM events" || echo '?')" >&2
     notes="$notes; $extra; backends waiting: $waited"
   fi
 
@@ -245,7 +250,8 @@ bench_backend() {
     wrk -t2 -c32 -d"$DURATION" -s "$LUA" "$BASE" >"$work/$name.perf-run.txt" &
     local perf_wrk=$!
     sleep 1
-    perf record -g -o "$work/$name.perf.data" -p "$pid" -- sleep 5 >/dev/null 2>&1 || true
+    # shellcheck disable=SC2086 # PERF_RECORD holds several options
+    perf record ${PERF_RECORD:--g} -o "$work/$name.perf.data" -p "$pid" -- sleep 5 >/dev/null 2>&1 || true
     wait "$perf_wrk"
     perf report -i "$work/$name.perf.data" --no-children --sort dso,symbol --stdio -g none \
       2>/dev/null | grep -v '^#' | grep '%' | cut -c1-150 | head -40 >"$work/$name.perf.txt" || true

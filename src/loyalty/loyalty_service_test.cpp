@@ -308,6 +308,35 @@ TEST_P(LoyaltyTest, APrenormalizedPhoneFindsTheMemberAndAStaleRegionIsReadAgain)
   EXPECT_EQ(Balance(), 20);
 }
 
+// PrenormalizeOrderPhone keeps what it read by region and phone as typed: the second read of
+// a phone is a hit with the same answer, the same text for another region is read for that
+// region, and an invalid phone is never kept (it misses every time and stays unset).
+TEST(OrderPhoneCache, KeepsValidPhonesByRegionAndTextOnly) {
+  auto read = [](const std::string& phone, const std::string& region) {
+    OrderInput in;
+    in.phone = phone;
+    PrenormalizeOrderPhone(in, region);
+    return in.phone_e164;
+  };
+  auto [hits0, misses0] = OrderPhoneCacheCounts();
+  EXPECT_EQ(read("0933 111 222", "TW"), std::optional<std::string>("+886933111222"));
+  EXPECT_EQ(read("0933 111 222", "TW"), std::optional<std::string>("+886933111222"));
+  EXPECT_EQ(read("(202) 555-0187", "US"), std::optional<std::string>("+12025550187"));
+  EXPECT_EQ(read("(202) 555-0187", "TW"), std::nullopt);  // not a Taiwanese number
+  EXPECT_EQ(read("(202) 555-0187", "US"), std::optional<std::string>("+12025550187"));
+  EXPECT_EQ(read("12", "TW"), std::nullopt);
+  EXPECT_EQ(read("12", "TW"), std::nullopt);
+  auto [hits1, misses1] = OrderPhoneCacheCounts();
+  EXPECT_EQ(hits1 - hits0, 2);
+  EXPECT_EQ(misses1 - misses0, 5);
+  OrderInput by_id;  // a member id wins over the phone: nothing is read
+  by_id.member_id = 5;
+  by_id.phone = "0933 111 222";
+  PrenormalizeOrderPhone(by_id, "TW");
+  EXPECT_EQ(by_id.phone_e164, std::nullopt);
+  EXPECT_EQ(OrderPhoneCacheCounts(), std::make_pair(hits1, misses1));
+}
+
 // A rule with a daily cap reads what the member earned today (orders without one skip that
 // query): 5 a visit, at most 12 a local day, so 5, 5, 2, 0, and 5 again the next day.
 TEST_P(LoyaltyTest, DailyCapCountsTheMembersEarlierOrdersThatDay) {

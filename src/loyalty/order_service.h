@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "accounts/account.h"
@@ -92,7 +93,12 @@ Status ValidateOrderInput(const OrderInput& in);
 // `in.phone_e164` and `in.phone_region`. Meant for the HTTP thread, before the transaction, so
 // the (slow) parse does not run on the SQLite writer. An invalid phone is left as it is: the
 // transaction reports it in its usual order of checks.
+// The answers are kept in the process by region and phone as typed (bounded), so a phone seen
+// before is not read again.
 void PrenormalizeOrderPhone(OrderInput& in, const std::string& region);
+// How many PrenormalizeOrderPhone calls with a phone found it kept (hits) or read it (misses),
+// since the process started.
+std::pair<int64_t, int64_t> OrderPhoneCacheCounts();
 
 Result<OrderResult> CreateOrder(store::Tx& tx, const accounts::Actor& actor, const OrderInput& in);
 // What the order would earn now, with nothing written.

@@ -328,14 +328,14 @@ class SqliteDatabase final : public Database {
     Status result;
     {
       SqliteTx tx(*conn);
-      result = conn->Script("BEGIN");
+      result = conn->Step("BEGIN");  // prepared once per connection, as the writer's
       if (result) {
         try {
           result = fn(tx);
         } catch (const std::exception& e) {
           result = Fail(Code::kInternal, fmt::format("read failed: {}", e.what()));
         }
-        (void)conn->Script("COMMIT");
+        (void)conn->Step("COMMIT");
       }
       total_micros_ += tx.db_micros();
     }
