@@ -553,9 +553,10 @@ class Engine {
   // caller's thread parses the next batch: it touches only the member, order and line state
   // below, never what ParseLine uses.
   Status WriteBatch(BatchPlan& p);
-  // Writes a batch planned ahead (PlanAhead): one transaction that checks the existence sets the
-  // plan assumed and applies it. Touches no engine state (a helper thread runs it while the
-  // caller's thread parses and plans the next batch). Any error, a differing existence set, or a
+  // Writes a batch planned ahead (PlanAhead): one transaction that checks that the orders and
+  // returns the plan skips as existing still exist and applies it (the others' INSERTs fail on
+  // the unique external ids if any appeared). Touches no engine state (a helper thread runs it
+  // while the caller's thread parses and plans the next batch). Any error, a skipped one gone, or a
   // second run of the transaction fails it; the caller then undoes the plan (and any planned
   // after it) and writes the batch through WriteBatch instead.
   Status WritePlanned(BatchPlan& p);
@@ -563,13 +564,17 @@ class Engine {
   // before it leaves (whose write may still be in flight). Leaves p.planned false when planning
   // failed (its changes undone): WriteBatch then plans it inside its transaction.
   void PlanAhead(BatchPlan& p);
+  // Which of `ids` (external ids) `table` (orders, order_returns) has, added to out.
+  Status LookupIds(store::Tx& tx, std::string_view table, const std::vector<std::string>& ids,
+                   std::unordered_set<std::string>& out);
   // Which of the groups' orders and returns the database has.
   Status Lookup(store::Tx& tx, const std::vector<Group>& groups,
                 std::unordered_set<std::string>& existing_orders,
                 std::unordered_set<std::string>& existing_returns);
   // Fills p from p.groups and p.existing_*; changes the engine's state (undo_ logs it). Reads
-  // the database only for members' earlier orders (LoadPriorLines).
-  Status Plan(store::Tx& tx, BatchPlan& p);
+  // the database only for members' earlier orders (LoadPriorLines); without tx, a plan that needs
+  // them fails (unavailable).
+  Status Plan(store::Tx* tx, BatchPlan& p);
   // Runs p's statements (write=false: none, only the dry run's points count).
   Status Apply(store::Tx& tx, BatchPlan& p, bool write);
   // Undoes a plan's changes to the engine's state (plans are undone newest first) and forgets
@@ -583,7 +588,7 @@ class Engine {
   Result<std::optional<Id>> ResolveMember(const Group& g, bool& created, bool& matched,
                                           std::vector<members::Member>& new_members,
                                           std::vector<members::NewIdentity>& new_identities);
-  Status LoadPriorLines(store::Tx& tx, Id member, const std::string& sku);
+  Status LoadPriorLines(store::Tx* tx, Id member, const std::string& sku);
   const std::string& Col(int idx) const {
     static const std::string kNone;
     return idx >= 0 ? cols_.header[idx] : kNone;
@@ -649,6 +654,11 @@ class Engine {
 
   std::optional<Group> group_;
   std::vector<Group> batch_;  // being parsed (the caller's thread)
+  // PlanAhead looks up which orders and returns exist. false after a batch that found none:
+  // the next plan assumes none exist either, and the write finds out otherwise (the INSERT of an
+  // existing external id fails, and the batch is planned again in its write). Set again when a
+  // batch is so written.
+  bool lookup_ahead_ = true;
   size_t batch_lines_ = 0;
   std::string last_time_text_;
   Micros last_time_ = 0;
@@ -1001,19 +1011,20 @@ Result<std::optional<Id>> Engine::ResolveMember(const Group& g, bool& created, b
   return std::optional<Id>(m.id);
 }
 
-Status Engine::LoadPriorLines(store::Tx& tx, Id member, const std::string& sku) {
+Status Engine::LoadPriorLines(store::Tx* tx, Id member, const std::string& sku) {
   std::string key = LineKey(member, sku);
   if (prior_loaded_.contains(key)) return {};
   PutKey(prior_loaded_, key);
   if (new_members_.contains(member)) return {};
+  if (!tx) return Fail(Code::kUnavailable, "import: planning needs a member's earlier orders");
   RG_ASSIGN_OR_RETURN(
       store::Rows rows,
-      tx.Query("SELECT o.id, o.occurred_at, o.external_id, o.total_minor, o.refunded_minor, "
-               "o.branch_id, i.line, i.quantity, i.refunded_quantity FROM orders o JOIN "
-               "order_items i ON i.merchant_id = o.merchant_id AND i.order_id = o.id WHERE "
-               "o.merchant_id = ? AND o.member_id = ? AND i.sku = ? ORDER BY o.occurred_at, o.id, "
-               "i.line",
-               {actor_.merchant_id, member, sku}));
+      tx->Query("SELECT o.id, o.occurred_at, o.external_id, o.total_minor, o.refunded_minor, "
+                "o.branch_id, i.line, i.quantity, i.refunded_quantity FROM orders o JOIN "
+                "order_items i ON i.merchant_id = o.merchant_id AND i.order_id = o.id WHERE "
+                "o.merchant_id = ? AND o.member_id = ? AND i.sku = ? ORDER BY o.occurred_at, o.id, "
+                "i.line",
+                {actor_.merchant_id, member, sku}));
   for (const auto& r : rows) {
     Id oid = r.Int(0);
     // Orders this run wrote are in memory already (with their current refunds).
@@ -1026,57 +1037,55 @@ Status Engine::LoadPriorLines(store::Tx& tx, Id member, const std::string& sku) 
   return {};
 }
 
-Status Engine::Lookup(store::Tx& tx, const std::vector<Group>& groups,
-                      std::unordered_set<std::string>& existing_orders,
-                      std::unordered_set<std::string>& existing_returns) {
+Status Engine::LookupIds(store::Tx& tx, std::string_view table, const std::vector<std::string>& ids,
+                         std::unordered_set<std::string>& out) {
   const Id mid = actor_.merchant_id;
-  existing_orders.clear();
-  existing_returns.clear();
-  {
-    std::vector<std::string> order_ids, return_ids;
-    for (const auto& g : groups) {
-      if (!g.sales.empty()) order_ids.push_back(g.external_id);
-      if (!g.returns.empty() || g.cancelled)
-        return_ids.push_back(g.sales.empty() ? g.external_id : g.external_id + "/return");
+  if (tx.dialect() == store::Dialect::kPostgres) {
+    // One indexed lookup per id: PostgreSQL plans a long IN list over a table that this very
+    // import is filling (not yet analyzed) as a sequential scan, which grows with the table.
+    std::string sql =
+        fmt::format("SELECT external_id FROM {} WHERE merchant_id = ? AND external_id = ?", table);
+    for (const auto& id : ids) {
+      RG_ASSIGN_OR_RETURN(store::Rows rows, tx.Query(sql, {mid, id}));
+      if (!rows.empty()) out.insert(id);
     }
-    auto lookup = [&](std::string_view table, const std::vector<std::string>& ids,
-                      std::unordered_set<std::string>& out) -> Status {
-      if (tx.dialect() == store::Dialect::kPostgres) {
-        // One indexed lookup per id: PostgreSQL plans a long IN list over a table that this very
-        // import is filling (not yet analyzed) as a sequential scan, which grows with the table.
-        std::string sql = fmt::format(
-            "SELECT external_id FROM {} WHERE merchant_id = ? AND external_id = ?", table);
-        for (const auto& id : ids) {
-          RG_ASSIGN_OR_RETURN(store::Rows rows, tx.Query(sql, {mid, id}));
-          if (!rows.empty()) out.insert(id);
-        }
-        return {};
-      }
-      for (size_t start = 0; start < ids.size(); start += 500) {
-        std::string in;
-        std::vector<Value> params = {mid};
-        for (size_t i = 0; i < 500; ++i) {  // one statement shape: the last id repeats
-          in += i ? ", ?" : "?";
-          params.push_back(ids[std::min(start + i, ids.size() - 1)]);
-        }
-        RG_ASSIGN_OR_RETURN(store::Rows rows,
-                            tx.Query(fmt::format("SELECT external_id FROM {} WHERE merchant_id = "
-                                                 "? AND external_id IN ({})",
-                                                 table, in),
-                                     params));
-        for (const auto& r : rows) out.insert(r.Str(0));
-      }
-      return {};
-    };
-    RG_TRY(lookup("orders", order_ids, existing_orders));
-    RG_TRY(lookup("order_returns", return_ids, existing_returns));
+    return {};
+  }
+  for (size_t start = 0; start < ids.size(); start += 500) {
+    std::string in;
+    std::vector<Value> params = {mid};
+    for (size_t i = 0; i < 500; ++i) {  // one statement shape: the last id repeats
+      in += i ? ", ?" : "?";
+      params.push_back(ids[std::min(start + i, ids.size() - 1)]);
+    }
+    RG_ASSIGN_OR_RETURN(store::Rows rows,
+                        tx.Query(fmt::format("SELECT external_id FROM {} WHERE merchant_id = "
+                                             "? AND external_id IN ({})",
+                                             table, in),
+                                 params));
+    for (const auto& r : rows) out.insert(r.Str(0));
   }
   return {};
 }
 
+Status Engine::Lookup(store::Tx& tx, const std::vector<Group>& groups,
+                      std::unordered_set<std::string>& existing_orders,
+                      std::unordered_set<std::string>& existing_returns) {
+  existing_orders.clear();
+  existing_returns.clear();
+  std::vector<std::string> order_ids, return_ids;
+  for (const auto& g : groups) {
+    if (!g.sales.empty()) order_ids.push_back(g.external_id);
+    if (!g.returns.empty() || g.cancelled)
+      return_ids.push_back(g.sales.empty() ? g.external_id : g.external_id + "/return");
+  }
+  RG_TRY(LookupIds(tx, "orders", order_ids, existing_orders));
+  return LookupIds(tx, "order_returns", return_ids, existing_returns);
+}
+
 // The batch's plan. Everything it decides comes from the engine's state, p.existing_* and, for
 // members' earlier orders, LoadPriorLines; nothing of it is written here.
-Status Engine::Plan(store::Tx& tx, BatchPlan& p) {
+Status Engine::Plan(store::Tx* tx, BatchPlan& p) {
   const Id mid = actor_.merchant_id;
   const store::Dialect dialect = db_.dialect();
   BatchCounts& c = p.counts;
@@ -1398,7 +1407,7 @@ Status Engine::WriteBatch(BatchPlan& p) {
     UndoAll();  // a retried transaction starts again from the committed state
     p.Clear();
     RG_TRY(Lookup(tx, p.groups, p.existing_orders, p.existing_returns));
-    RG_TRY(Plan(tx, p));
+    RG_TRY(Plan(&tx, p));
     return Apply(tx, p, write);
   };
   Status s = options_.dry_run ? db_.Read([&](store::Tx& tx) { return attempt(tx, false); })
@@ -1415,17 +1424,35 @@ Status Engine::WriteBatch(BatchPlan& p) {
 void Engine::PlanAhead(BatchPlan& p) {
   p.Clear();
   if (p.groups.empty()) return;
-  Status s = db_.Read([&](store::Tx& tx) -> Status {
-    UndoAll();  // a read run again starts from the same state
+  // The existence sets in a short read (or none, see lookup_ahead_), the plan outside any
+  // transaction: reads beside the writer's transactions keep the checkpointer from resetting the
+  // WAL, and a reader's page lookups slow down as the WAL grows (on 5M generated lines the WAL
+  // had grown to 2.9 GB, and the plans' reads made this thread the slower one).
+  Status s;
+  if (lookup_ahead_) {
+    s = db_.Read([&](store::Tx& tx) -> Status {
+      return Lookup(tx, p.groups, p.existing_orders, p.existing_returns);
+    });
+  }
+  if (s) s = Plan(nullptr, p);
+  if (!s) {
+    // A member's earlier orders are needed (or the read failed): plan inside a read.
+    UndoAll();
     p.Clear();
-    RG_TRY(Lookup(tx, p.groups, p.existing_orders, p.existing_returns));
-    return Plan(tx, p);
-  });
+    s = db_.Read([&](store::Tx& tx) -> Status {
+      UndoAll();  // a read run again starts from the same state
+      p.Clear();
+      RG_TRY(Lookup(tx, p.groups, p.existing_orders, p.existing_returns));
+      return Plan(&tx, p);
+    });
+  }
   if (!s) {
     UndoAll();
     p.Clear();
     return;
   }
+  // A batch that found none of its orders and returns: the next ones are likely new too.
+  lookup_ahead_ = !p.existing_orders.empty() || !p.existing_returns.empty();
   p.undo = std::move(undo_);
   p.appended = std::move(appended_);
   undo_.clear();
@@ -1438,10 +1465,16 @@ Status Engine::WritePlanned(BatchPlan& p) {
   return db_.Write([&](store::Tx& tx) -> Status {
     // The plan's rows are consumed by the first run: a second one goes through WriteBatch.
     if (++runs > 1) return Fail(Code::kAborted, "import: the batch's transaction ran again");
+    // The plan skips the orders and returns that its read found and inserts the rest. One of
+    // the rest that appeared since fails its INSERT on the unique external ids (orders_external,
+    // order_returns_external), so only the skipped ones are looked up again: still there, the
+    // plan stands.
     std::unordered_set<std::string> orders, returns;
-    RG_TRY(Lookup(tx, p.groups, orders, returns));
-    if (orders != p.existing_orders || returns != p.existing_returns)
-      return Fail(Code::kAborted, "import: orders or returns of the batch appeared meanwhile");
+    RG_TRY(LookupIds(tx, "orders", {p.existing_orders.begin(), p.existing_orders.end()}, orders));
+    RG_TRY(LookupIds(tx, "order_returns", {p.existing_returns.begin(), p.existing_returns.end()},
+                     returns));
+    if (orders.size() != p.existing_orders.size() || returns.size() != p.existing_returns.size())
+      return Fail(Code::kAborted, "import: orders or returns of the batch went away meanwhile");
     return Apply(tx, p, true);
   });
 }
@@ -1502,6 +1535,7 @@ Result<ImportReport> Engine::Run(CsvReader& reader, const ProgressFn& progress,
         if (next && next->planned) Undo(*next);
         Undo(*writing);
         s = WriteBatch(*writing);
+        lookup_ahead_ = true;
       }
       RG_TRY(s);
       writing->counts.AddTo(report_);
