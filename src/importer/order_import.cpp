@@ -6,7 +6,8 @@
 // (one query per 500 ids), members resolved from in-memory maps loaded once, new members,
 // orders, items, returns and events written with prepared INSERTs of fixed shapes (multi-row on
 // PostgreSQL, one row on SQLite: see Inserter). Two batches are in hand at a time: one written
-// by a helper thread while the caller's thread parses the next (see Engine::Run).
+// by a helper thread while the caller's thread parses and plans the next (see Engine::Run and
+// BatchPlan; a plan that the write finds out of date is made again inside the write).
 //
 // State kept in memory for the whole run (what bounds memory): the member keys (customer id,
 // phone, e-mail → member), the order ids seen in the file, and for every member order line of the
