@@ -5,6 +5,7 @@
 // dispatches them in a loop, kills it with SIGKILL after a random delay, then lets a fresh
 // dispatcher finish the job and counts deliveries per event: each must be exactly 1.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -99,6 +100,18 @@ class DispatcherTest : public store::BackendTest {
                    "FROM test_deliveries d WHERE d.merchant_id = e.merchant_id AND d.seq = e.seq "
                    "AND d.consumer = ?) <> 1",
                    {kMerchant, consumer}));
+      if (bad[0].Int(0) != 0) {  // name them: seq, deliveries (and the last seq) for the log
+        RG_ASSIGN_OR_RETURN(
+            auto which,
+            tx.Query("SELECT e.seq, (SELECT COUNT(*) FROM test_deliveries d WHERE d.merchant_id = "
+                     "e.merchant_id AND d.seq = e.seq AND d.consumer = ?) AS k FROM events e "
+                     "WHERE e.merchant_id = ? ORDER BY e.seq",
+                     {consumer, kMerchant}));
+        std::string list;
+        for (const auto& w : which)
+          if (w.Int(1) != 1) list += fmt::format(" seq {} x{};", w.Int(0), w.Int(1));
+        ADD_FAILURE() << "deliveries other than once:" << list << " of " << which.size();
+      }
       return std::pair{n[0].Int(0), bad[0].Int(0)};
     });
     EXPECT_TRUE(r.has_value()) << r.error().ToString();
