@@ -136,6 +136,14 @@ TEST_P(TimelineApi, QueuedMessagesShowFromTheOutboxAmongTheEventsAndFollowAMerge
   auto msg = Get("/api/v1/messages?member_id=" + amy, a_.owner_key);
   ASSERT_EQ(msg.status, 200) << msg.raw;
   EXPECT_EQ(msg.body["data"].size(), 3u) << msg.raw;
+  // The export carries the survivor's three messages, newest first, in the timeline's shape.
+  auto x = Get("/api/v1/members/" + amy + "/export", a_.owner_key);
+  ASSERT_EQ(x.status, 200) << x.raw;
+  ASSERT_EQ(x.body["messages"].size(), 3u) << x.raw;
+  EXPECT_EQ(x.body["messages"][0]["id"], m3);
+  EXPECT_EQ(x.body["messages"][2]["id"], m1);
+  EXPECT_EQ(x.body["messages"][2]["data"], q1["data"]);
+  EXPECT_TRUE(x.body["messages"][2]["seq"].is_null());
 
   for (const char* bad : {"12", "x.-", "-.-", "1.2:0"}) {
     auto r = Get("/api/v1/members/" + amy + "/timeline?cursor=" + bad, a_.owner_key);

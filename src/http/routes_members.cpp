@@ -170,9 +170,20 @@ void RegisterMemberRoutes(Router& router) {
               {{"kind", i.kind}, {"value", i.value}, {"created_at", FormatRfc3339(i.created_at)}});
         json evs = json::array();
         for (const auto& e : x.events) evs.push_back(ToJson(e));
+        // The member's messages: each outbox row as its timeline's queued entry (no event
+        // records the queued step; messaging/member_timeline.h), newest first.
+        RG_ASSIGN_OR_RETURN(auto queued, messaging::MemberQueuedEntries(tx, r.actor.merchant_id, id,
+                                                                        std::nullopt, 100'000));
+        json messages = json::array();
+        for (const auto& q : queued) {
+          json j = ToJson(messaging::QueuedTimelineEntry(r.actor.merchant_id, id, q));
+          j["seq"] = nullptr;
+          messages.push_back(std::move(j));
+        }
         json body = {{"member", ToJson(x.member)},
                      {"identities", identities},
                      {"events", evs},
+                     {"messages", messages},
                      {"merchant", ToJson(r.merchant)},
                      {"exported_at", FormatRfc3339(r.actor.now)}};
         // Loyalty: balances, every ledger entry, orders, tier, stamp rewards, the wallet.
