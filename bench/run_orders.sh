@@ -239,9 +239,6 @@ bench_backend() {
     local waited
     waited=$(sort "$waits" | uniq -c | sort -rn | sed -E 's/^ *//' | paste -sd, | sed 's/,/, /g')
     echo "== $name: active backends' wait events (20 samples during run 1): $waited" >&2
-    # Events committed but not numbered yet right after the runs (since migration 12 PostgreSQL
-    # numbers events after commit, every 10 ms): how far the sequencer trails.
-    echo "== $name: events unnumbered / all after the runs: $(pg_sql "$url" "SELECT count(*) FILTER (WHERE seq IS NULL) || ' / ' || count(*) FROM events" || echo '?')" >&2
     notes="$notes; $extra; backends waiting: $waited"
   fi
 

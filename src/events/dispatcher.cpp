@@ -6,53 +6,8 @@
 
 namespace regulars::events {
 
-Sequencer::Sequencer(store::Database& db, std::function<void()> on_numbered)
-    : db_(db), on_numbered_(std::move(on_numbered)) {}
-
-Sequencer::~Sequencer() { Stop(); }
-
-void Sequencer::Start(int interval_ms) {
-  if (db_.dialect() != store::Dialect::kPostgres || thread_.joinable()) return;
-  {
-    std::lock_guard lock(mu_);
-    stop_ = false;
-  }
-  thread_ = std::thread([this, interval_ms] {
-    std::unique_lock lock(mu_);
-    while (!stop_) {
-      lock.unlock();
-      auto n = NumberPending(db_);
-      if (!n)
-        spdlog::error("event numbering failed: {}", n.error().ToString());
-      else if (*n > 0 && on_numbered_)
-        on_numbered_();
-      lock.lock();
-      cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),
-                   [&] { return stop_ || notified_; });
-      notified_ = false;
-    }
-  });
-}
-
-void Sequencer::Stop() {
-  {
-    std::lock_guard lock(mu_);
-    stop_ = true;
-  }
-  cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void Sequencer::Notify() {
-  {
-    std::lock_guard lock(mu_);
-    notified_ = true;
-  }
-  cv_.notify_all();
-}
-
 Dispatcher::Dispatcher(store::Database& db, const Clock& clock, int batch_size)
-    : db_(db), clock_(clock), batch_size_(batch_size), sequencer_(db, [this] { Notify(); }) {}
+    : db_(db), clock_(clock), batch_size_(batch_size) {}
 
 Dispatcher::~Dispatcher() { Stop(); }
 
@@ -60,8 +15,6 @@ void Dispatcher::Register(Consumer* consumer) { consumers_.push_back(consumer); 
 
 Result<int64_t> Dispatcher::RunOnce() {
   if (consumers_.empty()) return 0;
-  if (auto n = NumberPending(db_); !n)
-    spdlog::error("event numbering failed: {}", n.error().ToString());
   struct Pending {
     Id merchant_id;
     int64_t last_seq;
@@ -123,7 +76,6 @@ Result<int64_t> Dispatcher::Deliver(Consumer& c, Id merchant_id, int64_t last_se
 }
 
 void Dispatcher::Start(int poll_ms) {
-  sequencer_.Start();
   thread_ = std::thread([this, poll_ms] {
     std::unique_lock lock(mu_);
     while (!stop_) {
@@ -137,7 +89,6 @@ void Dispatcher::Start(int poll_ms) {
 }
 
 void Dispatcher::Stop() {
-  sequencer_.Stop();
   {
     std::lock_guard lock(mu_);
     stop_ = true;

@@ -9,7 +9,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -31,28 +30,6 @@ class Consumer {
   virtual Status Handle(store::Tx& tx, const Event& event) = 0;
 };
 
-// Runs NumberPending (event_repo.h) on a background thread every `interval_ms` or when woken,
-// and calls `on_numbered` after a round that numbered events. Does nothing on SQLite (events are
-// numbered when they commit). Several sequencers, in one process or several, are safe: rounds
-// take turns under an advisory lock.
-class Sequencer {
- public:
-  explicit Sequencer(store::Database& db, std::function<void()> on_numbered = {});
-  ~Sequencer();
-  void Start(int interval_ms = 10);
-  void Stop();
-  void Notify();
-
- private:
-  store::Database& db_;
-  std::function<void()> on_numbered_;
-  std::thread thread_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  bool notified_ = false;
-};
-
 class Dispatcher {
  public:
   // `db` and `clock` must outlive the dispatcher.
@@ -62,14 +39,10 @@ class Dispatcher {
   // Not thread-safe with RunOnce/Start; register every consumer first.
   void Register(Consumer* consumer);
 
-  // Delivers every pending event to every consumer; returns how many deliveries it made. On
-  // PostgreSQL it first numbers the events committed so far (NumberPending), so they are among
-  // those delivered.
+  // Delivers every pending event to every consumer; returns how many deliveries it made.
   Result<int64_t> RunOnce();
 
-  // Runs RunOnce on a background thread, woken by Notify() or every `poll_ms`. On PostgreSQL it
-  // also starts the process's Sequencer (every 10 ms), which wakes the dispatcher when it has
-  // numbered events.
+  // Runs RunOnce on a background thread, woken by Notify() or every `poll_ms`.
   void Start(int poll_ms = 500);
   void Stop();
   void Notify();
@@ -81,7 +54,6 @@ class Dispatcher {
   const Clock& clock_;
   int batch_size_;
   std::vector<Consumer*> consumers_;
-  Sequencer sequencer_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;

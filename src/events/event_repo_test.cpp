@@ -6,8 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "events/event_repo.h"
@@ -33,17 +31,7 @@ class EventRepoTest : public store::BackendTest {
     ASSERT_TRUE(s.has_value()) << s.error().ToString();
   }
 
-  // Numbers what has committed (PostgreSQL; nothing to do on SQLite) and returns how many.
-  int64_t Number() {
-    auto n = NumberPending(db());
-    EXPECT_TRUE(n.has_value()) << n.error().ToString();
-    return n.value_or(-1);
-  }
-
-  bool IsPostgres() const { return db_->dialect() == store::Dialect::kPostgres; }
-
   std::vector<Event> All() {
-    Number();
     auto events = db().ReadValue([](store::Tx& tx) { return ReadEvents(tx, kMerchant, 0, 1000); });
     EXPECT_TRUE(events.has_value()) << events.error().ToString();
     return events.value_or(std::vector<Event>{});
@@ -162,7 +150,6 @@ TEST_P(EventRepoTest, ThousandsOfEventsInOneTransactionGetConsecutiveSeqs) {
     return {};
   });
   ASSERT_TRUE(s.has_value()) << s.error().ToString();
-  EXPECT_EQ(Number(), IsPostgres() ? kEvents + 1 : 0);
   auto mine = db().ReadValue([](store::Tx& tx) { return ReadEvents(tx, kMerchant, 0, 10000); });
   auto other = db().ReadValue([](store::Tx& tx) { return ReadEvents(tx, kOther, 0, 10000); });
   ASSERT_TRUE(mine.has_value()) << mine.error().ToString();
@@ -190,7 +177,6 @@ TEST_P(EventRepoTest, ThousandsOfEventsInOneTransactionGetConsecutiveSeqs) {
     RG_TRY(AppendEvent(tx, kMerchant, 1, {"next", std::nullopt, "test", "{}"}));
     return {};
   }));
-  Number();
   auto last = db().ReadValue(
       [&](store::Tx& tx) { return ReadEvents(tx, kMerchant, kEvents - others, 10); });
   ASSERT_TRUE(last.has_value()) << last.error().ToString();
@@ -200,8 +186,8 @@ TEST_P(EventRepoTest, ThousandsOfEventsInOneTransactionGetConsecutiveSeqs) {
 }
 
 // Writers of one merchant at once: every committed event has its own seq, 1..N without a gap,
-// and each transaction's two events are adjacent (SQLite: the numbering holds the merchant row
-// until COMMIT; PostgreSQL: the sequencer numbers by transaction, then insert order).
+// and each transaction's two events are adjacent (the numbering holds the merchant row until
+// COMMIT, so no other transaction's event can come between).
 TEST_P(EventRepoTest, ConcurrentWritersGetGapFreeAdjacentSeqs) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 25;
@@ -230,180 +216,6 @@ TEST_P(EventRepoTest, ConcurrentWritersGetGapFreeAdjacentSeqs) {
     EXPECT_EQ(events[i].type, i % 2 == 0 ? "a" : "b") << "seq " << events[i].seq;
     if (i % 2 == 1) EXPECT_EQ(events[i].actor, events[i - 1].actor) << "seq " << events[i].seq;
   }
-}
-
-// PostgreSQL numbers after COMMIT: a committed event is invisible to readers by seq (and the
-// merchant's last_event_seq stays) until NumberPending, but a member's events show it at once,
-// ahead of the numbered ones. An event of a rolled-back transaction is never numbered.
-TEST_P(EventRepoTest, ReadersBySeqSeeAnEventOnceNumberedTheTimelineAtOnce) {
-  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
-    RG_TRY(AppendEvent(tx, kMerchant, 100, {"old", Id{5}, "test", "{}"}));
-    return {};
-  }));
-  Number();
-  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
-    RG_TRY(AppendEvent(tx, kMerchant, 200, {"new1", Id{5}, "test", "{}"}));
-    RG_TRY(AppendEvent(tx, kMerchant, 300, {"new2", Id{5}, "test", "{}"}));
-    return {};
-  }));
-  auto failed = db().Write([&](store::Tx& tx) -> Status {
-    RG_TRY(AppendEvent(tx, kMerchant, 400, {"lost", Id{5}, "test", "{}"}));
-    return Fail(Code::kFailedPrecondition, "changed my mind");
-  });
-  ASSERT_FALSE(failed.has_value());
-  auto by_seq = db().ReadValue([](store::Tx& tx) { return ReadEvents(tx, kMerchant, 0, 10); });
-  ASSERT_TRUE(by_seq.has_value()) << by_seq.error().ToString();
-  ASSERT_EQ(by_seq->size(), IsPostgres() ? 1u : 3u);
-  EXPECT_EQ(Scalar("SELECT last_event_seq FROM merchants WHERE merchant_id = 42"),
-            IsPostgres() ? 1 : 3);
-  auto timeline =
-      db().ReadValue([](store::Tx& tx) { return MemberEvents(tx, kMerchant, 5, 0, 10); });
-  ASSERT_TRUE(timeline.has_value()) << timeline.error().ToString();
-  ASSERT_EQ(timeline->size(), 3u);
-  EXPECT_EQ((*timeline)[0].type, "new2");
-  EXPECT_EQ((*timeline)[0].seq, IsPostgres() ? 0 : 3);
-  EXPECT_EQ((*timeline)[1].type, "new1");
-  EXPECT_EQ((*timeline)[1].seq, IsPostgres() ? 0 : 2);
-  EXPECT_EQ((*timeline)[2].type, "old");
-  EXPECT_EQ((*timeline)[2].seq, 1);
-  // A later page (before seq 1) holds no unnumbered event.
-  auto older = db().ReadValue([](store::Tx& tx) { return MemberEvents(tx, kMerchant, 5, 1, 10); });
-  ASSERT_TRUE(older.has_value()) << older.error().ToString();
-  EXPECT_EQ(older->size(), 0u);
-
-  EXPECT_EQ(Number(), IsPostgres() ? 2 : 0);
-  EXPECT_EQ(Number(), 0);
-  auto events = All();
-  ASSERT_EQ(events.size(), 3u);
-  EXPECT_EQ(events[1].type, "new1");
-  EXPECT_EQ(events[1].seq, 2);
-  EXPECT_EQ(events[2].type, "new2");
-  EXPECT_EQ(events[2].seq, 3);
-  EXPECT_EQ(Scalar("SELECT last_event_seq FROM merchants WHERE merchant_id = 42"), 3);
-  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM events"), 3);
-}
-
-// A bulk writer's reserved seqs (ReserveEventSeqs) and events waiting for the sequencer: the
-// numbering continues after the reservation, without a gap or a collision.
-TEST_P(EventRepoTest, ReservedSeqsAndLaterNumberingDoNotCollide) {
-  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
-    RG_TRY(AppendEvent(tx, kMerchant, 100, {"appended", std::nullopt, "test", "{}"}));
-    return {};
-  }));
-  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
-    RG_ASSIGN_OR_RETURN(int64_t first, ReserveEventSeqs(tx, kMerchant, 2));
-    for (int64_t k = 0; k < 2; ++k)
-      RG_TRY(tx.Exec(
-          "INSERT INTO events (merchant_id, seq, id, type, member_id, occurred_at, actor, data) "
-          "VALUES (?, ?, ?, 'bulk', NULL, 0, 'test', '{}')",
-          {kMerchant, first + k, NewId()}));
-    return {};
-  }));
-  auto events = All();
-  ASSERT_EQ(events.size(), 3u);
-  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(events[i].seq, static_cast<int64_t>(i + 1));
-  // SQLite numbers at commit (the appended event first); PostgreSQL after the bulk commit.
-  EXPECT_EQ(events[IsPostgres() ? 2 : 0].type, "appended");
-  EXPECT_EQ(Scalar("SELECT last_event_seq FROM merchants WHERE merchant_id = 42"), 3);
-}
-
-// A transaction that stays open holds the numbering horizon: events committed after it began
-// are written at once (no writer waits) but numbered only once it ends, so none of them can get
-// a seq below one of its own.
-TEST_P(EventRepoTest, LongTransactionDelaysNumberingNotWrites) {
-  if (!IsPostgres()) GTEST_SKIP() << "SQLite numbers events at commit";
-  std::mutex mu;
-  std::condition_variable cv;
-  bool began = false, release = false;
-  std::thread long_tx([&] {
-    auto s = db().Write([&](store::Tx& tx) -> Status {
-      RG_TRY(tx.Exec("INSERT INTO test_rows (merchant_id, n) VALUES (?, 1)", {kMerchant}));
-      {
-        std::unique_lock lock(mu);
-        began = true;
-        cv.notify_all();
-        cv.wait(lock, [&] { return release; });
-      }
-      RG_TRY(AppendEvent(tx, kMerchant, 1, {"long", std::nullopt, "test", "{}"}));
-      return {};
-    });
-    EXPECT_TRUE(s.has_value()) << s.error().ToString();
-  });
-  {
-    std::unique_lock lock(mu);
-    cv.wait(lock, [&] { return began; });
-  }
-  for (int k = 0; k < 3; ++k)
-    ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
-      RG_TRY(AppendEvent(tx, kMerchant, 2, {"short", std::nullopt, "test", "{}"}));
-      return {};
-    }));
-  EXPECT_EQ(Number(), 0);  // committed, but above the horizon the open transaction holds
-  EXPECT_EQ(Scalar("SELECT COUNT(*) FROM events WHERE seq IS NULL"), 3);
-  {
-    std::lock_guard lock(mu);
-    release = true;
-  }
-  cv.notify_all();
-  long_tx.join();
-  EXPECT_EQ(Number(), 4);
-  auto events = All();
-  ASSERT_EQ(events.size(), 4u);
-  EXPECT_EQ(events[0].type, "long");  // the oldest transaction first
-  for (size_t i = 0; i < 4; ++i) EXPECT_EQ(events[i].seq, static_cast<int64_t>(i + 1));
-}
-
-// Writers, the sequencer and a reader at once: every time the reader looks, the events it saw
-// before are still there with the same seqs, and the seqs it sees are 1..n without a gap (no
-// event ever appears below a seq already seen); in the end every committed event is numbered.
-TEST_P(EventRepoTest, NoEventAppearsBelowASeqAlreadySeen) {
-  constexpr int kThreads = 4;
-  constexpr int kPerThread = 30;
-  std::atomic<bool> writing{true};
-  std::atomic<int> active{kThreads};
-  std::atomic<int> errors{0};
-  std::vector<std::thread> writers;
-  for (int t = 0; t < kThreads; ++t)
-    writers.emplace_back([&, t] {
-      for (int k = 0; k < kPerThread; ++k) {
-        auto s = db().Write([&](store::Tx& tx) -> Status {
-          RG_TRY(AppendEvent(tx, kMerchant, 1, {"w", std::nullopt, std::to_string(t), "{}"}));
-          return {};
-        });
-        if (!s) ++errors;
-      }
-      --active;
-    });
-  std::thread sequencer([&] {
-    while (writing.load())
-      if (!NumberPending(db())) ++errors;
-  });
-  std::vector<Id> seen;  // event id by seq - 1
-  int violations = 0;
-  auto look = [&] {
-    auto events = db().ReadValue([](store::Tx& tx) { return ReadEvents(tx, kMerchant, 0, 1000); });
-    if (!events) {
-      ++errors;
-      return;
-    }
-    for (size_t i = 0; i < events->size(); ++i) {
-      const Event& e = (*events)[i];
-      if (e.seq != static_cast<int64_t>(i + 1)) ++violations;
-      if (i < seen.size() && seen[i] != e.id) ++violations;
-    }
-    if (events->size() < seen.size()) ++violations;
-    seen.clear();
-    for (const Event& e : *events) seen.push_back(e.id);
-  };
-  while (active.load() > 0) look();
-  for (auto& th : writers) th.join();
-  writing = false;
-  sequencer.join();
-  Number();
-  look();
-  EXPECT_EQ(errors.load(), 0);
-  EXPECT_EQ(violations, 0);
-  EXPECT_EQ(seen.size(), static_cast<size_t>(kThreads * kPerThread));
 }
 
 }  // namespace

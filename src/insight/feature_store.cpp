@@ -464,19 +464,6 @@ std::string Placeholders(size_t n) {
   return s;
 }
 
-// PostgreSQL: the order and refund events of `merchant_id` committed in this snapshot but not
-// numbered yet (events/event_repo.h), as (event id, member id). Empty on SQLite.
-Result<std::vector<std::pair<Id, Id>>> UnnumberedOrderEvents(Tx& tx, Id merchant_id) {
-  std::vector<std::pair<Id, Id>> out;
-  if (tx.dialect() != store::Dialect::kPostgres) return out;
-  RG_ASSIGN_OR_RETURN(Rows rows,
-                      tx.Query("SELECT id, member_id FROM events WHERE merchant_id = ? AND seq IS "
-                               "NULL AND type IN ('order_created', 'order_refunded')",
-                               {merchant_id}));
-  for (const Row& r : rows) out.emplace_back(r.Int(0), r.Int(1));
-  return out;
-}
-
 Result<MerchantMeta> LoadMeta(Tx& tx, Id merchant_id) {
   MerchantMeta m;
   RG_ASSIGN_OR_RETURN(
@@ -754,9 +741,6 @@ Result<MerchantFeatures> BuildMerchantFeatures(Tx& tx, Id merchant_id, Micros no
   f.timezone = meta.timezone;
   f.currency = meta.currency;
   f.last_seq = meta.last_seq;
-  // Their orders and refunds are read below: applying the events again would count them twice.
-  RG_ASSIGN_OR_RETURN(auto unnumbered, UnnumberedOrderEvents(tx, merchant_id));
-  for (const auto& [event_id, member] : unnumbered) f.absorbed_unnumbered.insert(event_id);
   // Keyset pagination by member id, all in `tx` (one snapshot): only one chunk of rows and
   // member records is held besides the growing columns.
   RG_ASSIGN_OR_RETURN(Rows count, tx.Query("SELECT COUNT(*) FROM members WHERE merchant_id = ? "
@@ -847,9 +831,6 @@ int64_t JsonInt(const nlohmann::json& j, const char* key) {
 
 Result<int64_t> FeatureStore::CatchUp() {
   std::lock_guard apply(apply_mu_);
-  // PostgreSQL: the events committed so far get their seqs first (events/event_repo.h), so a
-  // catch-up after a write sees that write's events.
-  RG_TRY(events::NumberPending(db_));
   int64_t applied = 0;
   std::map<Id, int64_t> heads;
   RG_TRY(db_.Read([&](Tx& tx) -> Status {
@@ -897,14 +878,10 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
     const auto& f = *merchants_.at(mid);
     return f.index_of.contains(member);
   };
-  std::unordered_set<Id> absorbed;  // see MerchantFeatures::absorbed_unnumbered
   {
     std::shared_lock lock(mu_);
     from = merchants_.at(mid)->last_seq;
-    absorbed = merchants_.at(mid)->absorbed_unnumbered;
   }
-  std::vector<Id> consumed;      // events of `absorbed` read now: skipped, then forgotten
-  std::vector<Id> new_absorbed;  // unnumbered order events of members reloaded whole now
   // Everything is read in one snapshot: the members reloaded reflect exactly the events read.
   std::vector<Op> ops;
   std::set<Id> reload;
@@ -924,8 +901,6 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
     points.clear();
     last = from;
     count = 0;
-    consumed.clear();
-    new_absorbed.clear();
     RG_ASSIGN_OR_RETURN(meta, LoadMeta(tx, mid));
     std::set<Id> order_ids;
     while (true) {
@@ -934,10 +909,6 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
       for (const auto& e : page) {
         last = e.seq;
         ++count;
-        if (absorbed.contains(e.id)) {
-          consumed.push_back(e.id);
-          continue;
-        }
         if (!e.member_id) {
           if (e.type == "tier_created") tiers_created = true;
           continue;
@@ -1032,9 +1003,6 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
     }
     std::vector<Id> members(reload.begin(), reload.end());
     RG_ASSIGN_OR_RETURN(reloaded, LoadMembers(tx, mid, &members, now));
-    RG_ASSIGN_OR_RETURN(auto unnumbered, UnnumberedOrderEvents(tx, mid));
-    for (const auto& [event_id, member] : unnumbered)
-      if (reload.contains(member)) new_absorbed.push_back(event_id);
     return {};
   }));
 
@@ -1084,8 +1052,6 @@ Result<int64_t> FeatureStore::CatchUpMerchant(Id mid) {
       f.garbage_facts * MerchantFeatures::kCompactFraction > f.order_facts.size())
     f.CompactOrderLogs();
   f.last_seq = last;
-  for (Id id : consumed) f.absorbed_unnumbered.erase(id);
-  f.absorbed_unnumbered.insert(new_absorbed.begin(), new_absorbed.end());
   bytes_.store(ComputeBytesLocked(), std::memory_order_relaxed);
   return count;
 }

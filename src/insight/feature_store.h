@@ -35,7 +35,6 @@
 #include <thread>
 #include <type_traits>
 #include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -224,11 +223,6 @@ struct MerchantFeatures {
   std::vector<uint8_t> rfm_r, rfm_f, rfm_m;  // 1..5, 0 = never bought
   std::vector<uint8_t> rfm_group;            // RfmGroup enum (rfm.h)
   int64_t last_seq = 0;                      // last event applied
-  // PostgreSQL numbers events after they commit (events/event_repo.h): order and refund events
-  // that were not numbered yet in the snapshot this state was read from, but whose effect it
-  // already holds (a build, or a member reloaded whole). Their seq is above last_seq; the tailer
-  // skips each one when it reads it, and forgets it.
-  std::unordered_set<Id> absorbed_unnumbered;
   // Kind and time of the fitted model applied (empty / 0 when none).
   std::string model_kind;
   Micros model_fitted_at = 0;
@@ -313,10 +307,8 @@ class FeatureStore {
   FeatureStore(const FeatureStore&) = delete;
   FeatureStore& operator=(const FeatureStore&) = delete;
 
-  Status Build();  // from the database, all merchants
-  // Applies events after last_seq; returns how many. On PostgreSQL it numbers the events
-  // committed so far first (events::NumberPending).
-  Result<int64_t> CatchUp();
+  Status Build();                 // from the database, all merchants
+  Result<int64_t> CatchUp();      // applies events after last_seq; returns how many
   void Start(int poll_ms = 200);  // background tailer (CatchUp in a loop), Stop()
   void Stop();
   // Wakes the tailer at once (after a write committed).
@@ -385,9 +377,8 @@ struct BuildOptions {
 };
 
 // Builds one merchant's features from the database inside `tx` (used by tests and Build()).
-// last_seq is the merchant's last event seq read in the same snapshot (on PostgreSQL, with the
-// order and refund events committed but not numbered yet in absorbed_unnumbered). Members are read
-// in chunks of options.members_per_chunk (all in `tx`), so the memory besides the result is about
+// last_seq is the merchant's last event seq read in the same snapshot. Members are read in
+// chunks of options.members_per_chunk (all in `tx`), so the memory besides the result is about
 // one chunk's rows; the result does not depend on the chunk size. Error: members_per_chunk 0
 // (invalid_argument, field "members_per_chunk").
 Result<MerchantFeatures> BuildMerchantFeatures(store::Tx& tx, Id merchant_id, Micros now,

@@ -205,7 +205,6 @@ TEST_P(CouponServiceTest, IssueRedeemOnceWithDiscountAndEvents) {
               Code::kFailedPrecondition,
               "coupon already redeemed at " + FormatRfc3339(redeemed_at));
 
-  ASSERT_TRUE(events::NumberPending(db()).has_value());  // PostgreSQL numbers after commit
   auto events =
       db().ReadValue([&](store::Tx& tx) { return events::ReadEvents(tx, merchant_, 0, 100); });
   ASSERT_TRUE(events);
@@ -284,7 +283,6 @@ TEST_P(CouponServiceTest, EightConcurrentRedeemersOneSuccess) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(ok, 1);
   EXPECT_EQ(refused, 7);
-  ASSERT_TRUE(events::NumberPending(db()).has_value());  // PostgreSQL numbers after commit
   auto events =
       db().ReadValue([&](store::Tx& tx) { return events::ReadEvents(tx, merchant_, 0, 100); });
   ASSERT_TRUE(events);

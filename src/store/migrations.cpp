@@ -13,20 +13,9 @@
 #include "store/schema/0009_insight.h"
 #include "store/schema/0010_messaging.h"
 #include "store/schema/0011_config_version.h"
-#include "store/schema/0012_event_sequencer.h"
 
 namespace regulars::store {
-namespace {
-
-// A migration whose SQL starts with this line runs on PostgreSQL only; SQLite records it as
-// applied without running it.
-constexpr std::string_view kPostgresOnly = "-- PostgreSQL only";
-
-bool RunsOn(const Migration& m, Dialect d) {
-  return d == Dialect::kPostgres || !m.sql.starts_with(kPostgresOnly);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 const std::vector<Migration>& AllMigrations() {
   static const std::vector<Migration> kAll = {
@@ -41,7 +30,6 @@ const std::vector<Migration>& AllMigrations() {
       {9, "insight", schema::kInsight},
       {10, "messaging", schema::kMessaging},
       {11, "config_version", schema::kConfigVersion},
-      {12, "event_sequencer", schema::kEventSequencer},
   };
   return kAll;
 }
@@ -81,7 +69,7 @@ Result<int> Migrate(Database& db, const Clock& clock) {
       RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT 1 FROM schema_migrations WHERE version = ?",
                                               {int64_t{m.version}}));
       if (!rows.empty()) return {};
-      if (auto s = RunsOn(m, tx.dialect()) ? tx.ExecScript(m.sql) : Status{}; !s) {
+      if (auto s = tx.ExecScript(m.sql); !s) {
         Error e = s.error();
         e.message = fmt::format("migration {} ({}) failed: {}", m.version, m.name, e.message);
         return std::unexpected(std::move(e));
