@@ -22,8 +22,9 @@
 // event's seq and the next row's (created_at, id), both inclusive, or "ended" — so the next page
 // resumes the same merge exactly: the pages concatenated are the merge of the two whole streams,
 // no entry twice, none skipped; what is added after the first page (newer than both heads) is
-// not mixed into later pages. One exception: an event not numbered yet (PostgreSQL, until the
-// sequencer numbers it; events/event_repo.h) has no seq to name. When the next event is one,
+// not mixed into later pages. One exception: an event not numbered yet (seq 0; none today, as
+// events are numbered at commit, but the merge allows for the numbering after commit proposed in
+// docs/architecture.md, events/) has no seq to name. When the next event is one,
 // the cursor says "events from the newest again, without these ids" (the unnumbered events
 // already shown), so nothing repeats or is skipped, but events written meanwhile may show on
 // that next page. The cursor is opaque to clients ("<seq>.<created_at>:<id>", "-" for a stream
