@@ -331,6 +331,10 @@ SmtpResult SmtpSession::FinishPipelined(std::string_view message, bool* retry) {
       Reset();
     return !Positive(mr.code) ? Failed("MAIL FROM", mr) : Failed("RCPT TO", rr);
   }
+  return SendData(dr, message);
+}
+
+SmtpResult SmtpSession::SendData(const Reply& dr, std::string_view message) {
   if (dr.code != 354) {
     Reset();
     return Failed("DATA", dr);
@@ -391,22 +395,7 @@ SmtpResult SmtpSession::Attempt(std::string_view mail_from, std::string_view rcp
     Close();
     return Failed("DATA", dr);
   }
-  if (dr.code != 354) {
-    Reset();
-    return Failed("DATA", dr);
-  }
-  Reply end;
-  if (!Write(DotStuff(message)) || (end = Read()).code == 0) {
-    Close();
-    return Failed("end of data (the server may have taken the message)", end);
-  }
-  if (!Positive(end.code)) {
-    Reset();
-    return Failed("end of data", end);
-  }
-  out.sent = true;
-  out.code = end.code;
-  return out;
+  return SendData(dr, message);
 }
 
 }  // namespace regulars::messaging

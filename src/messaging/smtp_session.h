@@ -74,6 +74,8 @@ class SmtpSession {
                      bool* retry);
   // The pipelined transaction after its envelope was written: the three replies, then the body.
   SmtpResult FinishPipelined(std::string_view message, bool* retry);
+  // After DATA's reply `dr`: the body unless DATA was refused, then the end-of-data reply.
+  SmtpResult SendData(const Reply& dr, std::string_view message);
   SmtpResult Failed(std::string_view what, const Reply& r);
   void Reset();  // after a refusal: RSET keeps the session for the next message; else closed
   bool Open(std::string* error);
