@@ -721,6 +721,29 @@ TEST_P(CrashTest, AcknowledgedWritesSurviveSigkillExactlyOnce) {
       replays_);
 }
 
+// A stop signal during start-up (here during the demo seed: after the stop signals are masked,
+// before the HTTP server listens) still stops the server cleanly: exit 0, not killed by the
+// signal's default action and not left serving (cli/main.cpp repeats Stop until Serve returns).
+TEST(ServeStop, SigtermDuringStartUpStopsTheServer) {
+  char tmpl[] = "/tmp/regulars-stop-XXXXXX";
+  ASSERT_NE(mkdtemp(tmpl), nullptr);
+  const fs::path dir = tmpl, data = dir / "data";
+  pid_t pid = Spawn({REGULARS_BIN, "serve", "--listen", "127.0.0.1:0", "--json", "--demo", "--data",
+                     data.string()},
+                    "/dev/null", dir / "serve.out", dir / "serve.log");
+  ASSERT_GT(pid, 0);
+  // The database file appears when migrations run, after the mask; the seed takes seconds.
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(data / "regulars.db") && Clock::now() < deadline)
+    std::this_thread::sleep_for(milliseconds(2));
+  ASSERT_TRUE(fs::exists(data / "regulars.db")) << Tail(dir / "serve.log");
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  EXPECT_EQ(WaitExit(pid, milliseconds(60'000)), 0) << Tail(dir / "serve.log");
+  EXPECT_NE(ReadFile(dir / "serve.log").find("signal 15 received; stopping"), std::string::npos)
+      << Tail(dir / "serve.log");
+  if (!HasFailure()) fs::remove_all(dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, CrashTest, ::testing::Values("sqlite", "postgres"),
                          [](const ::testing::TestParamInfo<std::string>& info) {
                            return info.param;

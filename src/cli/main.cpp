@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -205,14 +206,24 @@ int Serve(const Common& common, const std::string& listen, bool demo) {
     }
     std::cout << "  stop with Ctrl-C" << std::endl;
   }
+  // A stop signal may come before Serve listens (it stays pending from the mask above, e.g.
+  // during a slow demo seed), and the HTTP server ignores a stop before it listens: so the
+  // waiter repeats Stop until Serve has returned.
+  std::atomic<bool> served{false};
   std::thread waiter([&] {
     int sig = 0;
     sigwait(&signals, &sig);
+    if (served) return;  // woken by the main thread below
     spdlog::info("signal {} received; stopping", sig);
-    server.Stop();
+    while (!served) {
+      server.Stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
   });
-  waiter.detach();
   server.Serve();
+  served = true;
+  pthread_kill(waiter.native_handle(), SIGTERM);  // a waiter still in sigwait returns
+  waiter.join();
   stopping = true;
   sweeper.join();
   import_worker.Stop();
