@@ -37,7 +37,10 @@ endfunction()
 # one of two precompiled headers: tests (linked with GTest) cmake/pch_test.h, the rest
 # cmake/pch.h. The definitions that fmt and spdlog add to their users are made global so that
 # every target compiles with the same macros as the PCH (GCC rejects a PCH otherwise).
+# The test binaries' own sources (and their PCH) compile at -O1 in optimised builds: about 40%
+# less compile time for the same tests; the code under test lives in the -O2 libraries.
 function(regulars_enable_pch)
+  set(test_opt $<$<NOT:$<CONFIG:Debug>>:-O1>)
   set(defs FMT_SHARED SPDLOG_COMPILED_LIB SPDLOG_FMT_EXTERNAL SPDLOG_SHARED_LIB)
   regulars_collect_targets(${PROJECT_SOURCE_DIR} all_targets)
   add_library(regulars_pch STATIC ${PROJECT_SOURCE_DIR}/cmake/pch.cpp)
@@ -59,10 +62,12 @@ function(regulars_enable_pch)
     get_target_property(libs ${t} LINK_LIBRARIES)
     if(libs AND "GTest::gtest" IN_LIST libs)
       target_precompile_headers(${t} REUSE_FROM regulars_pch_test)
+      target_compile_options(${t} PRIVATE ${test_opt})
     else()
       target_precompile_headers(${t} REUSE_FROM regulars_pch)
     endif()
   endforeach()
   target_compile_definitions(regulars_pch PRIVATE ${defs})
   target_compile_definitions(regulars_pch_test PRIVATE ${defs})
+  target_compile_options(regulars_pch_test PRIVATE ${test_opt})
 endfunction()

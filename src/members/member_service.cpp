@@ -251,19 +251,4 @@ Result<MemberExport> ExportMember(store::Tx& tx, const Actor& actor, Id member_i
   return out;
 }
 
-Result<Page<events::Event>> Timeline(store::Tx& tx, const Actor& actor, Id member_id,
-                                     std::optional<std::string> cursor, int limit) {
-  RG_TRY(Require(tx, actor, member_id));
-  RG_ASSIGN_OR_RETURN(auto cur, ParseCursor(cursor));
-  int64_t before = cur ? *ParseId(*cur) : 0;
-  RG_ASSIGN_OR_RETURN(auto evs,
-                      events::MemberEvents(tx, actor.merchant_id, member_id, before, limit + 1));
-  Page<events::Event> page;
-  bool more = static_cast<int>(evs.size()) > limit;
-  if (more) evs.resize(limit);
-  page.items = std::move(evs);
-  if (more) page.next_cursor = std::to_string(page.items.back().seq);
-  return page;
-}
-
 }  // namespace regulars::members

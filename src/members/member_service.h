@@ -59,8 +59,4 @@ struct MemberExport {
 };
 Result<MemberExport> ExportMember(store::Tx& tx, const accounts::Actor& actor, Id member_id);
 
-// The member's history, newest first. `cursor` is opaque.
-Result<Page<events::Event>> Timeline(store::Tx& tx, const accounts::Actor& actor, Id member_id,
-                                     std::optional<std::string> cursor, int limit);
-
 }  // namespace regulars::members

@@ -4,6 +4,7 @@
 
 #include "accounts/account_service.h"
 #include "commerce/branch_service.h"
+#include "events/event_repo.h"
 #include "store/testing.h"
 
 namespace regulars::members {
@@ -160,10 +161,10 @@ TEST_P(MemberServiceTest, ConsentIsRecordedWithWhoWhereHow) {
   ASSERT_TRUE(u.has_value());
   EXPECT_FALSE(u->consent[0]->granted);
   auto t = db().ReadValue(
-      [&](store::Tx& tx) { return Timeline(tx, As(merchant_), m->id, std::nullopt, 10); });
+      [&](store::Tx& tx) { return events::MemberEvents(tx, merchant_, m->id, 0, 10); });
   ASSERT_TRUE(t.has_value());
   std::vector<std::string> types;
-  for (auto& e : t->items) types.push_back(e.type);
+  for (auto& e : *t) types.push_back(e.type);
   EXPECT_EQ(types,
             (std::vector<std::string>{"consent_changed", "member_created", "consent_changed"}));
 }
@@ -183,8 +184,8 @@ TEST_P(MemberServiceTest, MergeMovesPhoneIdentitiesAndTimeline) {
   ASSERT_TRUE(by_old_phone.has_value());
   EXPECT_EQ(by_old_phone->id, a->id);
   auto t = db().ReadValue(
-      [&](store::Tx& tx) { return Timeline(tx, As(merchant_), a->id, std::nullopt, 10); });
-  EXPECT_EQ(t->items.size(), 3u);  // two member_created + member_merged
+      [&](store::Tx& tx) { return events::MemberEvents(tx, merchant_, a->id, 0, 10); });
+  EXPECT_EQ(t->size(), 3u);  // two member_created + member_merged
   auto again =
       db().WriteValue([&](store::Tx& tx) { return MergeMembers(tx, As(merchant_), a->id, b->id); });
   EXPECT_EQ(again.error().code, Code::kFailedPrecondition);
