@@ -273,6 +273,62 @@ struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
 };
+
+// The order ids of the file seen so far, each with the last line of its group: one slot per id in
+// an open-addressing table (linear probing, at most 3/4 full) of the id's 64-bit hash, its line
+// and where its bytes are in one arena; an id is compared byte for byte on a hash match. An id
+// costs no allocation of its own (a node map allocated a node per id, and a string per look-up
+// of a long id). Ids are never removed.
+class SeenOrders {
+ public:
+  // The last line of `id`'s group, or nullopt when `id` was not inserted.
+  std::optional<int64_t> Find(std::string_view id) const {
+    if (slots_.empty()) return std::nullopt;
+    uint64_t h = HashOf(id);
+    for (size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& s = slots_[i];
+      if (s.hash == 0) return std::nullopt;
+      if (s.hash == h && std::string_view(ids_).substr(s.offset, s.size) == id) return s.last_line;
+    }
+  }
+  // Records `id` (not inserted before) with the last line of its group.
+  void Insert(std::string_view id, int64_t last_line) {
+    if ((count_ + 1) * 4 > slots_.size() * 3) Grow();
+    Slot s{HashOf(id), last_line, ids_.size(), static_cast<uint32_t>(id.size())};
+    ids_.append(id);
+    Place(s);
+    ++count_;
+  }
+
+ private:
+  struct Slot {
+    uint64_t hash = 0;  // 0: empty
+    int64_t last_line = 0;
+    size_t offset = 0;  // into ids_
+    uint32_t size = 0;
+  };
+  static uint64_t HashOf(std::string_view id) {
+    uint64_t h = std::hash<std::string_view>{}(id);
+    return h == 0 ? 1 : h;
+  }
+  void Place(const Slot& s) {
+    size_t i = s.hash & mask_;
+    while (slots_[i].hash != 0) i = (i + 1) & mask_;
+    slots_[i] = s;
+  }
+  void Grow() {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(old.empty() ? size_t{1} << 16 : old.size() * 2, Slot{});
+    mask_ = slots_.size() - 1;
+    for (const Slot& s : old)
+      if (s.hash != 0) Place(s);
+  }
+  std::vector<Slot> slots_;  // a power of two of them
+  size_t mask_ = 0;
+  size_t count_ = 0;
+  std::string ids_;
+};
+
 struct OrderRef {
   std::string external_id;
   int64_t total_minor = 0;
@@ -643,7 +699,7 @@ class Engine {
   std::unordered_map<std::string, std::string> phone_cache_;
   static constexpr size_t kPhoneCacheMax = 1'000'000;
   // Order ids of the file → the last line of their group (a later line of one is rejected).
-  std::unordered_map<std::string, int64_t> seen_orders_;
+  SeenOrders seen_orders_;
   std::unordered_map<Id, std::vector<LineRef>> lines_;  // by member
   std::unordered_map<std::string, uint32_t, StringHash, std::equal_to<>> skus_;
   std::vector<Id> appended_;  // members whose lines_ grew in this transaction, in order
@@ -797,11 +853,11 @@ void Engine::ParseLine(const std::vector<std::string_view>& f, int64_t line) {
   if (oid.empty()) return Reject(line, Col(cols_.order_id), "is empty");
   if (oid.size() > 100) return Reject(line, Col(cols_.order_id), "is longer than 100 bytes");
   if (!group_ || group_->external_id != oid) {
-    if (auto it = seen_orders_.find(std::string(oid)); it != seen_orders_.end())
+    if (auto last = seen_orders_.Find(oid))
       return Reject(line, Col(cols_.order_id),
                     fmt::format("order {} already ended at line {}; an order's lines must be "
                                 "together",
-                                oid, it->second));
+                                oid, *last));
     EndGroup();
     group_.emplace();
     group_->external_id = std::string(oid);
@@ -960,7 +1016,7 @@ void Engine::EndGroup() {
   if (!group_) return;
   Group g = std::move(*group_);
   group_.reset();
-  seen_orders_.emplace(g.external_id, g.last_line);
+  seen_orders_.Insert(g.external_id, g.last_line);  // ParseLine opens no group of a seen id
   if (g.sales.empty() && g.returns.empty()) return;
   batch_.push_back(std::move(g));
 }

@@ -607,6 +607,51 @@ TEST(SqliteCheckpointTest, WalIsCopiedBackOffTheWriter) {
   EXPECT_EQ(*n, 2000);
 }
 
+// While the writer commits batch after batch, the background checkpointer never catches up with
+// the frames appended meanwhile; the writer then finishes the copy itself once the WAL passes its
+// bound (journal_size_limit, which every connection reports), and its next batch starts the WAL
+// again. 120 commits of ~1 MB each, back to back: after every commit the WAL file stays within the
+// bound plus two commits' frames (a commit crosses the bound, the copy lets the next restart it),
+// where without the bound it would hold all ~120 MB.
+TEST(SqliteCheckpointTest, WalStaysWithinItsBoundUnderBackToBackCommits) {
+  std::string url;
+  auto opened = OpenTestDatabase("sqlite", /*migrate=*/false, {}, &url);
+  ASSERT_TRUE(opened.has_value()) << opened.error().ToString();
+  Database& db = **opened;
+  std::string wal = (url.starts_with("sqlite:") ? url.substr(7) : url) + "-wal";
+  auto limit = db.ReadValue([](Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("PRAGMA journal_size_limit"));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(limit.has_value()) << limit.error().ToString();
+  EXPECT_EQ(*limit, int64_t{64} << 20);
+  ASSERT_TRUE(db.Write(
+      [](Tx& tx) { return tx.ExecScript("CREATE TABLE blobs (id INTEGER PRIMARY KEY, b TEXT)"); }));
+  const std::string payload(4000, 'x');
+  constexpr int kRows = 250;                             // per commit
+  constexpr int64_t kCommitBytes = kRows * (4096 + 24);  // a page and a frame header per row
+  std::error_code ec;
+  uintmax_t largest = 0;
+  for (int batch = 0; batch < 120; ++batch) {
+    auto s = db.Write([&](Tx& tx) -> Status {
+      for (int i = 0; i < kRows; ++i)
+        RG_TRY(tx.Exec("INSERT INTO blobs (id, b) VALUES (?, ?)",
+                       {int64_t{batch * kRows + i}, payload}));
+      return {};
+    });
+    ASSERT_TRUE(s.has_value()) << s.error().ToString();
+    largest = std::max(largest, std::filesystem::file_size(wal, ec));
+  }
+  EXPECT_GT(largest, 0u) << wal;
+  EXPECT_LE(largest, static_cast<uintmax_t>(*limit + 2 * kCommitBytes)) << wal;
+  auto n = db.ReadValue([](Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT COUNT(*) FROM blobs"));
+    return rows[0].Int(0);
+  });
+  ASSERT_TRUE(n.has_value());
+  EXPECT_EQ(*n, 120 * kRows);
+}
+
 // Polls `done` every 5 ms for up to 30 s (no timing is asserted).
 bool Eventually(const std::function<bool()>& done) {
   for (int i = 0; i < 6000; ++i) {

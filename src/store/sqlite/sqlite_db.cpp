@@ -32,6 +32,10 @@
 namespace regulars::store {
 namespace {
 
+// The WAL's size past which the writer checkpoints between batches so that the next batch starts
+// the WAL again from its beginning (see BoundWal).
+constexpr int64_t kWalBoundBytes = int64_t{64} << 20;
+
 int64_t NowMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
@@ -91,7 +95,11 @@ class Conn {
         "PRAGMA cache_size={};",
         o.sqlite_synchronous, writer ? -65536 : -16384);
     // The writer never checkpoints inside COMMIT (wal_autocheckpoint=0): a checkpointer thread
-    // with its own connection copies the WAL back in the background (see Checkpointer).
+    // with its own connection copies the WAL back in the background (see CheckpointLoop), and
+    // the writer finishes the copy itself between batches once the WAL passes kWalBoundBytes
+    // (see BoundWal). journal_size_limit (on every connection, so that any of them reports the
+    // bound) shrinks the WAL file back to the bound when the writer restarts it.
+    pragmas += fmt::format("PRAGMA journal_size_limit={};", kWalBoundBytes);
     if (writer) pragmas = "PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; " + pragmas;
     return Script(pragmas);
   }
@@ -286,6 +294,15 @@ class SqliteDatabase final : public Database {
     checkpointer_ = std::make_unique<Conn>();
     RG_TRY(checkpointer_->Open(path_, options_, /*writer=*/false));
     sqlite3_wal_hook(writer_->db(), &SqliteDatabase::OnWalCommit, this);
+    {
+      sqlite3_stmt* stmt = nullptr;
+      int64_t page_size = 4096;
+      if (sqlite3_prepare_v2(writer_->db(), "PRAGMA page_size", -1, &stmt, nullptr) == SQLITE_OK &&
+          sqlite3_step(stmt) == SQLITE_ROW)
+        page_size = std::max<int64_t>(512, sqlite3_column_int64(stmt, 0));
+      sqlite3_finalize(stmt);
+      wal_bound_pages_ = static_cast<int>(kWalBoundBytes / page_size);
+    }
     std::string level = options_.sqlite_synchronous;
     for (char& c : level) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     relaxable_ = level == "FULL" || level == "EXTRA" || level == "2" || level == "3";
@@ -358,6 +375,7 @@ class SqliteDatabase final : public Database {
   static int OnWalCommit(void* self, sqlite3*, const char*, int pages) {
     auto* db = static_cast<SqliteDatabase*>(self);
     db->wal_written_ = true;  // this commit wrote frames (and, when durable, synced them)
+    db->wal_pages_ = pages;
     if (pages >= kCheckpointPages) {
       {
         std::lock_guard lock(db->ckpt_mu_);
@@ -371,7 +389,9 @@ class SqliteDatabase final : public Database {
   // Checkpoints the WAL off the writer thread once it passes kCheckpointPages. PASSIVE never
   // waits for (or blocks) the writer or readers; it copies what no reader still needs, and the
   // writer restarts the WAL from the beginning once everything was copied. Without this the
-  // COMMIT that crossed SQLite's threshold did the copying and its fsync itself.
+  // COMMIT that crossed SQLite's threshold did the copying and its fsync itself. While the
+  // writer commits batch after batch (an import), this pass never catches up with the frames
+  // appended meanwhile, so the WAL is never restarted: BoundWal finishes the copy.
   void CheckpointLoop() {
     for (;;) {
       {
@@ -381,12 +401,30 @@ class SqliteDatabase final : public Database {
         if (ckpt_stopping_) break;
         ckpt_due_ = false;
       }
+      std::lock_guard pass(ckpt_pass_mu_);
       (void)sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                       nullptr, nullptr);
     }
     // A last full copy at shutdown keeps the WAL file small between runs.
+    std::lock_guard pass(ckpt_pass_mu_);
     (void)sqlite3_wal_checkpoint_v2(checkpointer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE,
                                     nullptr, nullptr);
+  }
+
+  // On the writer thread, outside a transaction, after a commit that left the WAL at
+  // kWalBoundBytes or more: copies the rest of the WAL back (PASSIVE, after waiting for a
+  // background pass in progress to end, whose copying it then does not repeat). When every frame
+  // is copied, the writer's next BEGIN restarts the WAL from its beginning and its first commit
+  // truncates the file to journal_size_limit, so the WAL stays within about the bound plus a
+  // batch. PASSIVE waits for no reader: frames a reader's snapshot still needs stay, and the next
+  // commit tries again. Costs the writer the copy of what the background pass had not reached
+  // and one fsync of the database file, once per kWalBoundBytes written.
+  void BoundWal() {
+    if (wal_pages_ < wal_bound_pages_) return;
+    wal_pages_ = 0;
+    std::lock_guard pass(ckpt_pass_mu_);
+    (void)sqlite3_wal_checkpoint_v2(writer_->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                    nullptr);
   }
 
   void WriterLoop() {
@@ -420,6 +458,7 @@ class SqliteDatabase final : public Database {
       }
       RunBatch(batch, results);
       for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
+      BoundWal();
     }
   }
 
@@ -566,6 +605,9 @@ class SqliteDatabase final : public Database {
   std::unique_ptr<Conn> checkpointer_;
   std::thread ckpt_thread_;
   std::mutex ckpt_mu_;
+  std::mutex ckpt_pass_mu_;  // held for each checkpoint call: one pass at a time
+  int wal_pages_ = 0;        // the WAL's frames after the last commit (OnWalCommit)
+  int wal_bound_pages_ = 0;  // kWalBoundBytes in pages of this database
   std::condition_variable ckpt_cv_;
   bool ckpt_due_ = false;
   bool ckpt_stopping_ = false;
