@@ -315,17 +315,23 @@ void Deliver(int n, const std::string& url, int port, int workers, int max_uncom
   o.max_uncommitted = max_uncommitted;
   o.relaxed_commits = !durable;
   Sender sender(*db, *SystemClock::Default(), o);
+  const store::WriteStats before = db->Stats();
   auto t0 = std::chrono::steady_clock::now();
   sender.Start();
   while (sender.sent() + sender.failed() < n)
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   double secs = Since(t0);
   sender.Stop();
+  const store::WriteStats after = db->Stats();
+  // transactions: the database's commits during delivery (claims, `sent` rows, ...); on SQLite
+  // the writer groups concurrent Writes into one, so this can be below the Write calls.
   fmt::print(
       "RESULT what=deliver n={} seconds={:.3f} rate={:.0f} failed={} max_uncommitted={} "
-      "sent_commits={} relaxed={} client={}\n",
-      n, secs, n / secs, sender.failed(), max_uncommitted, sender.sent_commits(), !durable,
-      curl ? "curl" : "session");
+      "sent_commits={} transactions={} relaxed={} client={}\n",
+      n, secs, n / secs, sender.failed(), max_uncommitted, sender.sent_commits(),
+      (after.durable_commits + after.relaxed_commits) -
+          (before.durable_commits + before.relaxed_commits),
+      !durable, curl ? "curl" : "session");
 }
 
 }  // namespace

@@ -4,11 +4,15 @@
 // row's created_at, the old event's data plus the subject; it sits in time order among the
 // member's events; pages of one entry walk the merged streams without a gap or a repeat; after
 // a member merge the merged member's messages show on the survivor's timeline (and no longer on
-// the merged member's); a cursor this list never gave out is invalid_argument naming `cursor`.
+// the merged member's); a cursor this list never gave out is invalid_argument naming `cursor`;
+// a sent message's `sent` step shows once, from its row (no message_sent event is written, and
+// an old one is left out).
 
 #include <gtest/gtest.h>
 
+#include "events/event_repo.h"
 #include "http_fixture.h"
+#include "messaging/outbox.h"
 
 namespace regulars::testing {
 namespace {
@@ -42,7 +46,9 @@ class TimelineApi : public HttpTest {
       ++n;
       for (const auto& e : r.body["data"]) {
         std::string t = e["type"];
-        out.push_back(t == "message_queued" ? t + " " + e["id"].get<std::string>() : t);
+        out.push_back(t == "message_queued" || t == "message_sent"
+                          ? t + " " + e["id"].get<std::string>()
+                          : t);
       }
       if (r.body["next_cursor"].is_null()) break;
       cursor = r.body["next_cursor"];
@@ -153,6 +159,77 @@ TEST_P(TimelineApi, QueuedMessagesShowFromTheOutboxAmongTheEventsAndFollowAMerge
   // Another merchant's member is not found.
   auto other = Get("/api/v1/members/" + amy + "/timeline", b_.owner_key);
   EXPECT_EQ(other.status, 404) << other.raw;
+}
+
+// `sent` appends no event: the row's sent_at is the timeline's message_sent entry (seq null, the
+// old event's data), above the queued one; a message_sent event written before the change is
+// left out (the row stands for it), so the message shows once per step; the export's messages
+// carry both steps.
+TEST_P(TimelineApi, ASentMessageShowsItsSentStepFromTheOutboxOnce) {
+  channel_ = New("/api/v1/channels", {{"kind", "log"}, {"name", "Log"}});
+  template_ =
+      New("/api/v1/templates",
+          {{"name", "Receipt"},
+           {"medium", "email"},
+           {"category", "transactional"},
+           {"variants", {{"en", {{"subject", "Thanks {{member.name}}"}, {"text", "Hi"}}}}}});
+  std::string amy = New(
+      "/api/v1/members",
+      {{"phone", "0912000311"}, {"name", "Amy"}, {"email", "amy@example.com"}, {"language", "en"}});
+  clock_.Advance(kMicrosPerSecond);
+  std::string m1 = Queue(amy, "ts:1");
+  std::string m2 = Queue(amy, "ts:2");
+  clock_.Advance(kMicrosPerSecond);
+  auto claimed = messaging::Claim(db(), 10, "w1", 60 * kMicrosPerSecond, clock_.Now());
+  ASSERT_TRUE(claimed.has_value()) << claimed.error().ToString();
+  ASSERT_EQ(claimed->size(), 2u);
+  clock_.Advance(kMicrosPerSecond);
+  Micros sent_at = clock_.Now();
+  const messaging::Message& sent = (*claimed)[0].id == *ParseId(m1) ? (*claimed)[0] : (*claimed)[1];
+  ASSERT_TRUE(messaging::Complete(db(), sent, "w1", "prov-1", sent_at));
+  // An old-style message_sent event for the same message (as written before the change).
+  ASSERT_TRUE(db().Write([&](store::Tx& tx) -> Status {
+    RG_TRY(events::AppendEvent(
+        tx, sent.merchant_id, sent_at,
+        events::NewEvent{"message_sent", sent.member_id, "system",
+                         json{{"message_id", m1}, {"provider_id", "prov-1"}}.dump()}));
+    return {};
+  }));
+  auto ev = db().ReadValue([&](store::Tx& tx) -> Result<int64_t> {
+    RG_ASSIGN_OR_RETURN(auto rows,
+                        tx.Query("SELECT COUNT(*) FROM events WHERE type = 'message_sent'"));
+    return rows[0].Int(0);
+  });
+  EXPECT_EQ(ev.value_or(-1), 1);  // the old-style one only: Complete wrote none
+
+  const std::vector<std::string> all = {"message_sent " + m1, "message_queued " + m2,
+                                        "message_queued " + m1, "member_created"};
+  EXPECT_EQ(Walk(amy, 100), all);
+  int pages = 0;
+  EXPECT_EQ(Walk(amy, 1, &pages), all);
+  EXPECT_EQ(pages, 4);
+  auto t = Get("/api/v1/members/" + amy + "/timeline?limit=1", a_.owner_key);
+  ASSERT_EQ(t.status, 200) << t.raw;
+  const json& s = t.body["data"][0];
+  EXPECT_EQ(s["id"], m1);
+  EXPECT_TRUE(s["seq"].is_null());
+  EXPECT_EQ(s["type"], "message_sent");
+  EXPECT_EQ(s["occurred_at"], FormatRfc3339(sent_at));
+  EXPECT_EQ(s["actor"], "system");
+  EXPECT_EQ(s["data"], (json{{"attempts", 1},
+                             {"channel_id", channel_},
+                             {"dedup_key", "ts:1"},
+                             {"medium", "email"},
+                             {"message_id", m1},
+                             {"provider_id", "prov-1"},
+                             {"purpose", "transactional"}}))
+      << s.dump();
+
+  auto x = Get("/api/v1/members/" + amy + "/export", a_.owner_key);
+  ASSERT_EQ(x.status, 200) << x.raw;
+  ASSERT_EQ(x.body["messages"].size(), 3u) << x.raw;
+  EXPECT_EQ(x.body["messages"][0]["type"], "message_sent");
+  EXPECT_EQ(x.body["messages"][0]["data"], s["data"]);
 }
 
 }  // namespace

@@ -246,14 +246,15 @@ void RegisterMemberRoutes(Router& router) {
               [](Request& r, store::Tx& tx) -> Result<Reply> {
                 RG_ASSIGN_OR_RETURN(Id id, r.IdParam("id", "member"));
                 RG_ASSIGN_OR_RETURN(int limit, r.Limit());
-                // Events merged with the outbox rows as message_queued entries; order and
+                // Events merged with the outbox rows' queued/sent steps; order and
                 // cursor: messaging/member_timeline.h.
                 RG_ASSIGN_OR_RETURN(auto page,
                                     messaging::MemberTimeline(tx, r.actor, id, r.Cursor(), limit));
                 json data = json::array();
                 for (const auto& e : page.items) {
                   json j = ToJson(e);
-                  if (e.type == "message_queued") j["seq"] = nullptr;  // an outbox row
+                  if (e.seq == 0 && (e.type == "message_queued" || e.type == "message_sent"))
+                    j["seq"] = nullptr;  // an outbox row's step
                   data.push_back(std::move(j));
                 }
                 return Reply{200, PageJson(data, page.next_cursor)};

@@ -36,6 +36,7 @@ std::string FormatTimelineCursor(const TimelineCursor& c) {
   }
   std::string queued =
       c.queued_ended || !c.queued ? "-" : fmt::format("{}:{}", c.queued->created_at, c.queued->id);
+  if (c.queued && !c.queued_ended && c.queued->step == MessageStep::kSent) queued += ":1";
   return events + "." + queued;
 }
 
@@ -68,9 +69,13 @@ Result<TimelineCursor> ParseTimelineCursor(std::string_view s) {
     size_t colon = q.find(':');
     if (colon == std::string_view::npos) return BadCursor();
     QueuedPosition p;
+    std::string_view rest = q.substr(colon + 1);
+    if (rest.ends_with(":1")) {  // a sent step; a queued step has no suffix
+      p.step = MessageStep::kSent;
+      rest.remove_suffix(2);
+    }
     int64_t id = 0;
-    if (!ParseInt(q.substr(0, colon), p.created_at) || !ParseInt(q.substr(colon + 1), id) ||
-        id <= 0)
+    if (!ParseInt(q.substr(0, colon), p.created_at) || !ParseInt(rest, id) || id <= 0)
       return BadCursor();
     p.id = id;
     c.queued = p;
@@ -80,17 +85,26 @@ Result<TimelineCursor> ParseTimelineCursor(std::string_view s) {
 }
 
 events::Event QueuedTimelineEntry(Id merchant_id, Id member_id, const QueuedEntry& q) {
-  // Keys as the message_queued event's data had them (nlohmann objects dump sorted), + subject.
-  nlohmann::json data = {
-      {"message_id", IdToString(q.id)},         {"dedup_key", q.dedup_key},
-      {"medium", MediumName(q.medium)},         {"purpose", PurposeName(q.purpose)},
-      {"channel_id", IdToString(q.channel_id)}, {"subject", q.subject}};
-  if (q.template_id) data["template_id"] = IdToString(*q.template_id);
+  // Keys as the message_queued / message_sent events' data had them (nlohmann objects dump
+  // sorted); a queued step adds the subject.
+  nlohmann::json data = {{"message_id", IdToString(q.id)},
+                         {"dedup_key", q.dedup_key},
+                         {"medium", MediumName(q.medium)},
+                         {"purpose", PurposeName(q.purpose)},
+                         {"channel_id", IdToString(q.channel_id)}};
+  const bool sent = q.step == MessageStep::kSent;
+  if (sent) {
+    data["provider_id"] = q.provider_id;
+    data["attempts"] = q.attempts;
+  } else {
+    data["subject"] = q.subject;
+    if (q.template_id) data["template_id"] = IdToString(*q.template_id);
+  }
   events::Event e;
   e.merchant_id = merchant_id;
   e.seq = 0;
   e.id = q.id;
-  e.type = "message_queued";
+  e.type = sent ? "message_sent" : "message_queued";
   e.member_id = member_id;
   e.occurred_at = q.created_at;
   e.actor = "system";
@@ -127,7 +141,7 @@ TimelineMerge MergeTimeline(Id merchant_id, Id member_id, const TimelineCursor& 
       c.shown.insert(c.shown.end(), shown_unnumbered.begin(), shown_unnumbered.end());
     }
     if (j < queued.size())
-      c.queued = QueuedPosition{queued[j].created_at, queued[j].id};
+      c.queued = QueuedPosition{queued[j].created_at, queued[j].id, queued[j].step};
     else
       c.queued_ended = true;
     out.next = c;
@@ -145,9 +159,9 @@ Result<Page<events::Event>> MemberTimeline(store::Tx& tx, const accounts::Actor&
   }
   const size_t want = static_cast<size_t>(limit) + 1;
 
-  // Events from the cursor's head, without the message_queued events written before the outbox
-  // row took their place and without c.shown; fetched on until limit + 1 remain or the member's
-  // events end. Unnumbered events (seq 0) lead a read from the newest.
+  // Events from the cursor's head, without the message_queued / message_sent events written
+  // before the outbox row took their place and without c.shown; fetched on until limit + 1 remain
+  // or the member's events end. Unnumbered events (seq 0) lead a read from the newest.
   std::vector<events::Event> evs;
   if (!c.events_ended) {
     std::unordered_set<Id> shown(c.shown.begin(), c.shown.end());
@@ -162,7 +176,8 @@ Result<Page<events::Event>> MemberTimeline(store::Tx& tx, const accounts::Actor&
           before = e.seq;
           numbered = true;
         }
-        if (e.type != "message_queued" && !shown.contains(e.id)) evs.push_back(std::move(e));
+        if (e.type != "message_queued" && e.type != "message_sent" && !shown.contains(e.id))
+          evs.push_back(std::move(e));
       }
       if (chunk.size() < ask) break;
       if (!numbered && before == 0) {  // a whole chunk not numbered yet: read more of them

@@ -1,25 +1,28 @@
 #pragma once
 
 // The member timeline (GET /api/v1/members/{id}/timeline): the member's events merged with the
-// member's outbox rows, each row shown as a `message_queued` entry. Enqueue appends no event
-// (outbox.h): the row records the queued step, so the event feed no longer carries it but the
-// timeline still does.
+// member's outbox rows, each row shown as a `message_queued` entry and, once sent, a
+// `message_sent` entry. Neither Enqueue nor recording `sent` appends an event (outbox.h): the
+// row records both steps, so the event feed no longer carries them but the timeline still does.
 //
-// A queued entry has the shape of an event entry: id = the message id, seq = 0 (it is no event;
-// the API renders null), type "message_queued", occurred_at = the row's created_at, actor
-// "system" (the row keeps no actor), data {channel_id, dedup_key, medium, message_id, purpose,
-// subject[, template_id]} — what the message_queued event held, plus the subject. Events of type
-// message_queued written before the change are left out of the timeline: their outbox rows stand
-// for them (rows are never deleted), so no message shows twice.
+// A row's entries have the shape of an event entry: id = the message id, seq = 0 (no event; the
+// API renders null), actor "system" (the row keeps no actor). message_queued: occurred_at = the
+// row's created_at, data {channel_id, dedup_key, medium, message_id, purpose, subject[,
+// template_id]} — what the message_queued event held, plus the subject. message_sent:
+// occurred_at = the row's sent_at, data {attempts, channel_id, dedup_key, medium, message_id,
+// provider_id, purpose} — what the message_sent event held. Events of type message_queued or
+// message_sent written before the changes are left out of the timeline: their outbox rows stand
+// for them (rows are never deleted and keep created_at and sent_at), so no step shows twice.
 //
 // Order, newest first. Two streams, each in its own order: events by seq descending
-// (events::MemberEvents), outbox rows by (created_at, id) descending (MemberQueuedEntries). The
-// merge looks only at the two heads: the row comes next when its created_at is later than the
-// event's occurred_at, otherwise the event (on equal times the event shows newer, so a message's
-// own later steps never show below its queued step).
+// (events::MemberEvents), the rows' steps by (time, id, step) descending, a sent step above its
+// queued one on equal times (MemberQueuedEntries). The merge looks only at the two heads: the
+// step comes next when its time is later than the event's occurred_at, otherwise the event (on
+// equal times the event shows newer, so a message's own later events never show below its
+// steps).
 //
 // Paging contract. The cursor names the head of EACH stream where the page stopped — the next
-// event's seq and the next row's (created_at, id), both inclusive, or "ended" — so the next page
+// event's seq and the next step's (time, id, step), both inclusive, or "ended" — so the next page
 // resumes the same merge exactly: the pages concatenated are the merge of the two whole streams,
 // no entry twice, none skipped; what is added after the first page (newer than both heads) is
 // not mixed into later pages. One exception: an event not numbered yet (seq 0; none today, as
@@ -27,9 +30,10 @@
 // docs/architecture.md, events/) has no seq to name. When the next event is one,
 // the cursor says "events from the newest again, without these ids" (the unnumbered events
 // already shown), so nothing repeats or is skipped, but events written meanwhile may show on
-// that next page. The cursor is opaque to clients ("<seq>.<created_at>:<id>", "-" for a stream
-// that ended, "*~<id>~<id>" for the events from the newest again); anything else is
-// invalid_argument naming `cursor`.
+// that next page. The cursor is opaque to clients ("<seq>.<time>:<id>" with ":1" appended when
+// the next step is a sent one, "-" for a stream that ended, "*~<id>~<id>" for the events from
+// the newest again); anything else is invalid_argument naming `cursor`. A cursor given out
+// before sent steps existed reads as naming a queued step, which resumes at the same place.
 
 #include <optional>
 #include <string>
@@ -57,10 +61,10 @@ struct TimelineCursor {
 std::string FormatTimelineCursor(const TimelineCursor& c);
 Result<TimelineCursor> ParseTimelineCursor(std::string_view s);
 
-// The pure merge. `events` (seq descending, unnumbered ones (seq 0) first; no message_queued,
-// none of from.shown) and `queued` ((created_at, id) descending) each start at `from`'s head and
-// hold at most limit + 1 entries; fewer means that stream ends there. Takes up to `limit`
-// entries in the order above; `next` is set when either stream has more.
+// The pure merge. `events` (seq descending, unnumbered ones (seq 0) first; no message_queued or
+// message_sent, none of from.shown) and `queued` (steps by (time, id, step) descending) each start
+// at `from`'s head and hold at most limit + 1 entries; fewer means that stream ends there. Takes up
+// to `limit` entries in the order above; `next` is set when either stream has more.
 struct TimelineMerge {
   std::vector<events::Event> items;
   std::optional<TimelineCursor> next;
@@ -69,7 +73,7 @@ TimelineMerge MergeTimeline(Id merchant_id, Id member_id, const TimelineCursor& 
                             std::vector<events::Event> events,
                             const std::vector<QueuedEntry>& queued, int limit);
 
-// The queued entry of an outbox row (shape above).
+// The timeline entry of a row's step (message_queued or message_sent; shape above).
 events::Event QueuedTimelineEntry(Id merchant_id, Id member_id, const QueuedEntry& q);
 
 // One page of the timeline: not_found for a member of another merchant or none; the cursor as

@@ -1,9 +1,9 @@
-// What these tests prove: the member timeline's merge of events and outbox rows (pure, no
-// database) takes the newer head each time (a row when its created_at is later than the event's
-// occurred_at, the event on a tie), pages of any size concatenate to the one merge of the whole
-// streams, the cursor names each stream's head or its end and round-trips as text, and a
-// malformed cursor is invalid_argument naming `cursor`. The database side runs in
-// tests/timeline_http_test.cpp (both backends).
+// What these tests prove: the member timeline's merge of events and outbox rows' steps (pure, no
+// database) takes the newer head each time (a step when its time is later than the event's
+// occurred_at, the event on a tie; a sent row's sent step above its queued one), pages of any size
+// concatenate to the one merge of the whole streams, the cursor names each stream's head or its end
+// and round-trips as text, and a malformed cursor is invalid_argument naming `cursor`. The database
+// side runs in tests/timeline_http_test.cpp (both backends).
 
 #include "messaging/member_timeline.h"
 
@@ -39,13 +39,29 @@ QueuedEntry Row(Id id, Micros at) {
   return q;
 }
 
-// "e<seq>" / "m<id>" for each item.
+QueuedEntry Sent(Id id, Micros at) {
+  QueuedEntry q = Row(id, at);
+  q.step = MessageStep::kSent;
+  q.provider_id = "p" + std::to_string(id);
+  q.attempts = 2;
+  return q;
+}
+
+// "e<seq>" / "m<id>" (queued step) / "s<id>" (sent step) for each item.
 std::vector<std::string> Names(const std::vector<events::Event>& items) {
   std::vector<std::string> out;
   for (const auto& e : items)
     out.push_back(e.type == "message_queued" ? "m" + std::to_string(e.id)
+                  : e.type == "message_sent" ? "s" + std::to_string(e.id)
                                              : "e" + std::to_string(e.seq ? e.seq : e.id));
   return out;
+}
+
+// (time, id, step) of a row's step at or before position p, as MemberQueuedEntries compares.
+bool AtOrBefore(const QueuedEntry& x, const QueuedPosition& p) {
+  if (x.created_at != p.created_at) return x.created_at < p.created_at;
+  if (x.id != p.id) return x.id < p.id;
+  return static_cast<int>(x.step) <= static_cast<int>(p.step);
 }
 
 // Pages of `limit` over the full streams, as MemberTimeline fetches them from each cursor.
@@ -66,10 +82,7 @@ std::vector<std::string> AllPages(const std::vector<events::Event>& evs,
           e.push_back(x);
     if (!c.queued_ended)
       for (const auto& x : rows)
-        if ((!c.queued || x.created_at < c.queued->created_at ||
-             (x.created_at == c.queued->created_at && x.id <= c.queued->id)) &&
-            q.size() < want)
-          q.push_back(x);
+        if ((!c.queued || AtOrBefore(x, *c.queued)) && q.size() < want) q.push_back(x);
     TimelineMerge m = MergeTimeline(kMerchant, kMember, c, e, q, limit);
     ++*pages;
     EXPECT_LE(static_cast<int>(m.items.size()), limit);
@@ -117,6 +130,30 @@ TEST(MemberTimeline, PagesOfAnySizeConcatenateToTheWholeMerge) {
   EXPECT_EQ(pages, 8);
   EXPECT_EQ(AllPages({}, rows, 4, &pages).size(), 21u);
   EXPECT_EQ(pages, 6);
+}
+
+// A sent row has two steps: sent at its sent_at (above its queued step on a tie), queued at its
+// created_at; pages of any size concatenate to the one merge, the cursor naming a sent step.
+TEST(MemberTimeline, ASentRowShowsItsSentAndQueuedSteps) {
+  std::vector<events::Event> evs = {Ev(4, 700), Ev(3, 500), Ev(2, 300), Ev(1, 100)};
+  // Steps newest first by (time, id, step): 91 sent at 600, 92 queued and sent at 550, 91
+  // queued at 200.
+  std::vector<QueuedEntry> steps = {Sent(91, 600), Sent(92, 550), Row(92, 550), Row(91, 200)};
+  int pages = 0;
+  const std::vector<std::string> whole = {"e4", "s91", "s92", "m92", "e3", "e2", "m91", "e1"};
+  EXPECT_EQ(AllPages(evs, steps, 100, &pages), whole);
+  for (int limit : {1, 2, 3, 5})
+    EXPECT_EQ(AllPages(evs, steps, limit, &pages), whole) << "limit " << limit;
+  TimelineMerge m = MergeTimeline(kMerchant, kMember, {}, evs, steps, 2);
+  ASSERT_TRUE(m.next.has_value());
+  EXPECT_EQ(FormatTimelineCursor(*m.next), "3.550:92:1");
+  auto back = ParseTimelineCursor("3.550:92:1");
+  ASSERT_TRUE(back.has_value());
+  EXPECT_EQ(back->queued->created_at, 550);
+  EXPECT_EQ(back->queued->id, 92);
+  EXPECT_EQ(back->queued->step, MessageStep::kSent);
+  m = MergeTimeline(kMerchant, kMember, {}, evs, steps, 3);
+  EXPECT_EQ(FormatTimelineCursor(*m.next), "3.550:92");  // a queued step: no suffix
 }
 
 TEST(MemberTimeline, TheCursorNamesEachHeadOrItsEnd) {
@@ -172,9 +209,25 @@ TEST(MemberTimeline, AQueuedEntryHasTheShapeOfTheOldEvent) {
                     R"("purpose":"marketing","subject":"Hi","template_id":"88"})");
 }
 
+// A sent step's entry carries what the message_sent event held.
+TEST(MemberTimeline, ASentEntryHasTheShapeOfTheOldEvent) {
+  QueuedEntry q = Sent(123, 789);
+  q.template_id = 88;
+  q.subject = "Hi";
+  events::Event e = QueuedTimelineEntry(kMerchant, kMember, q);
+  EXPECT_EQ(e.seq, 0);
+  EXPECT_EQ(e.id, 123);
+  EXPECT_EQ(e.type, "message_sent");
+  EXPECT_EQ(e.member_id, std::optional<Id>{kMember});
+  EXPECT_EQ(e.occurred_at, 789);
+  EXPECT_EQ(e.actor, "system");
+  EXPECT_EQ(e.data, R"({"attempts":2,"channel_id":"5","dedup_key":"k123","medium":"email",)"
+                    R"("message_id":"123","provider_id":"p123","purpose":"transactional"})");
+}
+
 TEST(MemberTimeline, AMalformedCursorNamesTheField) {
-  for (const char* bad :
-       {"", "12", "-.-", "x.-", "0.-", "-.5", "-.5:", "-.:5", "-.5:0", "1.2:3x", "12.5:6.7"}) {
+  for (const char* bad : {"", "12", "-.-", "x.-", "0.-", "-.5", "-.5:", "-.:5", "-.5:0", "1.2:3x",
+                          "12.5:6.7", "12.5:6:0", "12.5:6:2", "12.5::1", "12.5:6:1:1"}) {
     auto c = ParseTimelineCursor(bad);
     ASSERT_FALSE(c.has_value()) << bad;
     EXPECT_EQ(c.error().code, Code::kInvalidArgument) << bad;

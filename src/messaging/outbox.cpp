@@ -273,8 +273,7 @@ Status Complete(store::Database& db, const Message& m, std::string_view worker,
                 "lease_until = NULL, last_error = NULL, sent_at = ?, updated_at = ? "
                 "WHERE merchant_id = ? AND id = ?",
                 {std::string(provider_id), now, now, m.merchant_id, m.id}));
-    return AppendMessageEvent(tx, m, "message_sent", now,
-                              {{"provider_id", provider_id}, {"attempts", m.attempts}});
+    return Status{};  // no event: the row is the timeline's "sent" step (outbox.h)
   });
 }
 
@@ -294,10 +293,7 @@ Result<std::vector<Status>> CompleteMany(store::Database& db, const std::vector<
               "lease_until = NULL, last_error = NULL, sent_at = ?, updated_at = ? "
               "WHERE merchant_id = ? AND id = ? AND status = 'sending' AND lease_owner = ?",
               {done[i].provider_id, done[i].sent_at, now, m.merchant_id, m.id, done[i].worker}));
-      if (changed == 1) {
-        RG_TRY(
-            AppendMessageEvent(tx, m, "message_sent", done[i].sent_at,
-                               {{"provider_id", done[i].provider_id}, {"attempts", m.attempts}}));
+      if (changed == 1) {  // no event: the row is the timeline's "sent" step (outbox.h)
         out[i] = {};
         continue;
       }
@@ -516,16 +512,25 @@ Result<std::vector<Message>> ListMessages(Tx& tx, Id merchant_id, std::optional<
 Result<std::vector<QueuedEntry>> MemberQueuedEntries(Tx& tx, Id merchant_id, Id member_id,
                                                      std::optional<QueuedPosition> at_or_before,
                                                      int limit) {
-  std::string sql =
-      "SELECT id, dedup_key, channel_id, medium, purpose, template_id, subject, created_at "
-      "FROM outbox WHERE merchant_id = ? AND member_id = ?";
-  std::vector<Value> params = {merchant_id, member_id};
+  // Both steps of each row as one stream: (step_at, step) is (created_at, 0) for every row and
+  // (sent_at, 1) for a row that was sent.
+  constexpr std::string_view kStep =
+      "SELECT id, dedup_key, channel_id, medium, purpose, template_id, subject, {} AS step_at, {} "
+      "AS "
+      "step, provider_id, attempts FROM outbox WHERE merchant_id = ? AND member_id = ?{}";
+  std::string sql = fmt::format(
+      "SELECT id, dedup_key, channel_id, medium, purpose, template_id, subject, step_at, step, "
+      "provider_id, attempts FROM ({} UNION ALL {}) steps",
+      fmt::format(kStep, "created_at", 0, ""),
+      fmt::format(kStep, "sent_at", 1, " AND sent_at IS NOT NULL"));
+  std::vector<Value> params = {merchant_id, member_id, merchant_id, member_id};
   if (at_or_before) {
-    sql += " AND (created_at < ? OR (created_at = ? AND id <= ?))";
-    params.insert(params.end(),
-                  {at_or_before->created_at, at_or_before->created_at, at_or_before->id});
+    const int64_t step = static_cast<int64_t>(at_or_before->step);
+    sql += " WHERE step_at < ? OR (step_at = ? AND (id < ? OR (id = ? AND step <= ?)))";
+    params.insert(params.end(), {at_or_before->created_at, at_or_before->created_at,
+                                 at_or_before->id, at_or_before->id, step});
   }
-  sql += " ORDER BY created_at DESC, id DESC LIMIT ?";
+  sql += " ORDER BY step_at DESC, id DESC, step DESC LIMIT ?";
   params.push_back(int64_t{std::max(limit, 0)});
   RG_ASSIGN_OR_RETURN(Rows rows, tx.Query(sql, params));
   std::vector<QueuedEntry> out;
@@ -540,6 +545,9 @@ Result<std::vector<QueuedEntry>> MemberQueuedEntries(Tx& tx, Id merchant_id, Id 
     q.template_id = r.OptInt(5);
     q.subject = r.Str(6);
     q.created_at = r.Int(7);
+    q.step = r.Int(8) == 1 ? MessageStep::kSent : MessageStep::kQueued;
+    q.provider_id = r.OptStr(9).value_or("");
+    q.attempts = static_cast<int>(r.Int(10));
     out.push_back(std::move(q));
   }
   return out;

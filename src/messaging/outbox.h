@@ -2,12 +2,14 @@
 
 // The outbox: one row per logical message, identified per merchant by its dedup key. Sender
 // workers lease due rows (Claim), call the provider, and record the outcome (Complete, Retry,
-// Defer, Skip, Suppress). Every status change after the enqueue appends a member event in the
-// same transaction: message_sent, message_delivered, message_failed, message_deferred,
+// Defer, Skip, Suppress). Every status change after the enqueue except `sent` appends a member
+// event in the same transaction: message_delivered, message_failed, message_deferred,
 // message_skipped, message_suppressed, and message_retry_scheduled (a temporary error; the row
-// goes back to queued with a later next_attempt_at). The enqueue itself appends none: the row
-// records it (created_at, channel, template, subject) and the member timeline shows it as a
-// message_queued entry (messaging/member_timeline.h).
+// goes back to queued with a later next_attempt_at). The enqueue and `sent` append none: the row
+// records them (created_at, channel, template, subject; sent_at, provider_id, attempts) and the
+// member timeline shows them as message_queued and message_sent entries
+// (messaging/member_timeline.h). message_sent events written before that change stay in the
+// event feed; the timeline leaves them out (the row stands for them).
 //
 // Exactly-once across a crash: Claim commits `sending` (with a lease) before the provider is
 // called and Complete commits `sent` after it. A worker that dies in between leaves a `sending`
@@ -137,7 +139,7 @@ Result<Enqueued> Enqueue(store::Tx& tx, Id merchant_id, Micros now, const NewMes
 Result<std::vector<Message>> Claim(store::Database& db, int n, std::string_view worker,
                                    Micros lease, Micros now, const store::WriteOptions& wo = {});
 
-// sending -> sent, recording the provider's id.
+// sending -> sent, recording the provider's id and sent_at (no event: the row is the step).
 Status Complete(store::Database& db, const Message& m, std::string_view worker,
                 std::string_view provider_id, Micros now, const store::WriteOptions& wo = {});
 
@@ -152,7 +154,7 @@ struct Delivered {
   Message message;
   std::string worker;  // the lease owner that delivered it
   std::string provider_id;
-  Micros sent_at = 0;  // when the provider accepted it (sent_at, and the message_sent event)
+  Micros sent_at = 0;  // when the provider accepted it (the row's sent_at: the timeline's step)
 };
 Result<std::vector<Status>> CompleteMany(store::Database& db, const std::vector<Delivered>& done,
                                          Micros now, const store::WriteOptions& wo = {});
@@ -217,22 +219,29 @@ Result<std::vector<Message>> ListMessages(store::Tx& tx, Id merchant_id,
                                           std::optional<MessageStatus> status, Id before_id,
                                           int limit);
 
-// A member's messages as the "queued" steps of their timeline: newest first by
-// (created_at, id), at or before `at_or_before` when given (the pair compared as one key), at
-// most `limit`. Only the columns the timeline shows (no bodies).
+// A member's messages as the steps of their timeline that no event records: each row's
+// "queued" step (at its created_at) and, once it was sent, its "sent" step (at its sent_at).
+// Newest first by (at, id, step) with sent after queued, at or before `at_or_before` when given
+// (the triple compared as one key), at most `limit`. Only the columns the timeline shows (no
+// bodies).
+enum class MessageStep { kQueued = 0, kSent = 1 };
 struct QueuedPosition {
-  Micros created_at = 0;
+  Micros created_at = 0;  // the step's time: created_at (queued) or sent_at (sent)
   Id id = 0;
+  MessageStep step = MessageStep::kQueued;
 };
 struct QueuedEntry {
   Id id = 0;
+  MessageStep step = MessageStep::kQueued;
   std::string dedup_key;
   Id channel_id = 0;
   Medium medium = Medium::kEmail;
   Purpose purpose = Purpose::kTransactional;
   std::optional<Id> template_id;
   std::string subject;
-  Micros created_at = 0;
+  Micros created_at = 0;    // the step's time: created_at (queued) or sent_at (sent)
+  std::string provider_id;  // sent steps
+  int attempts = 0;         // sent steps: the provider calls it took
 };
 Result<std::vector<QueuedEntry>> MemberQueuedEntries(store::Tx& tx, Id merchant_id, Id member_id,
                                                      std::optional<QueuedPosition> at_or_before,

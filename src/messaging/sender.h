@@ -43,8 +43,9 @@
 // the process (SIGKILL) loses none of them, so the crash window above is unchanged. Not relaxed:
 // Enqueue (the caller's transaction) and provider receipts (routes_messaging.cpp, ApplyReceipt):
 // a receipt we acknowledged is not sent again, and a lost bounce would lose its suppression.
-// One more effect: a `message_sent` event committed relaxed can be read (dispatcher, API) before
-// it is durable; after a power loss its seq may be reused by another event.
+// One more effect: an event committed relaxed (message_deferred, message_failed, ...; `sent`
+// appends none, outbox.h) can be read (dispatcher, API) before it is durable; after a power loss
+// its seq may be reused by another event.
 
 #include <atomic>
 #include <condition_variable>

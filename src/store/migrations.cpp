@@ -13,6 +13,7 @@
 #include "store/schema/0009_insight.h"
 #include "store/schema/0010_messaging.h"
 #include "store/schema/0011_config_version.h"
+#include "store/schema/0012_outbox_partial_indexes.h"
 
 namespace regulars::store {
 namespace {}  // namespace
@@ -30,6 +31,7 @@ const std::vector<Migration>& AllMigrations() {
       {9, "insight", schema::kInsight},
       {10, "messaging", schema::kMessaging},
       {11, "config_version", schema::kConfigVersion},
+      {12, "outbox_partial_indexes", schema::kOutboxPartialIndexes},
   };
   return kAll;
 }
