@@ -515,9 +515,9 @@ Result<std::vector<QueuedEntry>> MemberQueuedEntries(Tx& tx, Id merchant_id, Id 
   // Both steps of each row as one stream: (step_at, step) is (created_at, 0) for every row and
   // (sent_at, 1) for a row that was sent.
   constexpr std::string_view kStep =
-      "SELECT id, dedup_key, channel_id, medium, purpose, template_id, subject, {} AS step_at, {} "
-      "AS "
-      "step, provider_id, attempts FROM outbox WHERE merchant_id = ? AND member_id = ?{}";
+      "SELECT id, dedup_key, channel_id, medium, purpose, template_id, subject, "
+      "{} AS step_at, {} AS step, provider_id, attempts "
+      "FROM outbox WHERE merchant_id = ? AND member_id = ?{}";
   std::string sql = fmt::format(
       "SELECT id, dedup_key, channel_id, medium, purpose, template_id, subject, step_at, step, "
       "provider_id, attempts FROM ({} UNION ALL {}) steps",
