@@ -608,11 +608,12 @@ TEST(SqliteCheckpointTest, WalIsCopiedBackOffTheWriter) {
 }
 
 // While the writer commits batch after batch, the background checkpointer never catches up with
-// the frames appended meanwhile; the writer then finishes the copy itself once the WAL passes its
-// bound (journal_size_limit, which every connection reports), and its next batch starts the WAL
-// again. 120 commits of ~1 MB each, back to back: after every commit the WAL file stays within the
-// bound plus two commits' frames (a commit crosses the bound, the copy lets the next restart it),
-// where without the bound it would hold all ~120 MB.
+// the frames appended meanwhile (its pass ends after the next batch has begun); the writer then
+// finishes the copy itself once the WAL passes its bound (journal_size_limit, which every
+// connection reports), and its next batch starts the WAL again. Two threads keep a Write of ~4 MB
+// always queued, 40 Writes in all (~160 MB): after every Write the WAL file stays within the bound
+// plus two batches' frames (a batch of at most both queued Writes crosses the bound, the copy lets
+// the next one restart it), where without the bound it held all of them.
 TEST(SqliteCheckpointTest, WalStaysWithinItsBoundUnderBackToBackCommits) {
   std::string url;
   auto opened = OpenTestDatabase("sqlite", /*migrate=*/false, {}, &url);
@@ -628,28 +629,39 @@ TEST(SqliteCheckpointTest, WalStaysWithinItsBoundUnderBackToBackCommits) {
   ASSERT_TRUE(db.Write(
       [](Tx& tx) { return tx.ExecScript("CREATE TABLE blobs (id INTEGER PRIMARY KEY, b TEXT)"); }));
   const std::string payload(4000, 'x');
-  constexpr int kRows = 250;                             // per commit
-  constexpr int64_t kCommitBytes = kRows * (4096 + 24);  // a page and a frame header per row
-  std::error_code ec;
-  uintmax_t largest = 0;
-  for (int batch = 0; batch < 120; ++batch) {
-    auto s = db.Write([&](Tx& tx) -> Status {
-      for (int i = 0; i < kRows; ++i)
-        RG_TRY(tx.Exec("INSERT INTO blobs (id, b) VALUES (?, ?)",
-                       {int64_t{batch * kRows + i}, payload}));
-      return {};
-    });
-    ASSERT_TRUE(s.has_value()) << s.error().ToString();
-    largest = std::max(largest, std::filesystem::file_size(wal, ec));
-  }
-  EXPECT_GT(largest, 0u) << wal;
-  EXPECT_LE(largest, static_cast<uintmax_t>(*limit + 2 * kCommitBytes)) << wal;
+  constexpr int kRows = 1000;                               // per Write: a page of the table each
+  constexpr int kWrites = 20;                               // per thread
+  constexpr int64_t kBatchBytes = 2 * kRows * (4096 + 24);  // both threads' Writes, with headers
+  std::atomic<uintmax_t> largest{0};
+  std::atomic<int> failed{0};
+  auto writer = [&](int thread) {
+    for (int w = 0; w < kWrites; ++w) {
+      auto s = db.Write([&](Tx& tx) -> Status {
+        for (int i = 0; i < kRows; ++i)
+          RG_TRY(tx.Exec("INSERT INTO blobs (id, b) VALUES (?, ?)",
+                         {int64_t{(thread * kWrites + w) * kRows + i}, payload}));
+        return {};
+      });
+      if (!s) ++failed;
+      std::error_code ec;
+      uintmax_t size = std::filesystem::file_size(wal, ec);
+      uintmax_t seen = largest.load();
+      while (size > seen && !largest.compare_exchange_weak(seen, size)) {
+      }
+    }
+  };
+  std::thread a(writer, 0), b(writer, 1);
+  a.join();
+  b.join();
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(largest.load(), 0u) << wal;
+  EXPECT_LE(largest.load(), static_cast<uintmax_t>(*limit + 2 * kBatchBytes)) << wal;
   auto n = db.ReadValue([](Tx& tx) -> Result<int64_t> {
     RG_ASSIGN_OR_RETURN(Rows rows, tx.Query("SELECT COUNT(*) FROM blobs"));
     return rows[0].Int(0);
   });
   ASSERT_TRUE(n.has_value());
-  EXPECT_EQ(*n, 120 * kRows);
+  EXPECT_EQ(*n, 2 * kWrites * kRows);
 }
 
 // Polls `done` every 5 ms for up to 30 s (no timing is asserted).
