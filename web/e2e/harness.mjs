@@ -1,5 +1,5 @@
-// Test harness: starts `regulars serve --demo` on a fresh data directory and a free port,
-// serves the console, and launches Debian's Chromium through playwright-core.
+// Test harness: starts `regulars serve --demo` on a copy of a once-seeded demo data directory and
+// a free port, serves the console, and launches Debian's Chromium through playwright-core.
 //
 // Environment:
 //   REGULARS_BIN   server binary (default ../build/regulars relative to web/)
@@ -9,6 +9,7 @@
 //   CHROMIUM_PATH  browser binary (default /usr/bin/chromium)
 //   E2E_KEEP_DATA  keep the temporary data directory
 import { spawn } from 'node:child_process'
+import crypto from 'node:crypto'
 import fs from 'node:fs'
 import fsp from 'node:fs/promises'
 import http from 'node:http'
@@ -53,11 +54,51 @@ async function healthy(url) {
 
 /** Starts the server; resolves once GET /healthz answers 200. */
 // The demo seeds a year of orders before it answers: about 20 s on an idle 2-core machine,
-// minutes when other work shares it.
+// minutes when other work shares it. So the seeded data directory is made once per server
+// binary and day (keyed by its path, size, modification time and today's UTC date, in the
+// temporary folder) and each server starts on a copy of it; `--demo` leaves a database that has
+// a merchant as it is.
 export async function startServer({ timeoutMs = 240_000 } = {}) {
   const bin = path.resolve(WEB_DIR, process.env.REGULARS_BIN ?? '../build/regulars')
   if (!fs.existsSync(bin)) throw new Error(`server binary not found: ${bin} (set REGULARS_BIN)`)
+  const template = await demoTemplate(bin, timeoutMs)
   const dataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'regulars-e2e-'))
+  await fsp.cp(template, dataDir, { recursive: true, filter: (src) => !src.endsWith('.complete') })
+  return launch(bin, dataDir, timeoutMs)
+}
+
+// The seeded demo for `bin`: made by one clean run of `serve --demo` (stopped with SIGTERM,
+// exit code 0) in a fresh directory, renamed into place only when complete.
+async function demoTemplate(bin, timeoutMs) {
+  const st = fs.statSync(bin)
+  const day = new Date().toISOString().slice(0, 10)
+  const key = crypto.createHash('sha256').update(`${bin}\0${st.size}\0${st.mtimeMs}\0${day}`).digest('hex')
+  const dir = path.join(os.tmpdir(), `regulars-e2e-demo-${key.slice(0, 16)}`)
+  if (fs.existsSync(path.join(dir, '.complete'))) return dir
+  // Templates of other binaries or days, left for more than six hours, go.
+  for (const name of await fsp.readdir(os.tmpdir())) {
+    if (!name.startsWith('regulars-e2e-demo-')) continue
+    const old = path.join(os.tmpdir(), name)
+    const age = Date.now() - (await fsp.stat(old).catch(() => ({ mtimeMs: Date.now() }))).mtimeMs
+    if (age > 6 * 3600_000) await fsp.rm(old, { recursive: true, force: true })
+  }
+  const seedDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'regulars-e2e-seed-'))
+  const server = await launch(bin, seedDir, timeoutMs)
+  const exit = await server.stop({ keepData: true })
+  if (!exit || exit.code !== 0) {
+    await fsp.rm(seedDir, { recursive: true, force: true })
+    throw new Error(`seeding the demo did not end cleanly (${JSON.stringify(exit)}):\n${server.output()}`)
+  }
+  await fsp.writeFile(path.join(seedDir, '.complete'), '')
+  try {
+    await fsp.rename(seedDir, dir)
+  } catch {
+    await fsp.rm(seedDir, { recursive: true, force: true }) // another run made it first
+  }
+  return dir
+}
+
+async function launch(bin, dataDir, timeoutMs) {
   const port = await freePort()
   const url = `http://127.0.0.1:${port}`
   let output = ''
@@ -84,14 +125,17 @@ export async function startServer({ timeoutMs = 240_000 } = {}) {
     url,
     dataDir,
     output: () => output,
-    async stop() {
+    /** Stops the server (SIGTERM, then SIGKILL after 5 s); resolves to how it exited. */
+    async stop({ keepData = false } = {}) {
       if (!exited) {
         child.kill('SIGTERM')
         const until = Date.now() + 5000
         while (!exited && Date.now() < until) await sleep(50)
         if (!exited) child.kill('SIGKILL')
+        while (!exited) await sleep(50)
       }
-      if (!process.env.E2E_KEEP_DATA) await fsp.rm(dataDir, { recursive: true, force: true })
+      if (!keepData && !process.env.E2E_KEEP_DATA) await fsp.rm(dataDir, { recursive: true, force: true })
+      return exited
     },
   }
 }
