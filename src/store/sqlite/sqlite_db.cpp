@@ -10,7 +10,10 @@
 // itself; so at most the relaxed commits of the last 200 ms plus one batch can be lost. With
 // synchronous NORMAL or OFF configured, relaxed and durable batches commit alike.
 
+#include <linux/futex.h>
 #include <sqlite3.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -19,7 +22,6 @@
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
-#include <future>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -41,6 +43,43 @@ int64_t NowMicros() {
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
+
+// One Write's result, handed from the writer thread to the caller waiting in WriteImpl. A futex
+// word instead of std::promise, whose set_value makes a FUTEX_WAKE system call every time (its
+// call_once) and which allocates a shared state: Set makes no system call when the caller has
+// not gone to sleep yet, and one wake when it has; Wait makes none when the result is already
+// set. One Set and one Wait per object, on two different threads.
+class Completion {
+ public:
+  // The writer: stores the result and wakes the caller if it sleeps. The caller may return and
+  // destroy this object as soon as the state is kDone; the wake after that only passes the
+  // word's address to the kernel (a stale wake of whatever waits there later is spurious, which
+  // every futex waiter, Wait's loop included, tolerates).
+  void Set(Status result) {
+    result_ = std::move(result);
+    uint32_t* word = reinterpret_cast<uint32_t*>(&state_);
+    if (state_.exchange(kDone, std::memory_order_acq_rel) == kSleeping)
+      syscall(SYS_futex, word, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+
+  // The caller: blocks until Set, then takes the result.
+  Status Wait() {
+    uint32_t expected = kPending;
+    if (state_.compare_exchange_strong(expected, kSleeping, std::memory_order_acq_rel,
+                                       std::memory_order_acquire)) {
+      uint32_t* word = reinterpret_cast<uint32_t*>(&state_);
+      while (state_.load(std::memory_order_acquire) != kDone)
+        syscall(SYS_futex, word, FUTEX_WAIT_PRIVATE, kSleeping, nullptr, nullptr, 0);
+    }
+    return std::move(result_);
+  }
+
+ private:
+  static constexpr uint32_t kPending = 0, kSleeping = 1, kDone = 2;
+  static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t));
+  std::atomic<uint32_t> state_{kPending};
+  Status result_;
+};
 
 Error MapSqliteError(sqlite3* db, int rc, std::string_view sql) {
   const char* msg = sqlite3_errmsg(db);
@@ -323,7 +362,6 @@ class SqliteDatabase final : public Database {
  protected:
   Status WriteImpl(const std::function<Status(Tx&)>& fn, const WriteOptions& options) override {
     Job job{&fn, options.durable, {}};
-    auto fut = job.done.get_future();
     {
       std::lock_guard lock(mu_);
       if (stopping_) return Fail(Code::kUnavailable, "database is closing");
@@ -331,7 +369,7 @@ class SqliteDatabase final : public Database {
       ++waiting_;
     }
     cv_.notify_one();
-    return fut.get();
+    return job.done.Wait();
   }
 
   Status ReadImpl(const std::function<Status(Tx&)>& fn) override {
@@ -368,7 +406,7 @@ class SqliteDatabase final : public Database {
   struct Job {
     const std::function<Status(Tx&)>* fn;
     bool durable = true;
-    std::promise<Status> done;
+    Completion done;
   };
 
   // Called by SQLite on the writer thread after each commit with the WAL's size in pages.
@@ -457,7 +495,7 @@ class SqliteDatabase final : public Database {
         continue;
       }
       RunBatch(batch, results);
-      for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(results[i]));
+      for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.Set(std::move(results[i]));
       BoundWal();
     }
   }
