@@ -14,6 +14,8 @@
 #     "curl": the libcurl client instead of the pipelining session); "0" is the default sender
 #   RUNS [3]  PORT [25260]  BASELINE [] (another bench_messaging binary, e.g. one built from an
 #   earlier commit, run the same way with its default settings as one more row)
+#   PERF_COUNTS [] 1: each sender run under `perf stat` (needs root), printing its context
+#   switches, futex calls and CPU time per message (the whole process, untimed enqueue included)
 # Prints every run and then the medians. Needs root for smtp-sink -u nobody.
 set -euo pipefail
 
@@ -27,6 +29,7 @@ CONFIGS=${CONFIGS:-${UNCOMMITTED:-0 0:curl 0:durable,curl}}
 RUNS=${RUNS:-3}
 PORT=${PORT:-25260}
 BASELINE=${BASELINE:-}
+PERF_COUNTS=${PERF_COUNTS:-}
 
 [ -x "$BENCH" ] || { echo "run_delivery: $BENCH not built (ninja -C build bench_messaging)" >&2; exit 1; }
 WORK=$(mktemp -d /tmp/rg-delivery-bench-XXXXXX)
@@ -40,6 +43,15 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 field() { grep -o "$1=[0-9.]*" | cut -d= -f2; }
+# Runs a sender binary with its arguments, under perf stat when PERF_COUNTS is set (the counts
+# per message go to stderr).
+counted() {
+  if [ -z "$PERF_COUNTS" ]; then "$@"; return; fi
+  perf stat -x, -o "$WORK/perf" \
+    -e context-switches,syscalls:sys_enter_futex,syscalls:sys_enter_pwrite64,task-clock "$@"
+  grep -v '^#' "$WORK/perf" | grep . | awk -F, -v n="$DELIVER_N" \
+    '{printf "%s=%.2f%s ", $3, $1 / n, $3 == "task-clock" ? "ms" : ""} END {print "per message"}' >&2
+}
 
 /usr/sbin/smtp-sink -u nobody "127.0.0.1:$PORT" 1000 &
 SINK=$!
@@ -51,7 +63,7 @@ for run in $(seq 1 "$RUNS"); do
   for cfg in $CONFIGS; do
     u=${cfg%%:*}; flags=""; [ "$cfg" != "$u" ] && flags=${cfg#*:}
     key=$(echo "$cfg" | tr ':,' '__')
-    out=$("$BENCH" deliver "$DELIVER_N" "sqlite:$WORK/deliver-$run-$key.db" "$PORT" "$WORKERS" \
+    out=$(counted "$BENCH" deliver "$DELIVER_N" "sqlite:$WORK/deliver-$run-$key.db" "$PORT" "$WORKERS" \
       "$u" "$flags" | grep RESULT)
     echo "run $run: $out" >&2
     echo "$out" | field rate >>"$WORK/deliver-$key"
@@ -60,7 +72,7 @@ for run in $(seq 1 "$RUNS"); do
   done
 
   if [ -n "$BASELINE" ]; then
-    out=$("$BASELINE" deliver "$DELIVER_N" "sqlite:$WORK/baseline-$run.db" "$PORT" "$WORKERS" |
+    out=$(counted "$BASELINE" deliver "$DELIVER_N" "sqlite:$WORK/baseline-$run.db" "$PORT" "$WORKERS" |
       grep RESULT)
     echo "run $run: baseline $out" >&2
     echo "$out" | field rate >>"$WORK/baseline"
