@@ -25,6 +25,17 @@ class TimelineApi : public HttpTest {
     return r.body.value("id", "");
   }
 
+  // A log channel and a transactional e-mail template, which Queue uses.
+  void NewChannelAndTemplate() {
+    channel_ = New("/api/v1/channels", {{"kind", "log"}, {"name", "Log"}});
+    template_ =
+        New("/api/v1/templates",
+            {{"name", "Receipt"},
+             {"medium", "email"},
+             {"category", "transactional"},
+             {"variants", {{"en", {{"subject", "Thanks {{member.name}}"}, {"text", "Hi"}}}}}});
+  }
+
   std::string Queue(const std::string& member, const std::string& key) {
     return New("/api/v1/messages", {{"member_id", member},
                                     {"template_id", template_},
@@ -62,13 +73,7 @@ class TimelineApi : public HttpTest {
 RG_INSTANTIATE_BACKENDS(TimelineApi);
 
 TEST_P(TimelineApi, QueuedMessagesShowFromTheOutboxAmongTheEventsAndFollowAMerge) {
-  channel_ = New("/api/v1/channels", {{"kind", "log"}, {"name", "Log"}});
-  template_ =
-      New("/api/v1/templates",
-          {{"name", "Receipt"},
-           {"medium", "email"},
-           {"category", "transactional"},
-           {"variants", {{"en", {{"subject", "Thanks {{member.name}}"}, {"text", "Hi"}}}}}});
+  NewChannelAndTemplate();
   std::string amy = New(
       "/api/v1/members",
       {{"phone", "0912000301"}, {"name", "Amy"}, {"email", "amy@example.com"}, {"language", "en"}});
@@ -166,13 +171,7 @@ TEST_P(TimelineApi, QueuedMessagesShowFromTheOutboxAmongTheEventsAndFollowAMerge
 // left out (the row stands for it), so the message shows once per step; the export's messages
 // carry both steps.
 TEST_P(TimelineApi, ASentMessageShowsItsSentStepFromTheOutboxOnce) {
-  channel_ = New("/api/v1/channels", {{"kind", "log"}, {"name", "Log"}});
-  template_ =
-      New("/api/v1/templates",
-          {{"name", "Receipt"},
-           {"medium", "email"},
-           {"category", "transactional"},
-           {"variants", {{"en", {{"subject", "Thanks {{member.name}}"}, {"text", "Hi"}}}}}});
+  NewChannelAndTemplate();
   std::string amy = New(
       "/api/v1/members",
       {{"phone", "0912000311"}, {"name", "Amy"}, {"email", "amy@example.com"}, {"language", "en"}});

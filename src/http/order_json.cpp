@@ -36,6 +36,20 @@ void AppendOptId(std::string& out, const std::optional<Id>& id) {
     out.append("null");
 }
 
+// `[{...},{...}]`: one object per element, its fields written by `fields` (the first with
+// Key(..., true)).
+template <class T, class Fields>
+void AppendObjects(std::string& out, const std::vector<T>& xs, Fields&& fields) {
+  out.push_back('[');
+  for (size_t n = 0; n < xs.size(); ++n) {
+    if (n) out.push_back(',');
+    out.push_back('{');
+    fields(xs[n]);
+    out.push_back('}');
+  }
+  out.push_back(']');
+}
+
 // The point type's name in the reply: its code, else its id (as EarnJson).
 std::string PointTypeName(const std::map<Id, std::string>& codes, Id id) {
   auto c = codes.find(id);
@@ -132,11 +146,7 @@ std::string OrderReplyText(const loyalty::OrderResult& res, const std::map<Id, s
   Key(out, "id");
   AppendId(out, o.id);
   Key(out, "items");
-  out.push_back('[');
-  for (size_t n = 0; n < o.items.size(); ++n) {
-    const auto& i = o.items[n];
-    if (n) out.push_back(',');
-    out.push_back('{');
+  AppendObjects(out, o.items, [&](const auto& i) {
     Key(out, "category", true);
     if (i.item.category)
       AppendJsonText(out, *i.item.category);
@@ -154,19 +164,13 @@ std::string OrderReplyText(const loyalty::OrderResult& res, const std::map<Id, s
     AppendJsonText(out, i.item.sku);
     Key(out, "unit_price_minor");
     AppendInt(out, i.item.unit_price_minor);
-    out.push_back('}');
-  }
-  out.push_back(']');
+  });
   Key(out, "loyalty");
   out.push_back('{');
   Key(out, "earned", true);
   out.push_back('{');
   Key(out, "lines", true);
-  out.push_back('[');
-  for (size_t n = 0; n < res.earned.lines.size(); ++n) {
-    const auto& l = res.earned.lines[n];
-    if (n) out.push_back(',');
-    out.push_back('{');
+  AppendObjects(out, res.earned.lines, [&](const auto& l) {
     Key(out, "explanation", true);
     AppendJsonText(out, l.explanation);
     Key(out, "point_type");
@@ -177,9 +181,7 @@ std::string OrderReplyText(const loyalty::OrderResult& res, const std::map<Id, s
     AppendId(out, l.rule_id);
     Key(out, "rule_name");
     AppendJsonText(out, l.rule_name);
-    out.push_back('}');
-  }
-  out.push_back(']');
+  });
   Key(out, "totals");
   // Sorted by name, and a later point type of the same name overwrites, as in a json object.
   std::map<std::string, int64_t> totals;
@@ -197,20 +199,15 @@ std::string OrderReplyText(const loyalty::OrderResult& res, const std::map<Id, s
   Key(out, "member_created");
   out.append(res.member_created ? "true" : "false");
   Key(out, "points");
-  out.push_back('[');
-  for (size_t n = 0; n < res.effects.size(); ++n) {
-    const auto& e = res.effects[n];
-    if (n) out.push_back(',');
-    out.push_back('{');
+  AppendObjects(out, res.effects, [&](const auto& e) {
     Key(out, "balance_after", true);
     AppendInt(out, e.balance_after);
     Key(out, "point_type");
     AppendJsonText(out, e.point_type);
     Key(out, "points");
     AppendInt(out, e.points);
-    out.push_back('}');
-  }
-  out.append("]}");
+  });
+  out.push_back('}');
   Key(out, "member_id");
   AppendOptId(out, o.member_id);
   Key(out, "occurred_at");

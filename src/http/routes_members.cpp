@@ -70,6 +70,14 @@ void DefaultSource(const Request& r, MemberInput& in) {
   if (!r.body.contains("consent_source")) in.consent_source = r.session ? "console" : "api";
 }
 
+// A timeline entry as the API shows it: an outbox row's step (seq 0, no event;
+// messaging/member_timeline.h) has seq null.
+json TimelineEntryJson(const events::Event& e) {
+  json j = ToJson(e);
+  if (e.seq == 0 && (e.type == "message_queued" || e.type == "message_sent")) j["seq"] = nullptr;
+  return j;
+}
+
 }  // namespace
 
 void RegisterMemberRoutes(Router& router) {
@@ -170,16 +178,14 @@ void RegisterMemberRoutes(Router& router) {
               {{"kind", i.kind}, {"value", i.value}, {"created_at", FormatRfc3339(i.created_at)}});
         json evs = json::array();
         for (const auto& e : x.events) evs.push_back(ToJson(e));
-        // The member's messages: each outbox row as its timeline's queued entry (no event
-        // records the queued step; messaging/member_timeline.h), newest first.
+        // The member's messages: each outbox row's queued and sent steps as its timeline's
+        // entries (no event records them; messaging/member_timeline.h), newest first.
         RG_ASSIGN_OR_RETURN(auto queued, messaging::MemberQueuedEntries(tx, r.actor.merchant_id, id,
                                                                         std::nullopt, 100'000));
         json messages = json::array();
-        for (const auto& q : queued) {
-          json j = ToJson(messaging::QueuedTimelineEntry(r.actor.merchant_id, id, q));
-          j["seq"] = nullptr;
-          messages.push_back(std::move(j));
-        }
+        for (const auto& q : queued)
+          messages.push_back(
+              TimelineEntryJson(messaging::QueuedTimelineEntry(r.actor.merchant_id, id, q)));
         json body = {{"member", ToJson(x.member)},
                      {"identities", identities},
                      {"events", evs},
@@ -251,12 +257,7 @@ void RegisterMemberRoutes(Router& router) {
                 RG_ASSIGN_OR_RETURN(auto page,
                                     messaging::MemberTimeline(tx, r.actor, id, r.Cursor(), limit));
                 json data = json::array();
-                for (const auto& e : page.items) {
-                  json j = ToJson(e);
-                  if (e.seq == 0 && (e.type == "message_queued" || e.type == "message_sent"))
-                    j["seq"] = nullptr;  // an outbox row's step
-                  data.push_back(std::move(j));
-                }
+                for (const auto& e : page.items) data.push_back(TimelineEntryJson(e));
                 return Reply{200, PageJson(data, page.next_cursor)};
               });
 }

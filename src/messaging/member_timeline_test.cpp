@@ -192,6 +192,16 @@ TEST(MemberTimeline, UnnumberedEventsArePagedByTheIdsShown) {
   EXPECT_EQ(back->shown, (std::vector<Id>{501, 502}));
 }
 
+// What every entry made from an outbox row has: no seq, the message id, the member, actor system.
+void ExpectRowEntry(const events::Event& e, Id id, const std::string& type, Micros at) {
+  EXPECT_EQ(e.seq, 0);
+  EXPECT_EQ(e.id, id);
+  EXPECT_EQ(e.type, type);
+  EXPECT_EQ(e.member_id, std::optional<Id>{kMember});
+  EXPECT_EQ(e.occurred_at, at);
+  EXPECT_EQ(e.actor, "system");
+}
+
 TEST(MemberTimeline, AQueuedEntryHasTheShapeOfTheOldEvent) {
   QueuedEntry q = Row(123, 456);
   q.medium = Medium::kSms;
@@ -199,12 +209,7 @@ TEST(MemberTimeline, AQueuedEntryHasTheShapeOfTheOldEvent) {
   q.template_id = 88;
   q.subject = "Hi";
   events::Event e = QueuedTimelineEntry(kMerchant, kMember, q);
-  EXPECT_EQ(e.seq, 0);
-  EXPECT_EQ(e.id, 123);
-  EXPECT_EQ(e.type, "message_queued");
-  EXPECT_EQ(e.member_id, std::optional<Id>{kMember});
-  EXPECT_EQ(e.occurred_at, 456);
-  EXPECT_EQ(e.actor, "system");
+  ExpectRowEntry(e, 123, "message_queued", 456);
   EXPECT_EQ(e.data, R"({"channel_id":"5","dedup_key":"k123","medium":"sms","message_id":"123",)"
                     R"("purpose":"marketing","subject":"Hi","template_id":"88"})");
 }
@@ -215,12 +220,7 @@ TEST(MemberTimeline, ASentEntryHasTheShapeOfTheOldEvent) {
   q.template_id = 88;
   q.subject = "Hi";
   events::Event e = QueuedTimelineEntry(kMerchant, kMember, q);
-  EXPECT_EQ(e.seq, 0);
-  EXPECT_EQ(e.id, 123);
-  EXPECT_EQ(e.type, "message_sent");
-  EXPECT_EQ(e.member_id, std::optional<Id>{kMember});
-  EXPECT_EQ(e.occurred_at, 789);
-  EXPECT_EQ(e.actor, "system");
+  ExpectRowEntry(e, 123, "message_sent", 789);
   EXPECT_EQ(e.data, R"({"attempts":2,"channel_id":"5","dedup_key":"k123","medium":"email",)"
                     R"("message_id":"123","provider_id":"p123","purpose":"transactional"})");
 }
